@@ -1,0 +1,90 @@
+# The commands the README names. Every target installs what it needs first, once: a second run skips what is
+# already installed (stamp files record the requirements they were installed from).
+#
+#   make synth   the main job: set up, then `cdk synth` into cdk.out and list each stack with its resources
+#   make test    set up, then the whole test suite (no AWS account, no network)
+#
+# Extra context for synth/deploy/destroy/diff: make synth CONTEXT="-c profile=production"
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+CONTEXT ?=
+STACKS ?= --all
+
+# Offline and quiet: no notices fetch and no telemetry from the CDK CLI; jsii's end-of-life banner for the
+# Node major version in use is silenced (the value names the major version it applies to).
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+CDK_FLAGS := --no-notices
+
+.PHONY: help setup setup-dev synth test lint format bench deploy destroy diff docs-config clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
+	@echo "==> creating the virtualenv in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	@echo "==> installing Python runtime dependencies (requirements.txt)"
+	$(PY) -m pip install --progress-bar on -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(VENV)/bin/python
+	@echo "==> installing Python dev dependencies (requirements-dev.txt)"
+	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+node_modules/.installed: package.json package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node >= 20 is required"; exit 1; }
+	@echo "==> installing the pinned CDK CLI (package-lock.json)"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(VENV)/.runtime-installed node_modules/.installed ## create the venv, install runtime and npm dependencies
+
+setup-dev: $(VENV)/.dev-installed node_modules/.installed ## setup plus test and lint dependencies
+
+synth: setup ## synthesize every stack into cdk.out and list them with their resource counts
+	@echo "==> cdk synth (nag checks run during synthesis)"
+	$(CDK) synth $(CDK_FLAGS) --quiet $(CONTEXT)
+	@$(PY) tools/synth_summary.py cdk.out
+
+test: setup-dev ## run the whole test suite, offline
+	$(PY) -m pytest
+
+lint: setup-dev ## ruff (lint and format check) and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: setup-dev ## apply ruff's formatting and safe fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: setup-dev ## benchmarks: synth time against an empty App, test-suite time
+	$(PY) bench/bench_synth.py
+
+docs-config: setup ## regenerate docs/configuration.md from the config models
+	$(PY) tools/gen_config_docs.py > docs/configuration.md
+
+deploy: setup ## deploy (STACKS=--all by default) to the account and region of your credentials
+	$(CDK) deploy $(CDK_FLAGS) $(STACKS) $(CONTEXT)
+
+destroy: setup ## destroy (STACKS=--all by default); sandbox leaves nothing behind
+	$(CDK) destroy $(CDK_FLAGS) $(STACKS) $(CONTEXT)
+
+diff: setup ## cdk diff against the deployed stacks
+	$(CDK) diff $(CDK_FLAGS) $(STACKS) $(CONTEXT)
+
+clean: ## remove build output (keeps the venv and node_modules)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

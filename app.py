@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Composes the stacks from the config. The only module that reads CDK context or the environment.
+
+Run it through the CDK CLI (``npx cdk synth``, as ``make synth`` does) or directly (``python app.py
+[-c key=value ...]``): run directly, it reads the context of ``cdk.json`` itself, as the CLI would, and
+writes the cloud assembly to ``cdk.out``. A bad configuration value prints one line per problem (the key,
+the value, what is allowed) and exits with status 2; nothing is synthesized.
+
+The tests build their apps through ``create_app`` too, so they check exactly what a user synthesizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+    from ml_config import AppConfig
+    from stacks import Stacks
+
+HERE = Path(__file__).resolve().parent
+USAGE_EXIT = 2
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context block of cdk.json: feature flags and the default profile and settings."""
+    return dict(json.loads((HERE / "cdk.json").read_text())["context"])
+
+
+def parse_context_args(argv: list[str]) -> dict[str, str]:
+    """``-c/--context key=value`` pairs, as the CDK CLI takes them (values stay strings, as the CLI's do)."""
+    pairs: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-c", "--context"):
+            pair = next(args, None)
+        elif arg.startswith("--context="):
+            pair = arg.split("=", 1)[1]
+        else:
+            raise SystemExit(f"usage: python app.py [-c key=value ...] (unexpected argument {arg!r})")
+        if pair is None or "=" not in pair:
+            raise SystemExit(f"usage: python app.py [-c key=value ...] (expected key=value, got {pair!r})")
+        key, value = pair.split("=", 1)
+        pairs[key] = value
+    return pairs
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    outdir: str | None = None,
+    under_cli: bool = False,
+    environ: Mapping[str, str] | None = None,
+    **app_props: Any,
+) -> tuple[cdk.App, AppConfig, Stacks]:
+    """Build the app: cdk.json context plus ``overrides`` (or the CLI's context), validated, then the stacks.
+
+    Raises ``ml_config.ConfigError`` on a bad value, before any stack is created.
+    """
+    import aws_cdk as cdk
+
+    from ml_config import load_config
+    from stacks import build_app
+
+    environ = os.environ if environ is None else environ
+    if under_cli:  # the CLI passes the merged context and the output directory itself
+        app = cdk.App(**app_props)
+    else:
+        app = cdk.App(context={**cdk_json_context(), **(overrides or {})}, outdir=outdir, **app_props)
+    config = load_config(app.node.get_all_context())
+
+    # Environment-agnostic unless an account or region is asked for; a half-given environment is completed
+    # from the CLI's defaults (the credentials' account, the profile's region).
+    env = None
+    if config.account or config.region:
+        env = cdk.Environment(
+            account=config.account or environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=config.region or environ.get("CDK_DEFAULT_REGION"),
+        )
+    return app, config, build_app(app, config, env=env)
+
+
+def main(argv: list[str]) -> int:
+    from ml_config import ConfigError
+
+    under_cli = "CDK_OUTDIR" in os.environ
+    overrides = {} if under_cli else parse_context_args(argv)
+    try:
+        app, _, _ = create_app(overrides, outdir=None if under_cli else str(HERE / "cdk.out"), under_cli=under_cli)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_EXIT
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,459 @@
+"""The project's one typed, validated configuration object.
+
+Where values come from, lowest precedence first:
+
+1. the defaults declared on the models below;
+2. the profile's defaults (``PROFILE_DEFAULTS``: ``sandbox`` is cheap and destroyable, ``production``
+   retains data and adds redundancy);
+3. CDK context: ``cdk.json`` and ``-c key=value`` on the command line (the CDK CLI merges the two; ``app.py``
+   does the same when it runs without the CLI).
+
+Keys are flat and dotted (``lake.raw.standard_ia_days``), mirroring the nesting of the models, so that
+``-c lake.raw.standard_ia_days=45`` works from the shell. Every field carries a description that is also
+its documentation: ``docs/configuration.md`` is generated from these models (``make docs-config``) and a
+test fails if the page falls out of step.
+
+Validation happens here and only here. Every AWS limit a user can hit is checked at synth time and reported
+as one line that names the key, the value and what is allowed (``ConfigError``), never as a jsii stack
+trace or a template that fails twenty minutes into a deploy. This module never imports aws_cdk, so it is
+cheap to import from runtime code and tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors
+
+
+class ConfigError(Exception):
+    """One or more invalid configuration values; ``str()`` gives one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class ConfigValueError(ValueError):
+    """Raised by cross-field validators: carries the offending key and value for the one-line message."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        super().__init__(f"{key}={value!r}: {allowed}")
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+def _reject_bool(value: Any) -> Any:
+    # pydantic's lax mode turns True into 1; a boolean where a number belongs is always a mistake.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_reject_bool)]
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+
+class _Section(BaseModel):
+    # frozen: constructs receive these objects and must not be able to change them;
+    # extra=forbid: a misspelled key is an error, never silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sections
+
+
+class Profile(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class Encryption(StrEnum):
+    KMS = "kms"  # SSE-KMS with the lake's customer-managed key and S3 Bucket Keys
+    S3 = "s3"  # SSE-S3: keys owned and managed by S3
+
+
+class RemovalPolicy(StrEnum):
+    DESTROY = "destroy"
+    RETAIN = "retain"
+
+
+class RawLifecycle(_Section):
+    """Raw zone: data that is read often while fresh, then rarely, then kept for audit and replay."""
+
+    standard_ia_days: Int = Field(
+        30, ge=30,
+        description="Days after creation before raw objects move to S3 Standard-IA. S3 rejects fewer than 30.",
+    )
+    glacier_ir_days: Int = Field(
+        90, ge=0,
+        description="Days after creation before raw objects move to S3 Glacier Instant Retrieval. Must be at "
+        "least 30 days after the Standard-IA transition (S3 keeps objects 30 days in Standard-IA).",
+    )
+    glacier_days: Int = Field(
+        180, ge=0,
+        description="Days after creation before raw objects move to S3 Glacier Flexible Retrieval. Must be "
+        "later than the Glacier Instant Retrieval transition.",
+    )
+    deep_archive_days: Int = Field(
+        365, ge=0,
+        description="Days after creation before raw objects move to S3 Glacier Deep Archive. Must be later "
+        "than the Glacier Flexible Retrieval transition.",
+    )
+
+    @model_validator(mode="after")
+    def _increasing(self) -> RawLifecycle:
+        steps = [
+            ("lake.raw.standard_ia_days", self.standard_ia_days),
+            ("lake.raw.glacier_ir_days", self.glacier_ir_days),
+            ("lake.raw.glacier_days", self.glacier_days),
+            ("lake.raw.deep_archive_days", self.deep_archive_days),
+        ]
+        (_, ia_days), (ir_key, ir_days) = steps[0], steps[1]
+        if ir_days < ia_days + 30:
+            raise ConfigValueError(
+                ir_key, ir_days,
+                f"must be at least 30 days after lake.raw.standard_ia_days ({ia_days}), i.e. >= {ia_days + 30}: "
+                "S3 requires objects to stay 30 days in Standard-IA before the next transition",
+            )
+        for (prev_key, prev), (key, days) in zip(steps[1:], steps[2:], strict=False):
+            if days <= prev:
+                raise ConfigValueError(
+                    key, days, f"transitions must be strictly increasing: must be > {prev_key} ({prev})"
+                )
+        return self
+
+
+class CuratedLifecycle(_Section):
+    """Curated zone: training data whose access pattern is unknown (retraining cadence varies)."""
+
+    intelligent_tiering_days: Int = Field(
+        0, ge=0,
+        description="Days after creation before curated objects move to S3 Intelligent-Tiering (0 = at once). "
+        "S3 allows 0 for INTELLIGENT_TIERING.",
+    )
+
+
+class QueryResultsLifecycle(_Section):
+    """Athena query results in the artifacts zone: recreatable by re-running the query."""
+
+    one_zone_ia_days: Int = Field(
+        0, ge=0,
+        description="Days before query results move to S3 One Zone-IA; 0 turns the transition off. "
+        "S3 rejects 1-29.",
+    )
+    expiration_days: Int = Field(
+        30, ge=1,
+        description="Days after which query results are deleted. Must be later than the One Zone-IA "
+        "transition when that is on.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> QueryResultsLifecycle:
+        if 0 < self.one_zone_ia_days < 30:
+            raise ConfigValueError(
+                "lake.query_results.one_zone_ia_days", self.one_zone_ia_days,
+                "0 (off) or >= 30: S3 rejects a ONEZONE_IA transition earlier than 30 days",
+            )
+        if self.one_zone_ia_days and self.expiration_days <= self.one_zone_ia_days:
+            raise ConfigValueError(
+                "lake.query_results.expiration_days", self.expiration_days,
+                f"must be > lake.query_results.one_zone_ia_days ({self.one_zone_ia_days})",
+            )
+        return self
+
+
+class ObjectLock(_Section):
+    enabled: bool = Field(
+        False,
+        description="S3 Object Lock (governance mode) on the raw zone: objects cannot be overwritten or "
+        "deleted during the retention period. Needs lake.removal_policy=retain.",
+    )
+    retention_days: Int = Field(
+        30, ge=1, le=36500,
+        description="Default Object Lock retention of raw objects, in days (S3 allows 1-36500).",
+    )
+
+
+class AccessLogs(_Section):
+    expiration_days: Int = Field(
+        90, ge=1,
+        description="Days after which server access log objects are deleted.",
+    )
+
+
+class LakeSettings(_Section):
+    """The S3 data lake: zones, encryption and lifecycle."""
+
+    encryption: Encryption = Field(
+        Encryption.KMS,
+        description="Server-side encryption of the zones: kms (SSE-KMS with the lake's customer-managed key "
+        "and S3 Bucket Keys) or s3 (SSE-S3).",
+    )
+    removal_policy: RemovalPolicy = Field(
+        RemovalPolicy.DESTROY,
+        description="What `cdk destroy` does with buckets and the key: destroy (buckets emptied and deleted, "
+        "key scheduled for deletion) or retain.",
+    )
+    noncurrent_version_expiration_days: Int = Field(
+        30, ge=1,
+        description="Days after which noncurrent object versions are deleted, in every zone.",
+    )
+    abort_incomplete_multipart_days: Int = Field(
+        7, ge=1,
+        description="Days after which incomplete multipart uploads are aborted, in every zone.",
+    )
+    raw: RawLifecycle = RawLifecycle()
+    curated: CuratedLifecycle = CuratedLifecycle()
+    query_results: QueryResultsLifecycle = QueryResultsLifecycle()
+    object_lock: ObjectLock = ObjectLock()
+    access_logs: AccessLogs = AccessLogs()
+
+    @model_validator(mode="after")
+    def _object_lock_needs_retain(self) -> LakeSettings:
+        if self.object_lock.enabled and self.removal_policy is RemovalPolicy.DESTROY:
+            raise ConfigValueError(
+                "lake.object_lock.enabled", True,
+                "needs lake.removal_policy=retain: locked objects cannot be deleted, so destroy would fail",
+            )
+        return self
+
+
+class NetworkSettings(_Section):
+    """The VPC the SageMaker jobs use: isolated subnets only, no NAT gateway."""
+
+    cidr: str = Field(
+        "10.42.0.0/16",
+        description="IPv4 CIDR of the VPC. AWS allows prefix lengths /16 to /28.",
+    )
+    max_azs: Int = Field(
+        2, ge=1, le=6,
+        description="Availability Zones for the isolated subnets (1-6; an environment-agnostic stack gets 2).",
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"an IPv4 network such as 10.42.0.0/16 ({exc})") from None
+        if not 16 <= net.prefixlen <= 28:
+            raise ValueError("a prefix length between /16 and /28 (the VPC limits)")
+        return value
+
+
+class LogSettings(_Section):
+    retention_days: Int = Field(
+        30,
+        description="Retention of every CloudWatch log group the app creates. CloudWatch Logs accepts only "
+        + ", ".join(map(str, LOG_RETENTION_DAYS)) + ".",
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError("one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+        return value
+
+
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,19}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+class AppConfig(_Section):
+    """Everything the app reads from context, validated."""
+
+    profile: Profile = Field(
+        Profile.SANDBOX,
+        description="sandbox (small, cheap, everything destroyable) or production (retained data, redundancy). "
+        "Sets the defaults of the keys below.",
+    )
+    prefix: str = Field(
+        "mlspec",
+        description="Prefix of every stack name and value of the `Project` tag, so that two copies can live "
+        "in one account: a letter, then up to 19 letters, digits or hyphens.",
+    )
+    account: str | None = Field(
+        None,
+        description="AWS account to deploy to (12 digits). Unset: CDK_DEFAULT_ACCOUNT; both unset: the stacks "
+        "are environment-agnostic.",
+    )
+    region: str | None = Field(
+        None,
+        description="AWS region to deploy to, e.g. eu-west-1. Unset: CDK_DEFAULT_REGION; both unset: the "
+        "stacks are environment-agnostic.",
+    )
+    lake: LakeSettings = LakeSettings()
+    network: NetworkSettings = NetworkSettings()
+    logs: LogSettings = LogSettings()
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _PREFIX.match(value):
+            raise ValueError("a letter, then up to 19 letters, digits or hyphens")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(str(value)):
+            raise ValueError("a 12-digit AWS account id")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.match(value):
+            raise ValueError("an AWS region name such as us-east-1 or eu-west-1")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Profiles
+
+PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
+    Profile.SANDBOX: {
+        # Everything goes away with `cdk destroy`; short retention keeps the bill near zero.
+        "lake.removal_policy": "destroy",
+        "lake.noncurrent_version_expiration_days": 7,
+        "lake.access_logs.expiration_days": 30,
+        "lake.query_results.expiration_days": 7,
+        "logs.retention_days": 14,
+    },
+    Profile.PRODUCTION: {
+        # Data outlives the stack; raw is write-once for the lock period; results are kept a quarter.
+        "lake.removal_policy": "retain",
+        "lake.object_lock.enabled": True,
+        "lake.noncurrent_version_expiration_days": 90,
+        "lake.access_logs.expiration_days": 365,
+        "lake.query_results.one_zone_ia_days": 30,
+        "lake.query_results.expiration_days": 90,
+        "logs.retention_days": 365,
+        "network.max_azs": 3,
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def is_config_key(key: str) -> bool:
+    """Context keys that belong to CDK itself (feature flags, lookups, CLI internals) are not ours."""
+    return not (key.startswith("@") or ":" in key or key in _CDK_KEYS)
+
+
+# Context keys the CDK CLI or toolkit may add that carry neither '@' nor ':'.
+_CDK_KEYS = frozenset({"acknowledged-issue-numbers", "cli-telemetry", "assetOutputs"})
+
+
+def config_keys(model: type[BaseModel] = AppConfig, prefix: str = "") -> dict[str, Any]:
+    """Every dotted key with its pydantic field info, in declaration order."""
+    keys: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.update(config_keys(annotation, f"{prefix}{name}."))
+        else:
+            keys[f"{prefix}{name}"] = info
+    return keys
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # e.g. "lake=1" and "lake.raw..." together
+                raise ConfigError([f"invalid config: key '{key}' conflicts with the scalar key '{part}'"])
+            node = child
+        if isinstance(node.get(leaf), dict):
+            raise ConfigError([f"invalid config: key '{key}' is a section; set one of its keys instead"])
+        node[leaf] = value
+    return nested
+
+
+def _suggest(key: str) -> list[str]:
+    """The known key a misspelling most likely meant: first by its last part within the same section."""
+    known = list(config_keys())
+    parent, _, leaf = key.rpartition(".")
+    siblings = {k.rpartition(".")[2]: k for k in known if k.rpartition(".")[0] == parent}
+    by_leaf = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.5)
+    if by_leaf:
+        return [siblings[by_leaf[0]]]
+    return difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+
+
+def _unknown(key: str) -> str:
+    close = _suggest(key)
+    hint = f"; did you mean '{close[0]}'?" if close else "; see docs/configuration.md for the keys"
+    return f"invalid config: unknown key '{key}'{hint}"
+
+
+def _describe(key: str, value: Any) -> str:
+    return f"{key}={value!r}"
+
+
+def _format(error: Any) -> str:
+    """One line for one pydantic error: key, value, what is allowed."""
+    ctx = error.get("ctx") or {}
+    original = ctx.get("error")
+    if isinstance(original, ConfigValueError):
+        return f"invalid config: {original}"
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return _unknown(key)
+    message = error["msg"]
+    info = config_keys().get(key)
+    if info is not None and error["type"] in {"greater_than_equal", "less_than_equal"}:
+        message = f"{message} ({info.description})"
+    if isinstance(original, ValueError) and error["type"] == "value_error":
+        message = f"allowed: {original}"
+    elif error["type"] == "enum":
+        message = f"allowed: {ctx.get('expected')}"
+    return f"invalid config: {_describe(key, error['input'])}: {message}"
+
+
+def load_config(context: Mapping[str, Any]) -> AppConfig:
+    """Build the validated config from CDK context (cdk.json plus -c overrides). Raises ConfigError."""
+    ours = {k: v for k, v in context.items() if is_config_key(k)}
+    profile_value = ours.get("profile", Profile.SANDBOX.value)
+    try:
+        profile = Profile(profile_value)
+    except ValueError:
+        allowed = ", ".join(p.value for p in Profile)
+        raise ConfigError([f"invalid config: profile={profile_value!r}: allowed: {allowed}"]) from None
+    known = config_keys()
+    unknown = [_unknown(key) for key in ours if key not in known]
+    if unknown:
+        raise ConfigError(unknown)
+    merged = {**PROFILE_DEFAULTS[profile], **ours}
+    try:
+        return AppConfig.model_validate(_nest(merged))
+    except ValidationError as exc:
+        raise ConfigError([_format(error) for error in exc.errors(include_url=False)]) from None

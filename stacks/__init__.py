@@ -1,0 +1,51 @@
+"""Deployable units. ``build_app`` composes them from the validated config: app.py and the tests both call it,
+so what the tests check is exactly what `cdk synth` produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from ml_config.config import AppConfig, RemovalPolicy
+from stacks.data_lake_stack import DataLakeStack
+from stacks.network_stack import NetworkStack
+
+
+@dataclass(frozen=True)
+class Stacks:
+    data_lake: DataLakeStack
+    network: NetworkStack
+
+    def all(self) -> list[cdk.Stack]:
+        return [self.data_lake, self.network]
+
+
+def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
+    """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Tags.of(app).add("Project", config.prefix)
+    cdk.Tags.of(app).add("Profile", config.profile.value)
+
+    removal = (
+        cdk.RemovalPolicy.RETAIN if config.lake.removal_policy is RemovalPolicy.RETAIN else cdk.RemovalPolicy.DESTROY
+    )
+    data_lake = DataLakeStack(
+        app,
+        f"{config.prefix}-data-lake",
+        settings=config.lake,
+        env=env,
+        description="ML specialty reference: S3 data lake (zones, SSE-KMS, lifecycle) and its KMS key",
+    )
+    network = NetworkStack(
+        app,
+        f"{config.prefix}-network",
+        settings=config.network,
+        log_settings=config.logs,
+        lake=data_lake.lake,
+        removal_policy=removal,
+        env=env,
+        description="ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
+    )
+    return Stacks(data_lake=data_lake, network=network)

@@ -1,0 +1,111 @@
+"""The config object: profiles, precedence and every validation rule, without synthesizing anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from ml_config import ConfigError, load_config
+from ml_config.config import PROFILE_DEFAULTS, Encryption, Profile, RemovalPolicy, config_keys
+
+
+def errors(context: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(context)
+    return info.value.problems
+
+
+def test_sandbox_is_the_default_profile_and_destroys_everything():
+    config = load_config({})
+    assert config.profile is Profile.SANDBOX
+    assert config.lake.removal_policy is RemovalPolicy.DESTROY
+    assert config.lake.object_lock.enabled is False
+    assert config.lake.encryption is Encryption.KMS
+
+
+def test_production_profile_retains_and_locks():
+    config = load_config({"profile": "production"})
+    assert config.lake.removal_policy is RemovalPolicy.RETAIN
+    assert config.lake.object_lock.enabled is True
+    assert config.network.max_azs == 3
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_every_profile_default_is_applied(profile):
+    config = load_config({"profile": profile.value}).model_dump(mode="json")
+    for key, expected in PROFILE_DEFAULTS[profile].items():
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        assert node == expected, key
+
+
+def test_context_overrides_profile_defaults_and_strings_are_coerced():
+    # -c values reach the app as strings; cdk.json values keep their JSON types.
+    config = load_config({"profile": "production", "lake.query_results.expiration_days": "120", "network.max_azs": 2})
+    assert config.lake.query_results.expiration_days == 120
+    assert config.network.max_azs == 2
+    assert config.lake.query_results.one_zone_ia_days == PROFILE_DEFAULTS[Profile.PRODUCTION][
+        "lake.query_results.one_zone_ia_days"
+    ]
+
+
+def test_cdk_keys_are_not_config_keys():
+    config = load_config({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True})
+    assert config.profile is Profile.SANDBOX
+
+
+def test_config_is_frozen():
+    config = load_config({})
+    with pytest.raises(Exception, match="frozen"):
+        config.lake.raw.standard_ia_days = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "fragment"),
+    [
+        ({"profile": "prod"}, "profile='prod'", "sandbox, production"),
+        ({"lake.raw.standard_ia_dayz": 40}, "'lake.raw.standard_ia_dayz'", "did you mean 'lake.raw.standard_ia_days'"),
+        ({"prefx": "x"}, "'prefx'", "did you mean 'prefix'"),
+        ({"network.max_azs": "two"}, "network.max_azs='two'", "valid integer"),
+        ({"network.max_azs": True}, "network.max_azs=True", "boolean"),
+        ({"lake.object_lock.enabled": "maybe"}, "lake.object_lock.enabled='maybe'", "valid boolean"),
+        ({"lake.encryption": "sse-c"}, "lake.encryption='sse-c'", "'kms' or 's3'"),
+        ({"network.max_azs": 7}, "network.max_azs=7", "less than or equal to 6"),
+        ({"lake.object_lock.retention_days": 0}, "lake.object_lock.retention_days=0", "greater than or equal to 1"),
+        ({"lake.raw.standard_ia_days": 29}, "lake.raw.standard_ia_days=29", "greater than or equal to 30"),
+        ({"lake.raw.glacier_ir_days": 45}, "lake.raw.glacier_ir_days=45", ">= 60"),
+        ({"lake.raw.glacier_days": 90}, "lake.raw.glacier_days=90", "strictly increasing"),
+        ({"lake.raw.deep_archive_days": 100}, "lake.raw.deep_archive_days=100", "strictly increasing"),
+        ({"lake.query_results.one_zone_ia_days": 10}, "lake.query_results.one_zone_ia_days=10", ">= 30"),
+        (
+            {"lake.query_results.one_zone_ia_days": 30, "lake.query_results.expiration_days": 30},
+            "lake.query_results.expiration_days=30",
+            "must be > lake.query_results.one_zone_ia_days",
+        ),
+        ({"lake.object_lock.enabled": True}, "lake.object_lock.enabled=True", "removal_policy=retain"),
+        ({"logs.retention_days": 10}, "logs.retention_days=10", "one of 1, 3, 5"),
+        ({"network.cidr": "10.0.0.0/8"}, "network.cidr='10.0.0.0/8'", "/16 and /28"),
+        ({"network.cidr": "10.0.0.1/16"}, "network.cidr='10.0.0.1/16'", "IPv4 network"),
+        ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
+        ({"account": "123"}, "account='123'", "12-digit"),
+        ({"region": "mars"}, "region='mars'", "region name"),
+    ],
+)
+def test_bad_values_give_one_line_with_key_value_and_what_is_allowed(context, key, fragment):
+    problems = errors(context)
+    assert len(problems) == 1
+    line = problems[0]
+    assert "\n" not in line
+    assert line.startswith("invalid config: ")
+    assert key in line
+    assert fragment in line
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    problems = errors({"network.max_azs": 0, "lake.abort_incomplete_multipart_days": 0})
+    assert len(problems) == 2
+
+
+def test_every_key_is_documented_with_a_description():
+    for key, info in config_keys().items():
+        assert info.description and len(info.description) > 20, key
