@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Synth:
     """One synthesized app: its config, stacks, cloud assembly directory and the templates as dicts."""
 
+    app: Any
     config: Any
     stacks: Any
     outdir: Path
@@ -51,7 +52,7 @@ def synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
         overrides or {}, outdir=str(outdir), builtin_cloud_formation_validation=False
     )
     assembly = app.synth()
-    result = Synth(config=config, stacks=stacks, outdir=outdir)
+    result = Synth(app=app, config=config, stacks=stacks, outdir=outdir)
     for stack in stacks.all():
         artifact = assembly.get_stack_by_name(stack.stack_name)
         result.templates[stack.stack_name] = json.loads(Path(artifact.template_full_path).read_text())
