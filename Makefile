@@ -60,7 +60,7 @@ synth: setup ## synthesize every stack into cdk.out and list them with their res
 	@$(PY) tools/synth_summary.py cdk.out
 
 test: setup-dev ## run the whole test suite, offline
-	$(PY) -m pytest
+	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
 
 lint: setup-dev ## ruff (lint and format check) and mypy
 	$(PY) -m ruff check .
