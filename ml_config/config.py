@@ -249,6 +249,23 @@ class NetworkSettings(_Section):
         2, ge=1, le=6,
         description="Availability Zones for the isolated subnets (1-6; an environment-agnostic stack gets 2).",
     )
+    subnet_mask: Int = Field(
+        24, ge=16, le=28,
+        description="Prefix length of each isolated subnet (/16 to /28, the subnet limits). The VPC must hold "
+        "one subnet per AZ.",
+    )
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkSettings:
+        prefix = ipaddress.IPv4Network(self.cidr).prefixlen
+        room = 2 ** (self.subnet_mask - prefix) if self.subnet_mask >= prefix else 0
+        if room < self.max_azs:
+            raise ConfigValueError(
+                "network.subnet_mask", self.subnet_mask,
+                f"{self.max_azs} subnets of /{self.subnet_mask} do not fit in {self.cidr}: use a longer mask "
+                "(a larger number), a larger VPC or fewer AZs",
+            )
+        return self
 
     @field_validator("cidr")
     @classmethod

@@ -31,6 +31,7 @@ class NetworkStack(cdk.Stack):
             "Network",
             cidr=settings.cidr,
             max_azs=settings.max_azs,
+            subnet_mask=settings.subnet_mask,
             buckets=list(lake.zones.values()),
             log_key=lake.key,
             log_retention=log_retention(log_settings.retention_days),

@@ -30,6 +30,7 @@ class IsolatedNetwork(Construct):
         *,
         cidr: str,
         max_azs: int,
+        subnet_mask: int,
         buckets: Sequence[s3.IBucket],
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -43,7 +44,7 @@ class IsolatedNetwork(Construct):
             max_azs=max_azs,
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=subnet_mask)
             ],
             restrict_default_security_group=True,
         )

@@ -86,6 +86,8 @@ def test_config_is_frozen():
         ({"logs.retention_days": 10}, "logs.retention_days=10", "one of 1, 3, 5"),
         ({"network.cidr": "10.0.0.0/8"}, "network.cidr='10.0.0.0/8'", "/16 and /28"),
         ({"network.cidr": "10.0.0.1/16"}, "network.cidr='10.0.0.1/16'", "IPv4 network"),
+        ({"network.cidr": "10.0.0.0/28"}, "network.subnet_mask=24", "do not fit in 10.0.0.0/28"),
+        ({"network.cidr": "10.0.0.0/24", "network.max_azs": 3, "network.subnet_mask": 25}, "subnet_mask=25", "3 subnets"),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),
@@ -109,3 +111,13 @@ def test_every_problem_is_reported_not_just_the_first():
 def test_every_key_is_documented_with_a_description():
     for key, info in config_keys().items():
         assert info.description and len(info.description) > 20, key
+
+
+def test_configuration_page_is_generated_from_the_models():
+    from tests.conftest import ROOT
+    from tools.gen_config_docs import render
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert page == render(), "docs/configuration.md is stale: run make docs-config"
+    for key in config_keys():
+        assert f"| `{key}` |" in page

@@ -83,3 +83,16 @@ def test_log_retention_mapping_matches_cloudwatch_values():
     for days, name in spelled.items():
         assert log_retention(days).name == name
     assert len({log_retention(d) for d in LOG_RETENTION_DAYS}) == len(LOG_RETENTION_DAYS)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "mask", "azs"), [("10.0.0.0/26", "28", "2"), ("10.0.0.0/28", "28", "1"), ("10.0.0.0/16", "16", "1")]
+)
+def test_every_valid_network_size_synthesizes(tmp_path, cidr, mask, azs):
+    """The config's fit check and CDK's subnet allocation agree: no valid config ends in a jsii error."""
+    from tests.conftest import synth
+
+    result = synth(tmp_path, {"network.cidr": cidr, "network.subnet_mask": mask, "network.max_azs": azs})
+    subnets = resources(result.template(result.stacks.network), "AWS::EC2::Subnet").values()
+    assert len(subnets) == int(azs)
+    assert all(s["Properties"]["CidrBlock"].endswith(f"/{mask}") for s in subnets)
