@@ -24,7 +24,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev synth test lint format bench deploy destroy diff docs-config clean
+.PHONY: help setup setup-dev synth test lint format bench bootstrap deploy destroy diff docs-config clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,10 +72,13 @@ format: setup-dev ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff check --fix .
 
 bench: setup-dev ## benchmarks: synth time against an empty App, test-suite time
-	$(PY) bench/bench_synth.py
+	$(PY) -m bench.bench_synth
 
 docs-config: setup ## regenerate docs/configuration.md from the config models
-	$(PY) tools/gen_config_docs.py > docs/configuration.md
+	$(PY) -m tools.gen_config_docs > docs/configuration.md
+
+bootstrap: setup ## cdk bootstrap the account and region of your credentials (once)
+	$(CDK) bootstrap $(CDK_FLAGS) $(CONTEXT)
 
 deploy: setup ## deploy (STACKS=--all by default) to the account and region of your credentials
 	$(CDK) deploy $(CDK_FLAGS) $(STACKS) $(CONTEXT)

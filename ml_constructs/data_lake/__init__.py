@@ -1,6 +1,7 @@
 """The S3 data lake: raw, curated and artifacts zones, one customer-managed KMS key, server access logs.
 
-Secure defaults are owned here and are not switchable: SSE (KMS with S3 Bucket Keys, or SSE-S3), TLS-only
+Secure defaults are owned here and are not switchable: SSE (KMS with S3 Bucket Keys, or SSE-S3; SSE-C
+blocked), TLS-only
 (with TLS 1.2 as the minimum), all public access blocked, versioning, server access logging and
 bucket-owner-enforced object ownership. The caller chooses, through ``LakeSettings``:
 
@@ -59,6 +60,7 @@ class DataLake(Construct):
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
+            blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
             enforce_ssl=True,
             minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -173,6 +175,9 @@ class DataLake(Construct):
             encryption_key=self.key if kms_mode else None,
             # Bucket Keys cut KMS requests (and their cost) by up to 99% for SSE-KMS.
             bucket_key_enabled=True if kms_mode else None,
+            # SSE-C (client-supplied keys) would bypass the lake key: refused explicitly, as S3 does by
+            # default for buckets created since April 2026.
+            blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
             enforce_ssl=True,
             minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,

@@ -57,6 +57,7 @@ def test_zones_are_sse_kms_with_bucket_keys_versioned_private_and_logged(lake, z
         "KMSMasterKeyID": {"Fn::GetAtt": [KEY, "Arn"]},
     }
     assert sse["BucketKeyEnabled"] is True
+    assert sse["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
         ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
@@ -184,7 +185,8 @@ def test_lifecycle_days_follow_the_config(tmp_path):
     assert days == [45, 100, 200, 400]
     # SSE-S3 mode: no KMS on the zones (the key stays for log groups and, later, the stream).
     assert raw["BucketEncryption"]["ServerSideEncryptionConfiguration"][0] == {
-        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+        "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
     }
 
 
