@@ -25,7 +25,9 @@ def timed(args: list[str]) -> float:
     start = time.perf_counter()
     result = subprocess.run(args, cwd=ROOT, check=False, capture_output=True, text=True)
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     return time.perf_counter() - start
 
 
@@ -40,7 +42,10 @@ def synth_seconds(code: str) -> list[float]:
 
 def main() -> int:
     env_note = os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {RUNS} runs each (median), jsii banner off ({env_note})")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {RUNS} runs each (median), "
+        f"jsii banner off ({env_note})"
+    )
     print("empty cdk.App() synth:")
     empty = statistics.median(synth_seconds(EMPTY_APP))
     print("full app synth (all stacks and cdk-nag, exactly as python app.py builds it):")

@@ -87,7 +87,9 @@ def for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         providers |= _referenced_ids(resources[logical_id]["Properties"].get("ServiceToken"))
     # the provider's role goes with its function
     for logical_id in list(providers):
-        providers |= {r for r in _referenced_ids(resources[logical_id].get("Properties", {}).get("Role")) if r in resources}
+        providers |= {
+            r for r in _referenced_ids(resources[logical_id].get("Properties", {}).get("Role")) if r in resources
+        }
     for logical_id in sorted(custom | providers):
         changes.append(f"removed {resources[logical_id]['Type']} {logical_id} (Lambda-backed custom resource)")
         del resources[logical_id]

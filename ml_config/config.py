@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import itertools
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -68,8 +69,30 @@ def _reject_bool(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_reject_bool)]
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 class _Section(BaseModel):
@@ -101,21 +124,25 @@ class RawLifecycle(_Section):
     """Raw zone: data that is read often while fresh, then rarely, then kept for audit and replay."""
 
     standard_ia_days: Int = Field(
-        30, ge=30,
+        30,
+        ge=30,
         description="Days after creation before raw objects move to S3 Standard-IA. S3 rejects fewer than 30.",
     )
     glacier_ir_days: Int = Field(
-        90, ge=0,
+        90,
+        ge=0,
         description="Days after creation before raw objects move to S3 Glacier Instant Retrieval. Must be at "
         "least 30 days after the Standard-IA transition (S3 keeps objects 30 days in Standard-IA).",
     )
     glacier_days: Int = Field(
-        180, ge=0,
+        180,
+        ge=0,
         description="Days after creation before raw objects move to S3 Glacier Flexible Retrieval. Must be "
         "later than the Glacier Instant Retrieval transition.",
     )
     deep_archive_days: Int = Field(
-        365, ge=0,
+        365,
+        ge=0,
         description="Days after creation before raw objects move to S3 Glacier Deep Archive. Must be later "
         "than the Glacier Flexible Retrieval transition.",
     )
@@ -131,11 +158,12 @@ class RawLifecycle(_Section):
         (_, ia_days), (ir_key, ir_days) = steps[0], steps[1]
         if ir_days < ia_days + 30:
             raise ConfigValueError(
-                ir_key, ir_days,
+                ir_key,
+                ir_days,
                 f"must be at least 30 days after lake.raw.standard_ia_days ({ia_days}), i.e. >= {ia_days + 30}: "
                 "S3 requires objects to stay 30 days in Standard-IA before the next transition",
             )
-        for (prev_key, prev), (key, days) in zip(steps[1:], steps[2:], strict=False):
+        for (prev_key, prev), (key, days) in itertools.pairwise(steps[1:]):
             if days <= prev:
                 raise ConfigValueError(
                     key, days, f"transitions must be strictly increasing: must be > {prev_key} ({prev})"
@@ -147,7 +175,8 @@ class CuratedLifecycle(_Section):
     """Curated zone: training data whose access pattern is unknown (retraining cadence varies)."""
 
     intelligent_tiering_days: Int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="Days after creation before curated objects move to S3 Intelligent-Tiering (0 = at once). "
         "S3 allows 0 for INTELLIGENT_TIERING.",
     )
@@ -157,12 +186,13 @@ class QueryResultsLifecycle(_Section):
     """Athena query results in the artifacts zone: recreatable by re-running the query."""
 
     one_zone_ia_days: Int = Field(
-        0, ge=0,
-        description="Days before query results move to S3 One Zone-IA; 0 turns the transition off. "
-        "S3 rejects 1-29.",
+        0,
+        ge=0,
+        description="Days before query results move to S3 One Zone-IA; 0 turns the transition off. S3 rejects 1-29.",
     )
     expiration_days: Int = Field(
-        30, ge=1,
+        30,
+        ge=1,
         description="Days after which query results are deleted. Must be later than the One Zone-IA "
         "transition when that is on.",
     )
@@ -171,12 +201,14 @@ class QueryResultsLifecycle(_Section):
     def _check(self) -> QueryResultsLifecycle:
         if 0 < self.one_zone_ia_days < 30:
             raise ConfigValueError(
-                "lake.query_results.one_zone_ia_days", self.one_zone_ia_days,
+                "lake.query_results.one_zone_ia_days",
+                self.one_zone_ia_days,
                 "0 (off) or >= 30: S3 rejects a ONEZONE_IA transition earlier than 30 days",
             )
         if self.one_zone_ia_days and self.expiration_days <= self.one_zone_ia_days:
             raise ConfigValueError(
-                "lake.query_results.expiration_days", self.expiration_days,
+                "lake.query_results.expiration_days",
+                self.expiration_days,
                 f"must be > lake.query_results.one_zone_ia_days ({self.one_zone_ia_days})",
             )
         return self
@@ -189,14 +221,17 @@ class ObjectLock(_Section):
         "deleted during the retention period. Needs lake.removal_policy=retain.",
     )
     retention_days: Int = Field(
-        30, ge=1, le=36500,
+        30,
+        ge=1,
+        le=36500,
         description="Default Object Lock retention of raw objects, in days (S3 allows 1-36500).",
     )
 
 
 class AccessLogs(_Section):
     expiration_days: Int = Field(
-        90, ge=1,
+        90,
+        ge=1,
         description="Days after which server access log objects are deleted.",
     )
 
@@ -215,11 +250,13 @@ class LakeSettings(_Section):
         "key scheduled for deletion) or retain.",
     )
     noncurrent_version_expiration_days: Int = Field(
-        30, ge=1,
+        30,
+        ge=1,
         description="Days after which noncurrent object versions are deleted, in every zone.",
     )
     abort_incomplete_multipart_days: Int = Field(
-        7, ge=1,
+        7,
+        ge=1,
         description="Days after which incomplete multipart uploads are aborted, in every zone.",
     )
     raw: RawLifecycle = RawLifecycle()
@@ -232,7 +269,8 @@ class LakeSettings(_Section):
     def _object_lock_needs_retain(self) -> LakeSettings:
         if self.object_lock.enabled and self.removal_policy is RemovalPolicy.DESTROY:
             raise ConfigValueError(
-                "lake.object_lock.enabled", True,
+                "lake.object_lock.enabled",
+                True,
                 "needs lake.removal_policy=retain: locked objects cannot be deleted, so destroy would fail",
             )
         return self
@@ -246,11 +284,15 @@ class NetworkSettings(_Section):
         description="IPv4 CIDR of the VPC. AWS allows prefix lengths /16 to /28.",
     )
     max_azs: Int = Field(
-        2, ge=1, le=6,
+        2,
+        ge=1,
+        le=6,
         description="Availability Zones for the isolated subnets (1-6; an environment-agnostic stack gets 2).",
     )
     subnet_mask: Int = Field(
-        24, ge=16, le=28,
+        24,
+        ge=16,
+        le=28,
         description="Prefix length of each isolated subnet (/16 to /28, the subnet limits). The VPC must hold "
         "one subnet per AZ.",
     )
@@ -261,7 +303,8 @@ class NetworkSettings(_Section):
         room = 2 ** (self.subnet_mask - prefix) if self.subnet_mask >= prefix else 0
         if room < self.max_azs:
             raise ConfigValueError(
-                "network.subnet_mask", self.subnet_mask,
+                "network.subnet_mask",
+                self.subnet_mask,
                 f"{self.max_azs} subnets of /{self.subnet_mask} do not fit in {self.cidr}: use a longer mask "
                 "(a larger number), a larger VPC or fewer AZs",
             )
@@ -283,7 +326,8 @@ class LogSettings(_Section):
     retention_days: Int = Field(
         30,
         description="Retention of every CloudWatch log group the app creates. CloudWatch Logs accepts only "
-        + ", ".join(map(str, LOG_RETENTION_DAYS)) + ".",
+        + ", ".join(map(str, LOG_RETENTION_DAYS))
+        + ".",
     )
 
     @field_validator("retention_days")

@@ -17,7 +17,7 @@ for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
     os.environ.pop(_var, None)
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - a dummy value for moto
+    AWS_SECRET_ACCESS_KEY="testing",  # a dummy value for moto
     AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_EC2_METADATA_DISABLED="true",

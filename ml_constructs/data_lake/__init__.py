@@ -70,9 +70,7 @@ class DataLake(Construct):
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=cdk.Duration.days(settings.access_logs.expiration_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
-                        settings.abort_incomplete_multipart_days
-                    ),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(settings.abort_incomplete_multipart_days),
                 )
             ],
             removal_policy=removal,

@@ -3,7 +3,8 @@
 No public subnets, no internet gateway and no NAT gateway: a NAT gateway bills every hour whether or not a
 job runs, and the jobs need nothing but S3, which the gateway endpoint (free) reaches from inside the VPC
 (seed §1.1, "VPC Endpoint Gateway"). The endpoint policy allows only the buckets the caller passes, so code
-inside the VPC cannot copy data to any other bucket (an exfiltration guard); the buckets themselves refuse anything but TLS.
+inside the VPC cannot copy data to any other bucket (an exfiltration guard); the buckets themselves refuse
+anything but TLS.
 
 Precedence: the caller's ``cidr``, ``max_azs``, ``buckets`` and log settings; the security defaults
 (isolation, endpoint policy, flow logs of all traffic) are fixed.
@@ -44,7 +45,9 @@ class IsolatedNetwork(Construct):
             max_azs=max_azs,
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=subnet_mask)
+                ec2.SubnetConfiguration(
+                    name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=subnet_mask
+                )
             ],
             restrict_default_security_group=True,
         )
@@ -61,7 +64,9 @@ class IsolatedNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
-            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[ec2.SubnetSelection(subnets=self.vpc.isolated_subnets)]
+            "S3",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[ec2.SubnetSelection(subnets=self.vpc.isolated_subnets)],
         )
         bucket_arns = [arn for bucket in buckets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))]
         self.s3_endpoint.add_to_policy(

@@ -23,6 +23,10 @@ def test_template_is_cfn_lint_clean(sandbox, stack):
 
 def test_cfn_lint_is_live():
     """The check above can fail: a template with a known error is reported."""
-    broken = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "On"}}}}}
+    broken = {
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "On"}}}
+        }
+    }
     matches = lint(json.dumps(broken), config=ManualArgs(regions=REGIONS))
     assert any(m.rule.id.startswith("E") for m in matches)

@@ -29,9 +29,13 @@ def test_only_the_listed_moto_adaptations_are_made(lake_template):
     adapted, changes = for_moto(lake_template)
     removed = set(lake_template["Resources"]) - set(adapted["Resources"])
     custom = {k for k, v in lake_template["Resources"].items() if v["Type"].startswith("Custom::")}
-    assert custom and custom <= removed
+    assert custom
+    assert custom <= removed
     # only the custom resources and their provider function and role are removed, never a lake resource
-    assert {lake_template["Resources"][r]["Type"] for r in removed - custom} == {"AWS::Lambda::Function", "AWS::IAM::Role"}
+    assert {lake_template["Resources"][r]["Type"] for r in removed - custom} == {
+        "AWS::Lambda::Function",
+        "AWS::IAM::Role",
+    }
     assert not removed & {KEY, LOGS, *ZONES.values()}
     assert "removed parameter BootstrapVersion" in changes
     assert f"{KEY}: KMS tags as TagKey/TagValue" in changes
@@ -46,7 +50,9 @@ def deployed(lake_template):
     adapted, _ = for_moto(lake_template)
     with mock_aws():
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(StackName="mlspec-data-lake", TemplateBody=json.dumps(adapted), Capabilities=["CAPABILITY_IAM"])
+        cfn.create_stack(
+            StackName="mlspec-data-lake", TemplateBody=json.dumps(adapted), Capabilities=["CAPABILITY_IAM"]
+        )
         summaries = cfn.list_stack_resources(StackName="mlspec-data-lake")["StackResourceSummaries"]
         physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
         status = cfn.describe_stacks(StackName="mlspec-data-lake")["Stacks"][0]["StackStatus"]

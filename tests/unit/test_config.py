@@ -44,9 +44,10 @@ def test_context_overrides_profile_defaults_and_strings_are_coerced():
     config = load_config({"profile": "production", "lake.query_results.expiration_days": "120", "network.max_azs": 2})
     assert config.lake.query_results.expiration_days == 120
     assert config.network.max_azs == 2
-    assert config.lake.query_results.one_zone_ia_days == PROFILE_DEFAULTS[Profile.PRODUCTION][
-        "lake.query_results.one_zone_ia_days"
-    ]
+    assert (
+        config.lake.query_results.one_zone_ia_days
+        == PROFILE_DEFAULTS[Profile.PRODUCTION]["lake.query_results.one_zone_ia_days"]
+    )
 
 
 def test_cdk_keys_are_not_config_keys():
@@ -87,7 +88,11 @@ def test_config_is_frozen():
         ({"network.cidr": "10.0.0.0/8"}, "network.cidr='10.0.0.0/8'", "/16 and /28"),
         ({"network.cidr": "10.0.0.1/16"}, "network.cidr='10.0.0.1/16'", "IPv4 network"),
         ({"network.cidr": "10.0.0.0/28"}, "network.subnet_mask=24", "do not fit in 10.0.0.0/28"),
-        ({"network.cidr": "10.0.0.0/24", "network.max_azs": 3, "network.subnet_mask": 25}, "subnet_mask=25", "3 subnets"),
+        (
+            {"network.cidr": "10.0.0.0/24", "network.max_azs": 3, "network.subnet_mask": 25},
+            "subnet_mask=25",
+            "3 subnets",
+        ),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),
@@ -110,7 +115,8 @@ def test_every_problem_is_reported_not_just_the_first():
 
 def test_every_key_is_documented_with_a_description():
     for key, info in config_keys().items():
-        assert info.description and len(info.description) > 20, key
+        assert info.description, key
+        assert len(info.description) > 20, key
 
 
 def test_configuration_page_is_generated_from_the_models():

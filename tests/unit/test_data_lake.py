@@ -157,9 +157,7 @@ def test_production_retains_data_and_locks_raw(production):
     assert raw["ObjectLockEnabled"] is True
     assert raw["ObjectLockConfiguration"] == {
         "ObjectLockEnabled": "Enabled",
-        "Rule": {
-            "DefaultRetention": {"Mode": "GOVERNANCE", "Days": production.config.lake.object_lock.retention_days}
-        },
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": production.config.lake.object_lock.retention_days}},
     }
     for zone in ("curated", "artifacts"):
         assert "ObjectLockEnabled" not in template["Resources"][ZONES[zone]]["Properties"]
@@ -181,7 +179,10 @@ def test_lifecycle_days_follow_the_config(tmp_path):
     )
     template = custom.template(custom.stacks.data_lake)
     raw = template["Resources"][ZONES["raw"]]["Properties"]
-    days = [t["TransitionInDays"] for t in rules_of(template["Resources"][ZONES["raw"]])["raw-storage-classes"]["Transitions"]]
+    days = [
+        t["TransitionInDays"]
+        for t in rules_of(template["Resources"][ZONES["raw"]])["raw-storage-classes"]["Transitions"]
+    ]
     assert days == [45, 100, 200, 400]
     # SSE-S3 mode: no KMS on the zones (the key stays for log groups and, later, the stream).
     assert raw["BucketEncryption"]["ServerSideEncryptionConfiguration"][0] == {

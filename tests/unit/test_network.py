@@ -15,11 +15,19 @@ def network(sandbox):
 
 
 def test_no_internet_path_and_nothing_that_bills_by_the_hour(network):
-    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP", "AWS::EC2::VPCGatewayAttachment"):
+    for kind in (
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::EIP",
+        "AWS::EC2::VPCGatewayAttachment",
+    ):
         assert resources(network, kind) == {}, kind
     # Interface endpoints bill hourly per AZ; the gateway endpoint for S3 is free.
     endpoints = resources(network, "AWS::EC2::VPCEndpoint").values()
-    assert [e["Properties"]["VpcEndpointType"] for e in endpoints if "VpcEndpointType" in e["Properties"]] in ([], ["Gateway"])
+    assert [e["Properties"]["VpcEndpointType"] for e in endpoints if "VpcEndpointType" in e["Properties"]] in (
+        [],
+        ["Gateway"],
+    )
 
 
 def test_isolated_subnets_one_per_az_and_cidr_from_config(sandbox, network):
@@ -78,8 +86,15 @@ def test_log_retention_mapping_matches_cloudwatch_values():
     from ml_config.config import LOG_RETENTION_DAYS
     from ml_constructs.common import log_retention
 
-    spelled = {1: "ONE_DAY", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH", 365: "ONE_YEAR", 731: "TWO_YEARS",
-               3653: "TEN_YEARS"}
+    spelled = {
+        1: "ONE_DAY",
+        7: "ONE_WEEK",
+        14: "TWO_WEEKS",
+        30: "ONE_MONTH",
+        365: "ONE_YEAR",
+        731: "TWO_YEARS",
+        3653: "TEN_YEARS",
+    }
     for days, name in spelled.items():
         assert log_retention(days).name == name
     assert len({log_retention(d) for d in LOG_RETENTION_DAYS}) == len(LOG_RETENTION_DAYS)
