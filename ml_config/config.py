@@ -444,17 +444,13 @@ def config_keys(model: type[BaseModel] = AppConfig, prefix: str = "") -> dict[st
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted leaf keys (already checked against ``config_keys``) to the nested dicts the models take."""
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = key.split(".")
         node = nested
         for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):  # e.g. "lake=1" and "lake.raw..." together
-                raise ConfigError([f"invalid config: key '{key}' conflicts with the scalar key '{part}'"])
-            node = child
-        if isinstance(node.get(leaf), dict):
-            raise ConfigError([f"invalid config: key '{key}' is a section; set one of its keys instead"])
+            node = node.setdefault(part, {})
         node[leaf] = value
     return nested
 
