@@ -96,8 +96,26 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return USAGE_EXIT
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as exc:  # cdk-nag or another validation plugin refused the app
+        if "ValidationFailed" not in str(exc):
+            raise
+        print(validation_summary(Path(app.outdir) / "validation-report.json"), file=sys.stderr)
+        return 1
     return 0
+
+
+def validation_summary(report_path: Path) -> str:
+    """The validation report as one line per finding (rule, construct), instead of a jsii stack trace."""
+    report = json.loads(report_path.read_text())
+    lines = [
+        f"compliance: {violation['ruleName']}: {violation['description']} at {construct['constructPath']}"
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
+    return "\n".join([*lines, f"synthesis refused: {len(lines)} finding(s); full report: {report_path}"])
 
 
 if __name__ == "__main__":

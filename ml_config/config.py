@@ -322,6 +322,141 @@ class NetworkSettings(_Section):
         return value
 
 
+class CapacityMode(StrEnum):
+    ON_DEMAND = "on_demand"  # pay per GB, scales by itself; billed per stream-hour even when idle
+    PROVISIONED = "provisioned"  # pay per shard-hour; 1 MB/s or 1,000 records/s in per shard
+
+
+class StreamSettings(_Section):
+    """The Kinesis data stream the producer writes to (seed §1.2)."""
+
+    capacity_mode: CapacityMode = Field(
+        CapacityMode.PROVISIONED,
+        description="on_demand (scales by itself) or provisioned (a fixed number of shards, the cheapest when idle).",
+    )
+    shard_count: Int | None = Field(
+        None,
+        ge=1,
+        le=500,
+        description="Shards in provisioned mode (unset: 1). Each takes 1 MB/s or 1,000 records/s in. AWS "
+        "rejects a shard count in on_demand mode; the default account quota is 500 shards (200 in some "
+        "regions).",
+    )
+    retention_hours: Int = Field(
+        24,
+        ge=24,
+        le=8760,
+        description="How long records stay readable for replay: 24-8760 hours (Kinesis limits); production "
+        "needs at least 168 (7 days). Retention above 24 h is billed per shard-hour.",
+    )
+
+    @model_validator(mode="after")
+    def _shards_only_when_provisioned(self) -> StreamSettings:
+        if self.capacity_mode is CapacityMode.ON_DEMAND and self.shard_count is not None:
+            raise ConfigValueError(
+                "stream.shard_count",
+                self.shard_count,
+                "must be unset when stream.capacity_mode=on_demand (AWS rejects a shard count in on-demand mode)",
+            )
+        return self
+
+    @property
+    def shards(self) -> int | None:
+        """Shards to provision: None in on-demand mode."""
+        return None if self.capacity_mode is CapacityMode.ON_DEMAND else (self.shard_count or 1)
+
+
+class OutputFormat(StrEnum):
+    PARQUET = "parquet"  # record format conversion with the raw table's schema (columnar, Snappy)
+    JSON = "json"  # the records as delivered, GZIP-compressed JSON Lines
+
+
+# Firehose needs at least 64 MiB of buffer when it converts records to Parquet/ORC and when dynamic
+# partitioning is on (which both our modes use, to partition by event date); zero buffering (< 60 s) is
+# not available with dynamic partitioning.
+FIREHOSE_MIN_BUFFER_MIB = 64
+FIREHOSE_MIN_INTERVAL_SECONDS = 60
+
+
+class FirehoseSettings(_Section):
+    """The Firehose delivery stream from the Kinesis stream to the raw zone."""
+
+    output_format: OutputFormat = Field(
+        OutputFormat.PARQUET,
+        description="parquet (record format conversion against the raw table's schema) or json (GZIP JSON "
+        "Lines). Both are partitioned by event date with dynamic partitioning.",
+    )
+    buffer_interval_seconds: Int = Field(
+        300,
+        ge=0,
+        le=900,
+        description="Deliver at least this often. Firehose allows 0-900 s; dynamic partitioning (both modes "
+        "here) needs at least 60.",
+    )
+    buffer_size_mib: Int = Field(
+        128,
+        ge=1,
+        le=128,
+        description="Deliver when this much has been buffered. Firehose allows 1-128 MiB; format conversion "
+        "and dynamic partitioning need at least 64.",
+    )
+
+    @model_validator(mode="after")
+    def _buffering(self) -> FirehoseSettings:
+        why = (
+            "record format conversion and dynamic partitioning need"
+            if self.output_format is OutputFormat.PARQUET
+            else "dynamic partitioning needs"
+        )
+        if self.buffer_size_mib < FIREHOSE_MIN_BUFFER_MIB:
+            raise ConfigValueError(
+                "firehose.buffer_size_mib",
+                self.buffer_size_mib,
+                f"{FIREHOSE_MIN_BUFFER_MIB}-128: {why} a buffer of at least {FIREHOSE_MIN_BUFFER_MIB} MiB",
+            )
+        if self.buffer_interval_seconds < FIREHOSE_MIN_INTERVAL_SECONDS:
+            raise ConfigValueError(
+                "firehose.buffer_interval_seconds",
+                self.buffer_interval_seconds,
+                f"{FIREHOSE_MIN_INTERVAL_SECONDS}-900: zero buffering is not available with dynamic partitioning",
+            )
+        return self
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AlertSettings(_Section):
+    """Where alarms go, and the thresholds that are a judgement call."""
+
+    email: str | None = Field(
+        None,
+        description="Optional e-mail address subscribed to the alerts topic (AWS sends a confirmation mail).",
+    )
+    iterator_age_minutes: Int = Field(
+        10,
+        ge=1,
+        le=10080,
+        description="Alarm when the oldest unread record in the stream is older than this (GetRecords."
+        "IteratorAgeMilliseconds): the consumer is falling behind and data nears the end of retention.",
+    )
+    data_freshness_seconds: Int = Field(
+        900,
+        ge=60,
+        le=86400,
+        description="Alarm when the oldest record in Firehose is older than this (DeliveryToS3.DataFreshness)."
+        " Must be at least 1.5x firehose.buffer_interval_seconds: with dynamic partitioning Firehose may "
+        "hold records that long by design.",
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("an e-mail address such as ops@example.com")
+        return value
+
+
 class LogSettings(_Section):
     retention_days: Int = Field(
         30,
@@ -369,6 +504,26 @@ class AppConfig(_Section):
     lake: LakeSettings = LakeSettings()
     network: NetworkSettings = NetworkSettings()
     logs: LogSettings = LogSettings()
+    stream: StreamSettings = StreamSettings()
+    firehose: FirehoseSettings = FirehoseSettings()
+    alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> AppConfig:
+        if self.profile is Profile.PRODUCTION and self.stream.retention_hours < 168:
+            raise ConfigValueError(
+                "stream.retention_hours",
+                self.stream.retention_hours,
+                "168-8760 in production: keep at least 7 days of events to replay after an incident",
+            )
+        minimum = int(self.firehose.buffer_interval_seconds * 1.5)
+        if self.alerts.data_freshness_seconds < minimum:
+            raise ConfigValueError(
+                "alerts.data_freshness_seconds",
+                self.alerts.data_freshness_seconds,
+                f">= {minimum} (1.5x firehose.buffer_interval_seconds): a lower threshold alarms on normal buffering",
+            )
+        return self
 
     @field_validator("prefix")
     @classmethod
@@ -414,6 +569,8 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "lake.query_results.expiration_days": 90,
         "logs.retention_days": 365,
         "network.max_azs": 3,
+        "stream.capacity_mode": "on_demand",
+        "stream.retention_hours": 168,
     },
 }
 

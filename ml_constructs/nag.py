@@ -3,14 +3,79 @@ reviewer would accept (a full sentence, not "ok" or "n/a")."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
 import aws_cdk as cdk
-from constructs import IConstruct
+import jsii
+from constructs import IConstruct, IValidation
 
 MIN_REASON_LENGTH = 40
 
 
-def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge cdk-nag finding ``rule_id`` on ``construct`` and everything below it, for ``reason``."""
+def _check_reason(rule_id: str, reason: str) -> None:
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"acknowledgement of {rule_id} needs a reason of at least {MIN_REASON_LENGTH} characters")
+
+
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge cdk-nag finding ``rule_id`` on ``construct`` and everything below it, for ``reason``."""
+    _check_reason(rule_id, reason)
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def flatten_reference(node: Any) -> str:
+    """A resolved CloudFormation value as the flat string cdk-nag uses in granular finding ids.
+
+    Mirrors ``flattenCfnReference`` in cdk-nag 3 (lib/utils/flatten-cfn-reference): strings as they are
+    (``${x}`` -> ``<x>``), Fn::Join joined, Fn::Sub unwrapped, Ref -> ``<id>``, GetAtt -> ``<id.attr>``,
+    anything else (Fn::GetStackOutput, ...) as compact JSON. A test pins the two against each other: if
+    cdk-nag changes its format, synthesis fails with the unacknowledged finding, never silently passes.
+    """
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and "Fn::Join" in node:
+        delimiter, items = node["Fn::Join"]
+        return delimiter.join(flatten_reference(item) for item in items)
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        return flatten_reference(node["Fn::Sub"])
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        resource, attribute = node["Fn::GetAtt"]
+        return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+    if isinstance(node, dict) and "Fn::ImportValue" in node:
+        return flatten_reference(node["Fn::ImportValue"])
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeResolvedResources:
+    """Acknowledges IAM5 resource findings once cross-stack references are resolved.
+
+    Granular cdk-nag ids embed the *rendered* resource, and a resource in another stack renders only after
+    CDK has resolved cross-stack references (after construction, before validation plugins run). Construct
+    validations run in that window, so the acknowledgement is added there, for exactly the given resources.
+    """
+
+    def __init__(self, construct: IConstruct, resources: Sequence[str], reason: str) -> None:
+        self._construct, self._resources, self._reason = construct, list(resources), reason
+
+    def validate(self) -> list[str]:
+        stack = cdk.Stack.of(self._construct)
+        for resource in self._resources:
+            finding = f"AwsSolutions-IAM5[Resource::{flatten_reference(stack.resolve(resource))}]"
+            cdk.Validations.of(self._construct).acknowledge(cdk.Acknowledgment(id=finding, reason=self._reason))
+        return []
+
+
+def acknowledge_wildcard_resources(construct: IConstruct, resources: Sequence[str], reason: str) -> None:
+    """Acknowledge cdk-nag's IAM5 finding for each of ``resources`` (wildcard ARNs) on ``construct`` only.
+
+    Unlike acknowledging the whole rule, any other wildcard added to the same policy later is still reported.
+    """
+    _check_reason("AwsSolutions-IAM5", reason)
+    construct.node.add_validation(_AcknowledgeResolvedResources(construct, resources, reason))

@@ -9,17 +9,21 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from ml_config.config import AppConfig, RemovalPolicy
+from stacks.alerts_stack import AlertsStack
 from stacks.data_lake_stack import DataLakeStack
 from stacks.network_stack import NetworkStack
+from stacks.streaming_stack import StreamingStack
 
 
 @dataclass(frozen=True)
 class Stacks:
     data_lake: DataLakeStack
     network: NetworkStack
+    alerts: AlertsStack
+    streaming: StreamingStack
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data_lake, self.network]
+        return [self.data_lake, self.network, self.alerts, self.streaming]
 
 
 def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
@@ -35,6 +39,7 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         app,
         f"{config.prefix}-data-lake",
         settings=config.lake,
+        prefix=config.prefix,
         env=env,
         description="ML specialty reference: S3 data lake (zones, SSE-KMS, lifecycle) and its KMS key",
     )
@@ -48,4 +53,21 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         env=env,
         description="ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
     )
-    return Stacks(data_lake=data_lake, network=network)
+    alerts = AlertsStack(
+        app,
+        f"{config.prefix}-alerts",
+        settings=config.alerts,
+        lake=data_lake.lake,
+        env=env,
+        description="ML specialty reference: the KMS-encrypted SNS topic every alarm notifies",
+    )
+    streaming = StreamingStack(
+        app,
+        f"{config.prefix}-streaming",
+        config=config,
+        lake=data_lake.lake,
+        alerts=alerts,
+        env=env,
+        description="ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
+    )
+    return Stacks(data_lake=data_lake, network=network, alerts=alerts, streaming=streaming)

@@ -12,6 +12,10 @@ from ml_constructs.data_lake import DataLake
 
 
 class DataLakeStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: LakeSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: LakeSettings, prefix: str, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.lake = DataLake(self, "DataLake", settings=settings)
+        # Glue/Athena names: lower case, underscores (a hyphen would need quoting in every Athena query).
+        database_name = f"{prefix.lower().replace('-', '_')}_lake"
+        self.lake = DataLake(self, "DataLake", settings=settings, database_name=database_name)

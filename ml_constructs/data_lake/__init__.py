@@ -18,11 +18,14 @@ Layout of the zones (the prefixes every later stage reads and writes):
 * raw: ``events/`` (Firehose output), ``errors/`` (Firehose error output);
 * curated: written by the Glue ETL job;
 * artifacts: ``models/``, ``baselines/``, ``athena-results/`` (query results, see ``QUERY_RESULTS_PREFIX``).
+
+The lake's Glue Data Catalog database is created here too; each pipeline adds the tables it owns.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -36,7 +39,7 @@ QUERY_RESULTS_PREFIX = "athena-results/"
 class DataLake(Construct):
     """Zones of the lake and the key that encrypts them (and, for other stages, their log groups)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: LakeSettings) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: LakeSettings, database_name: str) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         retain = settings.removal_policy is RemovalPolicy.RETAIN
@@ -142,6 +145,16 @@ class DataLake(Construct):
                     expiration=cdk.Duration.days(results.expiration_days),
                 )
             ],
+        )
+
+        # The lake's Data Catalog database: the tables of every zone (raw events, curated training data) live
+        # here, so Athena and the Glue jobs find them in one place. Named, because Athena queries name it.
+        self.database = glue.Database(
+            self,
+            "Catalog",
+            database_name=database_name,
+            description="Data Catalog of the ML specialty reference data lake (raw and curated zones)",
+            removal_policy=removal,
         )
 
     @property

@@ -20,6 +20,7 @@ BAD = [
     ("network.max_azs=9", "network.max_azs='9'"),
     ("lake.raw.standard_ia_days=20", "lake.raw.standard_ia_days='20'"),
     ("lake.raw.glacier_days=60", "lake.raw.glacier_days=60"),
+    ("firehose.buffer_size_mib=16", "firehose.buffer_size_mib=16"),
 ]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 

@@ -39,6 +39,10 @@ def test_canary_noncompliant_resource_in_the_real_app_fails_synthesis(tmp_path):
     # server access logging (S1) and TLS-only (S10) are the findings a bare bucket must raise, and only there
     assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= set(violations)
     assert all(paths == [f"{stacks.data_lake.stack_name}/CanaryNoncompliantBucket"] for paths in violations.values())
+    # what `python app.py` prints instead of a jsii stack trace
+    summary = app_module.validation_summary(tmp_path / "validation-report.json").splitlines()
+    assert summary[-1].startswith(f"synthesis refused: {len(summary) - 1} finding(s)")
+    assert any(line.startswith("compliance: AwsSolutions-S1: ") for line in summary)
 
 
 def test_acknowledgement_silences_only_the_named_rule(tmp_path):

@@ -93,6 +93,36 @@ def test_config_is_frozen():
             "subnet_mask=25",
             "3 subnets",
         ),
+        (
+            {"stream.capacity_mode": "on_demand", "stream.shard_count": 2},
+            "stream.shard_count=2",
+            "must be unset when stream.capacity_mode=on_demand",
+        ),
+        ({"stream.shard_count": 0}, "stream.shard_count=0", "greater than or equal to 1"),
+        ({"stream.capacity_mode": "serverless"}, "stream.capacity_mode='serverless'", "'on_demand' or 'provisioned'"),
+        ({"stream.retention_hours": 12}, "stream.retention_hours=12", "greater than or equal to 24"),
+        ({"stream.retention_hours": 9000}, "stream.retention_hours=9000", "less than or equal to 8760"),
+        (
+            {"profile": "production", "stream.retention_hours": 48},
+            "stream.retention_hours=48",
+            "168-8760 in production",
+        ),
+        ({"firehose.buffer_size_mib": 32}, "firehose.buffer_size_mib=32", "record format conversion"),
+        (
+            {"firehose.output_format": "json", "firehose.buffer_size_mib": 32},
+            "firehose.buffer_size_mib=32",
+            "dynamic partitioning needs",
+        ),
+        ({"firehose.buffer_size_mib": 200}, "firehose.buffer_size_mib=200", "less than or equal to 128"),
+        ({"firehose.buffer_interval_seconds": 30}, "firehose.buffer_interval_seconds=30", "zero buffering"),
+        ({"firehose.buffer_interval_seconds": 901}, "firehose.buffer_interval_seconds=901", "900"),
+        ({"firehose.output_format": "orc"}, "firehose.output_format='orc'", "'parquet' or 'json'"),
+        ({"alerts.email": "nobody"}, "alerts.email='nobody'", "e-mail address"),
+        (
+            {"firehose.buffer_interval_seconds": 900, "alerts.data_freshness_seconds": 900},
+            "alerts.data_freshness_seconds=900",
+            ">= 1350",
+        ),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),
@@ -127,3 +157,9 @@ def test_configuration_page_is_generated_from_the_models():
     assert page == render(), "docs/configuration.md is stale: run make docs-config"
     for key in config_keys():
         assert f"| `{key}` |" in page
+
+
+def test_stream_shards_follow_the_capacity_mode():
+    assert load_config({}).stream.shards == 1
+    assert load_config({"stream.shard_count": "4"}).stream.shards == 4
+    assert load_config({"stream.capacity_mode": "on_demand"}).stream.shards is None
