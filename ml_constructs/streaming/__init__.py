@@ -206,9 +206,9 @@ class StreamingIngest(Construct):
             file_extension=".parquet" if parquet else ".json.gz",
             data_format_conversion=conversion,
             dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True),
-            processors=[partitioning]
-            if parquet
-            else [partitioning, firehose.AppendDelimiterToRecordProcessor()],  # one JSON document per line
+            # No AppendDelimiterToRecord processor: the producer sends each event as one JSON line ending in
+            # a newline (worked_example.generator.to_json_line), so the raw files are JSON Lines already.
+            processors=[partitioning],
             encryption_key=encryption.key if encryption.s3_kms else None,
             logging_config=firehose.EnableLogging(self.log_group),
             role=self.delivery_role.without_policy_updates(),

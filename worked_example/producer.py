@@ -1,0 +1,667 @@
+"""Batched Kinesis Data Streams producer for the worked example: ``python -m worked_example.producer``.
+
+It sends generated events (``--count N --seed S``) or the lines of a JSON Lines file (``--file PATH``)
+to a stream with ``PutRecords``, the batch API. What a reader should take away:
+
+**Why batch.** ``PutRecord`` costs one HTTPS round trip per record; ``PutRecords`` carries up to 500.
+Per-shard write capacity (1 MiB/s or 1,000 records/s) is the same either way, but a single producer
+thread doing one round trip per record tops out at a few hundred records per second, and every
+request is a signed API call. ``bench/bench_producer.py`` measures the difference.
+
+**The limits a batch must respect** (``KinesisLimits``; the API rejects the *whole* request otherwise):
+
+- at most 500 records per ``PutRecords`` request;
+- at most 5 MiB per request, counting every record's data *and* partition key;
+- at most 1 MiB per record (data + partition key). This is the default stream setting; since late
+  2025 a stream can be raised to 10 MiB with ``UpdateMaxRecordSize``, in which case pass a larger
+  ``KinesisLimits.max_record_bytes`` to the Python API. Note that Firehose, the next hop in this
+  project, buffers records of at most 1,000 KiB, so the worked example keeps records small.
+- a partition key is 1 to 256 Unicode characters. Kinesis hashes it with MD5 to pick the shard, so a
+  high-cardinality key (``event_id``) spreads load evenly across shards.
+
+Batches are packed greedily: records are added in order until the next one would break the count or
+byte cap, then the batch is sent. A record that can never fit (over 1 MiB) is not sent at all: it is
+reported with its index and makes the run exit 1, while the other records are still sent.
+
+**Partial failures.** ``PutRecords`` is not atomic: HTTP 200 can come back with ``FailedRecordCount > 0``
+and, for each failed entry, an ``ErrorCode`` (``ProvisionedThroughputExceededException`` when a shard is
+over its write limit, ``InternalFailure``). The response entries are in request order, so the producer
+re-sends exactly the failed entries, after an exponential backoff with *full jitter* (sleep a uniform
+random time in ``[0, min(cap, base * 2**attempt)]``: many producers retrying at once spread out instead
+of hitting the hot shard again in lockstep). A whole-request throttling error
+(``ProvisionedThroughputExceededException``, ``LimitExceededException``, ``ThrottlingException``,
+``KMSThrottlingException``) or an HTTP 5xx is retried the same way. Anything else
+(``ResourceNotFoundException``, ``AccessDeniedException``, validation errors, missing credentials) will
+not get better by retrying: the producer stops with one clear line and exit status 3.
+
+**Delivery semantics.** Kinesis is at-least-once: a request that timed out may still have been written,
+and retrying it writes the records again. Consumers must tolerate duplicates (the worked example's
+``event_id`` is the deduplication key). Retried records can also overtake later ones, so ``PutRecords``
+does not preserve order within a partition key; when strict per-key order matters, use ``PutRecord``
+with ``SequenceNumberForOrdering`` (and accept the lower throughput).
+
+**Exit status.** 0 every record was written; 1 some records were not (over the size limit, or given up
+on after ``--max-retries``), each reported on stderr with its 0-based index; 2 bad arguments;
+3 a non-retryable AWS error stopped the run; 130 interrupted (Ctrl-C). Blank lines in ``--file`` input
+are skipped and counted in the summary, never sent (Kinesis rejects empty data, and a blank line is not
+an event).
+
+The structure follows the project's rule for runtime code: ``KinesisProducer``, ``iter_batches`` and the
+record builders are pure logic that take a boto3 client (tests pass moto or a botocore ``Stubber``);
+``main(argv)`` is the thin command-line entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from worked_example.generator import to_json_line
+from worked_example.schema import ID_FIELD, field_names
+
+# ---------------------------------------------------------------------------------------------------
+# Limits and error classification
+# ---------------------------------------------------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class KinesisLimits:
+    """The ``PutRecords`` limits the batcher packs against (defaults: the documented API limits)."""
+
+    max_records_per_request: int = 500
+    max_request_bytes: int = 5 * MiB  # sum over the request of len(data) + len(partition key)
+    max_record_bytes: int = 1 * MiB  # len(data) + len(partition key), stream default
+    max_partition_key_chars: int = 256
+
+
+DEFAULT_LIMITS = KinesisLimits()
+
+#: Error codes worth retrying: the request (or entry) may succeed later without any change on our side.
+RETRYABLE_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "ProvisionedThroughputExceededException",  # shard write limit (entry or whole request)
+        "LimitExceededException",  # too many concurrent control/data operations
+        "ThrottlingException",
+        "Throttling",
+        "KMSThrottlingException",  # the stream's KMS key is being throttled
+        "InternalFailure",  # per-entry internal error
+        "InternalFailureException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+#: Hints printed with a fatal error: the next thing the user should check.
+_FATAL_HINTS: Mapping[str, str] = {
+    "ResourceNotFoundException": "check --stream, --region and, for a local stream, --endpoint-url",
+    "AccessDeniedException": "the caller needs kinesis:PutRecords on the stream "
+    "(and kms:GenerateDataKey on the stream's KMS key)",
+    "UnrecognizedClientException": "the credentials are not valid for this endpoint",
+    "ExpiredTokenException": "the session credentials have expired; refresh them",
+    "KMSAccessDeniedException": "the caller needs kms:GenerateDataKey on the stream's KMS key",
+    "KMSDisabledException": "the stream's KMS key is disabled",
+    "NoCredentialsError": "configure AWS credentials (environment, profile or role)",
+}
+
+
+def is_retryable(error_code: str, http_status: int | None = None) -> bool:
+    """True when an error is transient: a throttling/internal code, or any HTTP 5xx response."""
+    return error_code in RETRYABLE_ERROR_CODES or (http_status is not None and http_status >= 500)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records and the report
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kinesis record: its 0-based input index (event number or file line), data and key."""
+
+    index: int
+    data: bytes
+    partition_key: str
+
+    @property
+    def size(self) -> int:
+        """Bytes this record counts against the request and record limits (data + UTF-8 key)."""
+        return len(self.data) + len(self.partition_key.encode("utf-8"))
+
+    def entry(self) -> dict[str, Any]:
+        """The ``PutRecords`` request entry (boto3 base64-encodes ``Data`` itself)."""
+        return {"Data": self.data, "PartitionKey": self.partition_key}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """A record that was not written, with the reason."""
+
+    index: int
+    error_code: str
+    message: str
+
+    def line(self) -> str:
+        return f"record {self.index}: {self.error_code}: {self.message}"
+
+
+@dataclass
+class SendReport:
+    """What happened during a run; ``summary()`` renders it as one paragraph."""
+
+    sent: int = 0
+    sent_bytes: int = 0
+    requests: int = 0  # PutRecords calls made, including failed and retried ones
+    retries: int = 0  # calls that re-sent records after a partial or whole-request failure
+    throttled_requests: int = 0  # whole-request retryable errors (a subset of requests)
+    failed: list[RecordFailure] = field(default_factory=list)  # given up on after retries
+    oversized: list[RecordFailure] = field(default_factory=list)  # over max_record_bytes, never sent
+    blank_lines: list[int] = field(default_factory=list)  # skipped input lines (file mode)
+    elapsed: float = 0.0
+    stopped: str | None = None  # set when a fatal error or an interrupt ended the run early
+    first_unsent_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.oversized and self.stopped is None
+
+    @property
+    def records_per_second(self) -> float:
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self, stream: str, *, max_indexes: int = 20) -> str:
+        """One paragraph: records sent, requests, retries, failures with indexes, elapsed, rate."""
+
+        def indexes(items: Sequence[int], where: str = "") -> str:
+            shown = ", ".join(str(i) for i in items[:max_indexes])
+            more = len(items) - max_indexes
+            return f"{shown}, ... and {more} more{where}" if more > 0 else shown
+
+        attempted = self.sent + len(self.failed) + len(self.oversized)
+        of = "" if self.stopped else f" of {attempted}"
+        parts = [
+            f"Sent {self.sent}{of} records ({self.sent_bytes / MiB:.2f} MiB) to {stream} in {self.requests} "
+            f"PutRecords {_plural(self.requests, 'request')} ({self.retries} {_plural(self.retries, 'retry')}, "
+            f"{self.throttled_requests} throttled) in {self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)."
+        ]
+        if self.failed:
+            codes = sorted({f.error_code for f in self.failed})
+            parts.append(
+                f"NOT WRITTEN: {len(self.failed)} ({', '.join(codes)}) at indexes "
+                f"{indexes([f.index for f in self.failed], ' (all listed on stderr)')}."
+            )
+        else:
+            parts.append("Not written: 0.")
+        if self.oversized:
+            parts.append(
+                f"OVERSIZED (not sent): {len(self.oversized)} at indexes "
+                f"{indexes([f.index for f in self.oversized], ' (all listed on stderr)')}."
+            )
+        else:
+            parts.append("Oversized: 0.")
+        parts.append(
+            f"Blank lines skipped: {len(self.blank_lines)}"
+            + (f" (line indexes {indexes(self.blank_lines)})." if self.blank_lines else ".")
+        )
+        if self.stopped:
+            where = f" at record index {self.first_unsent_index}" if self.first_unsent_index is not None else ""
+            parts.append(f"STOPPED{where}: {self.stopped}; later records were not attempted.")
+        return " ".join(parts)
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return word
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+
+
+class FatalProducerError(Exception):
+    """A non-retryable error: retrying cannot help, so the run stops (exit status 3)."""
+
+    def __init__(self, error_code: str, message: str, first_unsent_index: int | None) -> None:
+        self.error_code = error_code
+        self.message = message
+        self.first_unsent_index = first_unsent_index
+        hint = _FATAL_HINTS.get(error_code)
+        text = f"{error_code}: {message}" + (f" ({hint})" if hint else "")
+        super().__init__(" ".join(text.split()))  # always one line, whatever the service sent
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building records
+# ---------------------------------------------------------------------------------------------------
+
+
+def _md5_key(data: bytes) -> str:
+    # MD5 here is not security: it is the same hash Kinesis uses to map keys to shards, and a 32-char
+    # hex digest is a well-spread, deterministic key.
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def partition_key_for(value: Any, data: bytes, limits: KinesisLimits = DEFAULT_LIMITS) -> str:
+    """The partition key for one record.
+
+    ``value`` is the record's partition-key field (None when absent). A string or number of 1 to 256
+    characters is used as-is; a longer one is replaced by its MD5 hex digest (same value -> same key ->
+    same shard); anything else (absent, null, empty, boolean, object, array) falls back to the MD5 of
+    the record data, which still spreads records evenly.
+    """
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        if 1 <= len(text) <= limits.max_partition_key_chars:
+            return text
+        if text:
+            return _md5_key(text.encode("utf-8"))
+    return _md5_key(data)
+
+
+def records_from_events(events: Iterable[Mapping[str, Any]], partition_key_field: str = ID_FIELD) -> Iterator[Record]:
+    """Serialize events with ``to_json_line`` (newline-terminated JSON) and key them."""
+    for index, event in enumerate(events):
+        data = to_json_line(event)
+        yield Record(index, data, partition_key_for(event.get(partition_key_field), data))
+
+
+def records_from_lines(
+    lines: Iterable[bytes],
+    partition_key_field: str = ID_FIELD,
+    on_blank: Callable[[int], None] | None = None,
+) -> Iterator[Record]:
+    """Turn JSON Lines input into records: one non-blank line = one record, index = 0-based line number.
+
+    The data is the line exactly as read, with its line terminator (``\\n`` or ``\\r\\n``) normalised to
+    one ``\\n`` (added if the last line had none), so the objects Firehose writes stay JSON Lines. A line
+    that is not valid JSON is still sent as-is (Kinesis carries bytes; rejecting malformed events is the
+    ETL's job, where they land in a quarantine prefix); it is keyed by the hash of its content. Blank
+    (whitespace-only) lines are not sent and are passed to ``on_blank``.
+    """
+    for index, raw in enumerate(lines):
+        content = raw[:-1] if raw.endswith(b"\n") else raw
+        if content.endswith(b"\r"):
+            content = content[:-1]
+        if not content.strip():
+            if on_blank is not None:
+                on_blank(index)
+            continue
+        data = content + b"\n"
+        value = None
+        try:
+            decoded = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            decoded = None
+        if isinstance(decoded, dict):
+            value = decoded.get(partition_key_field)
+        yield Record(index, data, partition_key_for(value, data))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batching
+# ---------------------------------------------------------------------------------------------------
+
+
+def iter_batches(records: Iterable[Record], limits: KinesisLimits = DEFAULT_LIMITS) -> Iterator[list[Record]]:
+    """Pack records greedily, in order, into batches within the count and byte caps of one request.
+
+    Every record must already be within ``limits.max_record_bytes`` (``KinesisProducer`` diverts the
+    oversized ones before they get here); a record that is not raises ``ValueError``.
+    """
+    batch: list[Record] = []
+    batch_bytes = 0
+    for record in records:
+        size = record.size
+        if size > limits.max_record_bytes:
+            raise ValueError(f"record {record.index} is {size} bytes, over {limits.max_record_bytes}")
+        if batch and (len(batch) == limits.max_records_per_request or batch_bytes + size > limits.max_request_bytes):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(record)
+        batch_bytes += size
+    if batch:
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sending with retries
+# ---------------------------------------------------------------------------------------------------
+
+
+def stream_target(stream: str) -> dict[str, str]:
+    """``{"StreamARN": ...}`` for an ARN, else ``{"StreamName": ...}`` (AWS recommends the ARN)."""
+    return {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+
+
+class KinesisProducer:
+    """Sends records with ``PutRecords``: greedy batching, retries of failed entries, full-jitter backoff.
+
+    ``sleep`` and ``rand`` are injectable so tests run instantly and deterministically; ``on_progress``
+    is called with a number of records each time records are settled (written, rejected or given up
+    on), which is what drives the progress bar; ``on_failure`` gets each ``RecordFailure`` as it
+    happens (the CLI prints them to stderr).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        stream: str,
+        *,
+        max_retries: int = 8,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        limits: KinesisLimits = DEFAULT_LIMITS,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.perf_counter,
+        on_progress: Callable[[int], None] | None = None,
+        on_failure: Callable[[RecordFailure], None] | None = None,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self._client = client
+        self._target = stream_target(stream)
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.limits = limits
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
+        self._on_progress = on_progress or (lambda n: None)
+        self._on_failure = on_failure or (lambda failure: None)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in ``[0, min(max_delay, base_delay * 2**attempt)]`` (attempt from 0)."""
+        return self._rand() * min(self.max_delay, self.base_delay * (2**attempt))
+
+    def send(self, records: Iterable[Record], report: SendReport | None = None) -> SendReport:
+        """Send every record; never drop one silently.
+
+        Returns the report (``report`` if given, which the CLI uses to count blank lines as it reads).
+        On a non-retryable error it raises ``FatalProducerError`` after recording in the report where the
+        run stopped; everything counted up to then is accurate.
+        """
+        report = report if report is not None else SendReport()
+        started = self._clock()
+        try:
+            for batch in iter_batches(self._divert_oversized(records, report), self.limits):
+                self._send_batch(batch, report)
+        except FatalProducerError as exc:
+            report.stopped = str(exc)
+            report.first_unsent_index = exc.first_unsent_index
+            raise
+        finally:
+            report.elapsed = self._clock() - started
+        return report
+
+    def _divert_oversized(self, records: Iterable[Record], report: SendReport) -> Iterator[Record]:
+        limit = self.limits.max_record_bytes
+        for record in records:
+            if record.size > limit:
+                failure = RecordFailure(
+                    record.index,
+                    "RecordTooLarge",
+                    f"{record.size} bytes (data + partition key) exceeds the {limit}-byte record limit",
+                )
+                report.oversized.append(failure)
+                self._on_failure(failure)
+                self._on_progress(1)
+            else:
+                yield record
+
+    def _give_up(self, record: Record, code: str, message: str, report: SendReport) -> None:
+        failure = RecordFailure(record.index, code, message)
+        report.failed.append(failure)
+        self._on_failure(failure)
+        self._on_progress(1)
+
+    def _send_batch(self, batch: list[Record], report: SendReport) -> None:
+        """Send one batch; re-send only what failed, until written, given up on, or a fatal error."""
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        pending = batch
+        attempt = 0  # retries done so far for this batch
+        while pending:
+            if attempt:
+                report.retries += 1
+            report.requests += 1
+            # (record, error code, message, retryable) for every record of this request not written
+            failed: list[tuple[Record, str, str, bool]] = []
+            try:
+                response = self._client.put_records(Records=[r.entry() for r in pending], **self._target)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code = str(error.get("Code", "Unknown"))
+                message = str(error.get("Message", exc))
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if not is_retryable(code, status):
+                    raise FatalProducerError(code, message, pending[0].index) from exc
+                report.throttled_requests += 1
+                failed = [(r, code, message, True) for r in pending]
+            except (BotoConnectionError, HTTPClientError) as exc:
+                # Network trouble (refused, reset, timed out): retryable, but the request may have been
+                # written already, so a retry can duplicate records (at-least-once delivery).
+                failed = [(r, type(exc).__name__, str(exc), True) for r in pending]
+            except BotoCoreError as exc:  # no credentials, bad parameters, ...: retrying cannot help
+                raise FatalProducerError(type(exc).__name__, str(exc), pending[0].index) from exc
+            else:
+                # Entries come back in request order, one per record: pair them up. (FailedRecordCount
+                # says how many failed, but it is absent on a full success; the entries are the truth.)
+                for record, result in zip(pending, response["Records"], strict=True):
+                    if "ErrorCode" in result:
+                        code = result["ErrorCode"]
+                        failed.append((record, code, result.get("ErrorMessage", ""), is_retryable(code)))
+                failed_bytes = sum(r.size for r, _, _, _ in failed)
+                report.sent += len(pending) - len(failed)
+                report.sent_bytes += sum(r.size for r in pending) - failed_bytes
+                self._on_progress(len(pending) - len(failed))
+
+            retry: list[Record] = []
+            for record, code, message, retryable in failed:
+                if not retryable:  # an entry-level error that retrying cannot fix: report it now
+                    self._give_up(record, code, message, report)
+                elif attempt >= self.max_retries:
+                    self._give_up(record, code, f"{message} (gave up after {attempt} retries)", report)
+                else:
+                    retry.append(record)
+            if retry:
+                self._sleep(self.backoff(attempt))
+                attempt += 1
+            pending = retry
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------------
+
+_STREAM_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+_STREAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):\d{12}:stream/[a-zA-Z0-9_.-]{1,128}$")
+
+EXIT_OK, EXIT_RECORDS_LOST, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _stream(text: str) -> str:
+    if _STREAM_NAME_RE.match(text) or _STREAM_ARN_RE.match(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is neither a stream name (1-128 of a-z A-Z 0-9 _ . -) nor a Kinesis stream ARN"
+    )
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``prog: error: ...``) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineErrorParser(
+        prog="python -m worked_example.producer",
+        description="Send worked-example events (or JSON Lines) to a Kinesis data stream with PutRecords.",
+        epilog="Exit status: 0 all records written; 1 some records not written (listed on stderr); "
+        "2 bad arguments; 3 non-retryable AWS error; 130 interrupted.",
+    )
+    parser.add_argument("--stream", required=True, type=_stream, help="stream name or ARN")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--count", type=_non_negative_int, help="send N generated events")
+    source.add_argument("--file", help="send the lines of a JSON Lines file ('-' = standard input)")
+    parser.add_argument("--seed", type=int, help="generator seed for --count (default 0)")
+    parser.add_argument("--endpoint-url", help="Kinesis endpoint, e.g. http://localhost:5000 for moto")
+    parser.add_argument("--region", help="AWS region (default: from the ARN, else the AWS config)")
+    parser.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=8,
+        help="retries per batch for throttled or failed entries (default %(default)s)",
+    )
+    parser.add_argument(
+        "--partition-key-field",
+        default=ID_FIELD,
+        help="JSON field used as partition key (default %(default)s; lines without it use a hash)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    return parser
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.file is not None and args.seed is not None:
+        parser.error("--seed only applies to --count")
+    if args.file not in (None, "-") and not os.path.isfile(args.file):
+        parser.error(f"--file: no such file: {args.file}")
+    if not args.partition_key_field:
+        parser.error("--partition-key-field must not be empty")
+    if args.count is not None and args.partition_key_field not in field_names():
+        parser.error(
+            f"--partition-key-field {args.partition_key_field!r} is not an event field "
+            f"(one of: {', '.join(field_names())})"
+        )
+    if args.endpoint_url and not args.endpoint_url.startswith(("http://", "https://")):
+        parser.error(f"--endpoint-url must start with http:// or https://, got {args.endpoint_url!r}")
+    arn = _STREAM_ARN_RE.match(args.stream)
+    args.region = args.region or (arn.group(1) if arn else None) or _configured_region()
+    if not args.region:
+        parser.error("no AWS region: pass --region, set AWS_REGION, or give the stream as an ARN")
+    return args
+
+
+def _configured_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
+def _make_client(args: argparse.Namespace) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # botocore's own retries are switched off (one attempt per call): the producer retries with
+    # visibility (it counts requests and retries, and re-sends only the failed entries).
+    config = Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=30)
+    return boto3.client("kinesis", region_name=args.region, endpoint_url=args.endpoint_url, config=config)
+
+
+def _count_lines(path: str) -> int:
+    """Number of lines in a file (a last line without a newline counts), read in 1 MiB chunks."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(MiB), b""):
+            count += chunk.count(b"\n")
+            last = chunk
+    return count + (0 if last.endswith(b"\n") else 1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: parse, send, print the summary; return the exit status."""
+    from botocore.exceptions import BotoCoreError
+    from tqdm import tqdm
+
+    args = _parse_args(argv)
+    report = SendReport()
+    total = args.count if args.count is not None else None
+    if args.file not in (None, "-"):
+        total = _count_lines(args.file)
+    # disable=None lets tqdm switch itself off when stderr is not a terminal (CI logs stay clean).
+    bar = tqdm(
+        total=total,
+        unit="rec",
+        desc="PutRecords",
+        file=sys.stderr,
+        disable=True if args.no_progress else None,
+        dynamic_ncols=True,
+    )
+
+    def on_blank(index: int) -> None:
+        report.blank_lines.append(index)
+        bar.update(1)
+
+    def on_failure(item: RecordFailure) -> None:
+        bar.write(item.line(), file=sys.stderr)  # prints above the bar without breaking it
+
+    handle = None
+    status = EXIT_OK
+    try:
+        if args.count is not None:
+            from worked_example.generator import generate_events
+
+            events = generate_events(args.count, args.seed if args.seed is not None else 0)
+            records: Iterable[Record] = records_from_events(events, args.partition_key_field)
+        else:
+            handle = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+            records = records_from_lines(handle, args.partition_key_field, on_blank=on_blank)
+        producer = KinesisProducer(
+            _make_client(args),
+            args.stream,
+            max_retries=args.max_retries,
+            on_progress=bar.update,
+            on_failure=on_failure,
+        )
+        producer.send(records, report)
+    except FatalProducerError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        status = EXIT_FATAL
+    except BotoCoreError as exc:  # e.g. a client that cannot be created for this endpoint/region
+        bar.close()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        report.stopped = type(exc).__name__
+        status = EXIT_FATAL
+    except KeyboardInterrupt:
+        report.stopped = "interrupted"
+        status = EXIT_INTERRUPTED
+    finally:
+        bar.close()
+        if handle is not None and handle is not sys.stdin.buffer:
+            handle.close()
+    print(report.summary(args.stream))
+    if status == EXIT_OK and not report.ok:
+        status = EXIT_RECORDS_LOST
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
