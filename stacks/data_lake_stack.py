@@ -19,3 +19,7 @@ class DataLakeStack(cdk.Stack):
         # Glue/Athena names: lower case, underscores (a hyphen would need quoting in every Athena query).
         database_name = f"{prefix.lower().replace('-', '_')}_lake"
         self.lake = DataLake(self, "DataLake", settings=settings, database_name=database_name)
+        # Names the runbook and the tools need (plain outputs, no exports).
+        for zone, bucket in self.lake.zones.items():
+            cdk.CfnOutput(self, f"{zone.capitalize()}BucketName", value=bucket.bucket_name)
+        cdk.CfnOutput(self, "DatabaseName", value=database_name)

@@ -194,3 +194,13 @@ def test_lifecycle_days_follow_the_config(tmp_path):
 def test_construct_takes_validated_settings_only():
     with pytest.raises(ValueError, match="standard_ia_days"):
         LakeSettings.model_validate({"raw": {"standard_ia_days": 10}})
+
+
+def test_outputs_name_the_zones_and_the_database(sandbox, lake):
+    outputs = lake["Outputs"]
+    for zone in ZONES:
+        assert outputs[f"{zone.capitalize()}BucketName"]["Value"] == {"Ref": ZONES[zone]}
+    assert outputs["DatabaseName"]["Value"] == f"{sandbox.config.prefix}_lake"
+    assert not [o for o in outputs.values() if "Export" in o]  # plain outputs, no hand-named exports
+    (database,) = resources(lake, "AWS::Glue::Database").values()
+    assert database["Properties"]["DatabaseInput"]["Name"] == f"{sandbox.config.prefix}_lake"
