@@ -457,6 +457,72 @@ class AlertSettings(_Section):
         return value
 
 
+# Glue (crawler) schedules use the six-field cron of EventBridge: cron(Minutes Hours Day-of-month Month
+# Day-of-week Year), with "?" in exactly one of the two day fields.
+_CRON_FIELDS = (
+    ("minutes", 0, 59, r"[0-9,\-*/]+"),
+    ("hours", 0, 23, r"[0-9,\-*/]+"),
+    ("day-of-month", 1, 31, r"[0-9,\-*/?LW]+"),
+    ("month", 1, 12, r"[0-9A-Za-z,\-*/]+"),
+    ("day-of-week", 1, 7, r"[0-9A-Za-z,\-*/?L#]+"),
+    ("year", 1970, 2199, r"[0-9,\-*/]+"),
+)
+
+
+def check_cron(expression: str) -> str:
+    """Validate an EventBridge/Glue cron expression; return it unchanged or raise ValueError."""
+    match = re.fullmatch(r"cron\((.+)\)", expression.strip())
+    fields = match.group(1).split() if match else []
+    if len(fields) != 6:
+        raise ValueError("cron(Minutes Hours Day-of-month Month Day-of-week Year), six fields, e.g. cron(15 2 * * ? *)")
+    for value, (name, low, high, chars) in zip(fields, _CRON_FIELDS, strict=True):
+        if not re.fullmatch(chars, value):
+            raise ValueError(f"invalid {name} field {value!r} in {expression}")
+        for number in re.findall(r"\d+", value.split("/")[0]) if "#" not in value else []:
+            if not low <= int(number) <= high:
+                raise ValueError(f"{name} {number} out of range {low}-{high} in {expression}")
+    if (fields[2] == "?") == (fields[4] == "?"):
+        raise ValueError(f"exactly one of day-of-month and day-of-week must be '?' in {expression}")
+    return expression
+
+
+class CatalogEncryption(StrEnum):
+    AWS_MANAGED = "aws_managed"  # SSE-KMS with the aws/glue key: survives `cdk destroy` of a sandbox
+    LAKE_KEY = "lake_key"  # SSE-KMS with the lake key: only where the key is retained (production)
+    UNMANAGED = "unmanaged"  # leave the account's setting alone (a second copy of the app in one account)
+
+
+class CatalogSettings(_Section):
+    """The Glue crawler over the raw zone and the account's Data Catalog encryption settings."""
+
+    crawler_schedule: str | None = Field(
+        None,
+        description="When the crawler runs, as a Glue cron expression such as cron(15 * * * ? *); unset: on "
+        "demand only (the training workflow starts it).",
+    )
+    encryption: CatalogEncryption = Field(
+        CatalogEncryption.AWS_MANAGED,
+        description="Data Catalog encryption at rest, an account-wide setting: aws_managed (the aws/glue key), "
+        "lake_key (needs lake.removal_policy=retain: a deleted key would lock the account's catalog) or "
+        "unmanaged (leave it to another copy of the app).",
+    )
+
+    @field_validator("crawler_schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_cron(value)
+
+
+class AthenaSettings(_Section):
+    bytes_scanned_cutoff_mb: Int = Field(
+        1024,
+        ge=10,
+        le=10_000_000,
+        description="Athena cancels a query of this workgroup once it has scanned this many MB (Athena's "
+        "minimum is 10 MB). Athena bills per byte scanned: the cutoff caps the cost of a runaway query.",
+    )
+
+
 class LogSettings(_Section):
     retention_days: Int = Field(
         30,
@@ -507,6 +573,8 @@ class AppConfig(_Section):
     stream: StreamSettings = StreamSettings()
     firehose: FirehoseSettings = FirehoseSettings()
     alerts: AlertSettings = AlertSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    athena: AthenaSettings = AthenaSettings()
 
     @model_validator(mode="after")
     def _cross_section(self) -> AppConfig:
@@ -515,6 +583,13 @@ class AppConfig(_Section):
                 "stream.retention_hours",
                 self.stream.retention_hours,
                 "168-8760 in production: keep at least 7 days of events to replay after an incident",
+            )
+        if self.catalog.encryption is CatalogEncryption.LAKE_KEY and self.lake.removal_policy is RemovalPolicy.DESTROY:
+            raise ConfigValueError(
+                "catalog.encryption",
+                self.catalog.encryption.value,
+                "aws_managed or unmanaged with lake.removal_policy=destroy: the account's Data Catalog would stay "
+                "encrypted with a key scheduled for deletion",
             )
         minimum = int(self.firehose.buffer_interval_seconds * 1.5)
         if self.alerts.data_freshness_seconds < minimum:
@@ -571,6 +646,9 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "network.max_azs": 3,
         "stream.capacity_mode": "on_demand",
         "stream.retention_hours": 168,
+        "catalog.encryption": "lake_key",
+        "catalog.crawler_schedule": "cron(20 * * * ? *)",
+        "athena.bytes_scanned_cutoff_mb": 10240,
     },
 }
 

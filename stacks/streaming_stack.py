@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption, RemovalPolicy
+from ml_config.config import AppConfig, CatalogEncryption, Encryption, RemovalPolicy
 from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
 from ml_constructs.streaming import Encryption as StreamEncryption
@@ -36,7 +36,11 @@ class StreamingStack(cdk.Stack):
             alert_settings=config.alerts,
             raw_bucket=lake.raw,
             database=lake.database,
-            encryption=StreamEncryption(key=lake.key, s3_kms=config.lake.encryption is Encryption.KMS),
+            encryption=StreamEncryption(
+                key=lake.key,
+                s3_kms=config.lake.encryption is Encryption.KMS,
+                catalog_kms=config.catalog.encryption is CatalogEncryption.LAKE_KEY,
+            ),
             alerts=alerts.alerts.topic,
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,

@@ -38,6 +38,8 @@ from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 from worked_example import schema
 
 EVENTS_PREFIX = "events/"
+# Named: Athena queries and the crawler (which names tables "raw_" + folder) refer to it.
+RAW_TABLE_NAME = "raw_events"
 ERRORS_PREFIX = "errors/"
 PARTITION_KEY = "dt"
 
@@ -64,6 +66,7 @@ class Encryption:
 
     key: kms.IKey
     s3_kms: bool
+    catalog_kms: bool = False  # the Data Catalog is encrypted with this key too (then Firehose must decrypt it)
 
 
 class StreamingIngest(Construct):
@@ -107,6 +110,7 @@ class StreamingIngest(Construct):
             self,
             "RawEvents",
             database=database,
+            table_name=RAW_TABLE_NAME,
             storage=glue.S3TableStorage.from_bucket(raw_bucket),
             s3_prefix=EVENTS_PREFIX,
             columns=table_columns(),
@@ -184,6 +188,15 @@ class StreamingIngest(Construct):
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[encryption.key.key_arn],
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                )
+            )
+        if encryption.catalog_kms:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadEncryptedCatalog",
+                    actions=["kms:Decrypt"],
+                    resources=[encryption.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"glue.{stack.region}.{stack.url_suffix}"}},
                 )
             )
         self.delivery_policy = iam.Policy(self, "DeliveryPolicy", roles=[self.delivery_role], statements=statements)

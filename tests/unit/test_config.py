@@ -123,6 +123,12 @@ def test_config_is_frozen():
             "alerts.data_freshness_seconds=900",
             ">= 1350",
         ),
+        ({"catalog.crawler_schedule": "0 2 * * *"}, "catalog.crawler_schedule='0 2 * * *'", "six fields"),
+        ({"catalog.crawler_schedule": "cron(0 25 * * ? *)"}, "catalog.crawler_schedule=", "hours 25 out of range"),
+        ({"catalog.crawler_schedule": "cron(0 2 * * * *)"}, "catalog.crawler_schedule=", "exactly one of"),
+        ({"catalog.encryption": "lake_key"}, "catalog.encryption='lake_key'", "scheduled for deletion"),
+        ({"catalog.encryption": "sse-c"}, "catalog.encryption='sse-c'", "'aws_managed', 'lake_key' or 'unmanaged'"),
+        ({"athena.bytes_scanned_cutoff_mb": 5}, "athena.bytes_scanned_cutoff_mb=5", "greater than or equal to 10"),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),
@@ -163,3 +169,10 @@ def test_stream_shards_follow_the_capacity_mode():
     assert load_config({}).stream.shards == 1
     assert load_config({"stream.shard_count": "4"}).stream.shards == 4
     assert load_config({"stream.capacity_mode": "on_demand"}).stream.shards is None
+
+
+@pytest.mark.parametrize(
+    "expression", ["cron(15 2 * * ? *)", "cron(0/15 * ? * MON-FRI *)", "cron(0 12 L * ? 2027)", "cron(0 8 ? * 2#1 *)"]
+)
+def test_valid_crawler_schedules_are_accepted(expression):
+    assert load_config({"catalog.crawler_schedule": expression}).catalog.crawler_schedule == expression

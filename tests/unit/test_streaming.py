@@ -66,6 +66,7 @@ def test_production_stream_is_on_demand_for_a_week(production):
 
 def test_raw_table_schema_is_the_generators_schema_field_by_field(streaming):
     table = streaming["Resources"][TABLE]["Properties"]["TableInput"]
+    assert table["Name"] == "raw_events"
     columns = table["StorageDescriptor"]["Columns"]
     assert [c["Name"] for c in columns] == schema.field_names()
     for column, field in zip(columns, schema.FIELDS, strict=True):
@@ -220,3 +221,15 @@ def test_alert_email_subscribes(tmp_path):
     (subscription,) = resources(result.template(result.stacks.alerts), "AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+
+
+def test_firehose_decrypts_the_catalog_only_where_the_lake_key_encrypts_it(sandbox, production):
+    def sids(synth):
+        template = synth.template(synth.stacks.streaming)
+        policy = next(p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("IngestDeliveryPolicy"))
+        return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+    assert "ReadEncryptedCatalog" not in sids(sandbox)  # aws/glue key: its key policy admits Glue callers
+    statement = sids(production)["ReadEncryptedCatalog"]
+    assert statement["Action"] == "kms:Decrypt"
+    assert statement["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0] == "glue."
