@@ -67,6 +67,7 @@ def _reject_bool(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_reject_bool)]
+Float = Annotated[float, BeforeValidator(_reject_bool)]
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -523,6 +524,79 @@ class AthenaSettings(_Section):
     )
 
 
+class GlueVersion(StrEnum):
+    V5_0 = "5.0"  # Spark 3.5.4, Python 3.11
+    V5_1 = "5.1"  # Spark 3.5.6, Python 3.11, Java 17
+
+
+class WorkerType(StrEnum):
+    G_1X = "G.1X"  # 4 vCPU, 16 GB, 1 DPU
+    G_2X = "G.2X"  # 8 vCPU, 32 GB, 2 DPU
+    G_4X = "G.4X"  # 16 vCPU, 64 GB, 4 DPU
+    G_8X = "G.8X"  # 32 vCPU, 128 GB, 8 DPU
+
+
+class EtlSettings(_Section):
+    """The Glue ETL job (raw -> curated) and the data preparation it performs (seed §2.7-2.10)."""
+
+    glue_version: GlueVersion = Field(GlueVersion.V5_0, description="Glue version of the job: 5.0 or 5.1.")
+    worker_type: WorkerType = Field(
+        WorkerType.G_1X, description="Worker type: G.1X, G.2X, G.4X or G.8X (each G.nX is n DPU per worker)."
+    )
+    workers: Int = Field(
+        2,
+        ge=2,
+        le=299,
+        description="Number of workers (2-299: a Spark job needs a driver and at least one executor). Billed "
+        "per DPU-hour while the job runs.",
+    )
+    max_retries: Int = Field(0, ge=0, le=10, description="Retries of a failed job run (Glue allows 0-10).")
+    timeout_minutes: Int = Field(
+        60,
+        ge=1,
+        le=2880,
+        description="A job run is stopped after this many minutes (1-2880; Glue's default, 2880, would let a "
+        "stuck run bill for two days).",
+    )
+    impute_method: str = Field(
+        "regression",
+        pattern="^(median|regression)$",
+        description="Imputation of missing numeric values: regression (MICE-style, fit on train) or median "
+        "(the baseline).",
+    )
+    outlier_k: Float = Field(
+        3.0,
+        gt=0,
+        le=10,
+        description="Values beyond k standard deviations of the train mean are outliers (0 < k <= 10).",
+    )
+    outlier_mode: str = Field(
+        "clip", pattern="^(clip|flag)$", description="clip (cap at the bound and flag) or flag (flag only)."
+    )
+    n_bins: Int = Field(10, ge=2, le=100, description="Quantile bins of the binned numeric feature (2-100).")
+    rebalance_ratio: Float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Positives per negative in the train split after oversampling (0 = keep the natural "
+        "balance, 1 = as many positives as negatives). Validation and test keep the natural balance.",
+    )
+    train_fraction: Float = Field(0.7, gt=0, lt=1, description="Share of events in the train split.")
+    validation_fraction: Float = Field(
+        0.15, gt=0, lt=1, description="Share in the validation split; the test split gets the rest."
+    )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> EtlSettings:
+        if self.train_fraction + self.validation_fraction > 1:
+            raise ConfigValueError(
+                "etl.validation_fraction",
+                self.validation_fraction,
+                f"at most {1 - self.train_fraction:.4g} (train + validation must not exceed 1; test gets the rest)",
+            )
+        return self
+
+
 class LogSettings(_Section):
     retention_days: Int = Field(
         30,
@@ -574,6 +648,7 @@ class AppConfig(_Section):
     firehose: FirehoseSettings = FirehoseSettings()
     alerts: AlertSettings = AlertSettings()
     catalog: CatalogSettings = CatalogSettings()
+    etl: EtlSettings = EtlSettings()
     athena: AthenaSettings = AthenaSettings()
 
     @model_validator(mode="after")
@@ -649,6 +724,8 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "catalog.encryption": "lake_key",
         "catalog.crawler_schedule": "cron(20 * * * ? *)",
         "athena.bytes_scanned_cutoff_mb": 10240,
+        "etl.max_retries": 1,
+        "etl.timeout_minutes": 180,
     },
 }
 
@@ -722,7 +799,7 @@ def _format(error: Any) -> str:
         return _unknown(key)
     message = error["msg"]
     info = config_keys().get(key)
-    if info is not None and error["type"] in {"greater_than_equal", "less_than_equal"}:
+    if info is not None and error["type"] in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         message = f"{message} ({info.description})"
     if isinstance(original, ValueError) and error["type"] == "value_error":
         message = f"allowed: {original}"

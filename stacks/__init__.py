@@ -11,6 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 from ml_config.config import AppConfig, RemovalPolicy
 from stacks.alerts_stack import AlertsStack
 from stacks.data_lake_stack import DataLakeStack
+from stacks.glue_etl_stack import GlueEtlStack
 from stacks.network_stack import NetworkStack
 from stacks.streaming_stack import StreamingStack
 
@@ -21,9 +22,10 @@ class Stacks:
     network: NetworkStack
     alerts: AlertsStack
     streaming: StreamingStack
+    glue_etl: GlueEtlStack
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data_lake, self.network, self.alerts, self.streaming]
+        return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl]
 
 
 def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
@@ -70,4 +72,14 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         env=env,
         description="ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
     )
-    return Stacks(data_lake=data_lake, network=network, alerts=alerts, streaming=streaming)
+    glue_etl = GlueEtlStack(
+        app,
+        f"{config.prefix}-glue-etl",
+        config=config,
+        lake=data_lake.lake,
+        env=env,
+        description="ML specialty reference: Glue crawlers, the ETL job (raw -> curated), Athena, data quality",
+    )
+    # the raw crawler adds partitions to the raw table the streaming stack owns
+    glue_etl.add_dependency(streaming)
+    return Stacks(data_lake=data_lake, network=network, alerts=alerts, streaming=streaming, glue_etl=glue_etl)

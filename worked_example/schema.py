@@ -49,7 +49,9 @@ TIMESTAMP_EXAMPLE = "2026-11-20T10:15:30.123Z"
 TIMESTAMP_JODA_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
 #: The same format as a Spark/Java ``DateTimeFormatter`` pattern (``to_timestamp(col, fmt)`` in Glue).
 TIMESTAMP_SPARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSX"
-_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+#: The wire format as a regular expression (the ETL's validator uses it too).
+TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+_TIMESTAMP_RE = re.compile(TIMESTAMP_REGEX)
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

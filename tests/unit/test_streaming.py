@@ -226,7 +226,9 @@ def test_alert_email_subscribes(tmp_path):
 def test_firehose_decrypts_the_catalog_only_where_the_lake_key_encrypts_it(sandbox, production):
     def sids(synth):
         template = synth.template(synth.stacks.streaming)
-        policy = next(p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("IngestDeliveryPolicy"))
+        policy = next(
+            p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("IngestDeliveryPolicy")
+        )
         return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
     assert "ReadEncryptedCatalog" not in sids(sandbox)  # aws/glue key: its key policy admits Glue callers

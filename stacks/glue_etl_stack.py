@@ -1,0 +1,48 @@
+"""GlueEtlStack: Data Catalog settings, crawlers, the ETL job (raw -> curated), Athena and data quality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from ml_config.config import AppConfig, Encryption, RemovalPolicy
+from ml_constructs.common import log_retention
+from ml_constructs.data_lake import DataLake
+from ml_constructs.glue_etl.construct import GlueEtl, Zones
+from ml_constructs.streaming import EVENTS_PREFIX, RAW_TABLE_NAME
+
+
+class GlueEtlStack(cdk.Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, lake: DataLake, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
+        self.etl = GlueEtl(
+            self,
+            "Etl",
+            zones=Zones(
+                raw=lake.raw,
+                curated=lake.curated,
+                artifacts=lake.artifacts,
+                raw_events_prefix=EVENTS_PREFIX,
+                raw_table_name=RAW_TABLE_NAME,
+            ),
+            database=lake.database,
+            key=lake.key,
+            s3_kms=config.lake.encryption is Encryption.KMS,
+            raw_format=config.firehose.output_format.value,
+            etl=config.etl,
+            catalog=config.catalog,
+            athena_settings=config.athena,
+            workgroup_name=f"{config.prefix}-lake",
+            log_retention=log_retention(config.logs.retention_days),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )
+        cdk.CfnOutput(self, "JobName", value=self.etl.job.job_name)
+        cdk.CfnOutput(self, "RawCrawlerName", value=self.etl.raw_crawler.ref)
+        cdk.CfnOutput(self, "CuratedCrawlerName", value=self.etl.curated_crawler.ref)
+        cdk.CfnOutput(self, "CuratedPath", value=self.etl.curated_root)
+        cdk.CfnOutput(self, "AthenaWorkgroup", value=self.etl.workgroup.ref)
