@@ -51,6 +51,16 @@ def parse_context_args(argv: list[str]) -> dict[str, str]:
     return pairs
 
 
+def cli_context(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The context the CDK CLI hands to the app: CDK_CONTEXT_JSON, or a file when it is too large for the
+    environment (the CLI's CONTEXT_OVERFLOW_LOCATION_ENV contract, which cdk.App reads the same way)."""
+    context: dict[str, Any] = json.loads(environ.get("CDK_CONTEXT_JSON") or "{}")
+    overflow = environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        context.update(json.loads(Path(overflow).read_text()))
+    return context
+
+
 def create_app(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -61,19 +71,24 @@ def create_app(
 ) -> tuple[cdk.App, AppConfig, Stacks]:
     """Build the app: cdk.json context plus ``overrides`` (or the CLI's context), validated, then the stacks.
 
-    Raises ``ml_config.ConfigError`` on a bad value, before any stack is created.
+    The configuration is validated before the CDK app exists, so a bad value costs no jsii start-up and can
+    choose App settings (the built-in CloudFormation validator). Raises ``ml_config.ConfigError``.
     """
-    import aws_cdk as cdk
-
     from ml_config import load_config
-    from stacks import build_app
 
     environ = os.environ if environ is None else environ
-    if under_cli:  # the CLI passes the merged context and the output directory itself
+    context = cli_context(environ) if under_cli else {**cdk_json_context(), **(overrides or {})}
+    config = load_config(context)
+
+    import aws_cdk as cdk
+
+    from stacks import build_app
+
+    app_props.setdefault("builtin_cloud_formation_validation", config.synth.cloudformation_validation)
+    if under_cli:  # the CLI passes the context and the output directory itself
         app = cdk.App(**app_props)
     else:
-        app = cdk.App(context={**cdk_json_context(), **(overrides or {})}, outdir=outdir, **app_props)
-    config = load_config(app.node.get_all_context())
+        app = cdk.App(context=context, outdir=outdir, **app_props)
 
     # Environment-agnostic unless an account or region is asked for; a half-given environment is completed
     # from the CLI's defaults (the credentials' account, the profile's region).

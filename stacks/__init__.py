@@ -81,5 +81,5 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         description="ML specialty reference: Glue crawlers, the ETL job (raw -> curated), Athena, data quality",
     )
     # the raw crawler adds partitions to the raw table the streaming stack owns
-    glue_etl.add_dependency(streaming)
+    glue_etl.add_stack_dependency(streaming)
     return Stacks(data_lake=data_lake, network=network, alerts=alerts, streaming=streaming, glue_etl=glue_etl)
