@@ -85,10 +85,8 @@ def create_app(
     from stacks import build_app
 
     app_props.setdefault("builtin_cloud_formation_validation", config.synth.cloudformation_validation)
-    if under_cli:  # the CLI passes the context and the output directory itself
-        app = cdk.App(**app_props)
-    else:
-        app = cdk.App(context=context, outdir=outdir, **app_props)
+    # Under the CLI, cdk.App reads the context and the output directory from the CLI's environment itself.
+    app = cdk.App(**app_props) if under_cli else cdk.App(context=context, outdir=outdir, **app_props)
 
     # Environment-agnostic unless an account or region is asked for; a half-given environment is completed
     # from the CLI's defaults (the credentials' account, the profile's region).
