@@ -430,7 +430,8 @@ def _parse_start(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
+    """argparse type for a count (shared by the generator's and the producer's command lines)."""
     try:
         value = int(text)
     except ValueError as exc:
@@ -455,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m worked_example.generator",
         description="Write seeded card-transaction events as JSON Lines (one event per line).",
     )
-    parser.add_argument("--count", type=_non_negative_int, required=True, help="number of events")
+    parser.add_argument("--count", type=non_negative_int, required=True, help="number of events")
     parser.add_argument("--seed", type=int, required=True, help="random seed (same seed = same bytes)")
     parser.add_argument("--output", help="output file (default: standard output)")
     parser.add_argument(

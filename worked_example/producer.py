@@ -65,7 +65,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from worked_example.generator import to_json_line
+from worked_example.generator import non_negative_int, to_json_line
 from worked_example.schema import ID_FIELD, field_names
 
 # ---------------------------------------------------------------------------------------------------
@@ -492,16 +492,6 @@ _STREAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):\d{12}:stream
 EXIT_OK, EXIT_RECORDS_LOST, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def _stream(text: str) -> str:
     if _STREAM_NAME_RE.match(text) or _STREAM_ARN_RE.match(text):
         return text
@@ -526,14 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--stream", required=True, type=_stream, help="stream name or ARN")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--count", type=_non_negative_int, help="send N generated events")
+    source.add_argument("--count", type=non_negative_int, help="send N generated events")
     source.add_argument("--file", help="send the lines of a JSON Lines file ('-' = standard input)")
     parser.add_argument("--seed", type=int, help="generator seed for --count (default 0)")
     parser.add_argument("--endpoint-url", help="Kinesis endpoint, e.g. http://localhost:5000 for moto")
     parser.add_argument("--region", help="AWS region (default: from the ARN, else the AWS config)")
     parser.add_argument(
         "--max-retries",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=8,
         help="retries per batch for throttled or failed entries (default %(default)s)",
     )

@@ -109,8 +109,8 @@ class GlueEtl(Construct):
             description="Glue crawlers: read the raw events and curated prepared prefixes, update the lake catalog",
         )
         self._grant_catalog(self.crawler_role, database, write=True)
-        self._grant_read(self.crawler_role, zones.raw, zones.raw_events_prefix)
-        self._grant_read(self.crawler_role, zones.curated, CURATED_ROOT + transforms.PREPARED_PREFIX)
+        self._grant_prefix(self.crawler_role, zones.raw, zones.raw_events_prefix, write=False)
+        self._grant_prefix(self.crawler_role, zones.curated, CURATED_ROOT + transforms.PREPARED_PREFIX, write=False)
         self._grant_glue_logs(self.crawler_role, "crawlers")
         self._grant_key(self.crawler_role, key, s3_kms=s3_kms, write=False)
         schedule = (
@@ -171,8 +171,8 @@ class GlueEtl(Construct):
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue ETL job: read the raw events, write the curated etl/ prefix",
         )
-        self._grant_read(self.job_role, zones.raw, zones.raw_events_prefix)
-        self._grant_write(self.job_role, zones.curated, CURATED_ROOT)
+        self._grant_prefix(self.job_role, zones.raw, zones.raw_events_prefix, write=False)
+        self._grant_prefix(self.job_role, zones.curated, CURATED_ROOT, write=True)
         self._grant_glue_logs(self.job_role, "jobs")
         self._grant_key(self.job_role, key, s3_kms=s3_kms, write=True)
         self.job_role.add_to_policy(
@@ -320,26 +320,11 @@ class GlueEtl(Construct):
 
     # --- permissions ----------------------------------------------------------------------------------------
 
-    def _grant_read(self, role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+    def _grant_prefix(self, role: iam.Role, bucket: s3.IBucket, prefix: str, *, write: bool) -> None:
+        """Objects under one prefix of one bucket: read, or read and write (deletes: the job rewrites it)."""
         objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*", prefix.rstrip("/")]}},
-            )
-        )
-        self._track(role, objects)
-
-    def _grant_write(self, role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
-        objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[objects],
-            )
-        )
+        actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] if write else [])
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[objects]))
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
