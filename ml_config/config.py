@@ -39,6 +39,8 @@ from pydantic import (
     model_validator,
 )
 
+from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS, XGBOOST_VERSIONS
+
 # ---------------------------------------------------------------------------------------------------------
 # Errors
 
@@ -597,6 +599,141 @@ class EtlSettings(_Section):
         return self
 
 
+_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.(medium|large|xlarge|[0-9]+xlarge)$")
+
+
+def _instance_type(value: str) -> str:
+    if not _INSTANCE.match(value):
+        raise ValueError("a SageMaker instance type such as ml.m5.large or ml.m5.2xlarge")
+    return value
+
+
+InstanceType = Annotated[str, BeforeValidator(_instance_type)]
+
+
+class Hyperparameters(_Section):
+    """Built-in XGBoost hyperparameters (names as the algorithm takes them). Seed §4: objective and rounds."""
+
+    # Shallow trees and few rounds: the ETL copies each fraud ~6 times in train, and deeper, longer boosting
+    # memorises the copies (measured: depth 5 x 200 rounds passed the gate for 3 of 8 generator seeds at
+    # 20,000 events, depth 3 x 100 rounds for 8 of 8; see docs/training.md).
+    num_round: Int = Field(100, ge=1, le=10_000, description="Boosting rounds (trees).")
+    max_depth: Int = Field(3, ge=1, le=20, description="Maximum depth of a tree (deeper: more variance).")
+    eta: Float = Field(0.1, gt=0, le=1, description="Learning rate (shrinkage of each tree's contribution).")
+    subsample: Float = Field(0.8, gt=0, le=1, description="Share of rows sampled for each tree (bagging).")
+    colsample_bytree: Float = Field(0.8, gt=0, le=1, description="Share of features sampled for each tree.")
+    min_child_weight: Float = Field(1.0, ge=0, le=100, description="Minimum sum of instance weight in a leaf.")
+    scale_pos_weight: Float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Weight of positive examples. 1: the ETL already rebalanced the training split.",
+    )
+
+
+class GateThresholds(_Section):
+    """The quality gate: every metric on the validation split must reach its threshold (seed §3.9)."""
+
+    auc: Float = Field(0.80, ge=0, le=1, description="Minimum validation ROC AUC (0-1).")
+    precision: Float = Field(0.30, ge=0, le=1, description="Minimum validation precision at the decision threshold.")
+    recall: Float = Field(0.50, ge=0, le=1, description="Minimum validation recall at the decision threshold.")
+    f1: Float = Field(0.35, ge=0, le=1, description="Minimum validation F1 at the decision threshold.")
+
+
+class TuningSettings(_Section):
+    """Automatic model tuning (seed §4.2): few hyperparameters, bounded ranges, little parallelism."""
+
+    enabled: bool = Field(
+        False, description="Run a hyperparameter tuning job instead of a single training job (Bayesian search)."
+    )
+    max_jobs: Int = Field(10, ge=1, le=100, description="Training jobs in the tuning job (1-100 here).")
+    max_parallel_jobs: Int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Training jobs at a time. Few: Bayesian search learns from finished jobs, so running "
+        "many at once wastes them (seed §4.2).",
+    )
+    eta_min: Float = Field(0.01, gt=0, le=1, description="Lower bound of the eta range (log scale).")
+    eta_max: Float = Field(0.3, gt=0, le=1, description="Upper bound of the eta range.")
+    max_depth_min: Int = Field(3, ge=1, le=20, description="Lower bound of the max_depth range.")
+    max_depth_max: Int = Field(8, ge=1, le=20, description="Upper bound of the max_depth range.")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> TuningSettings:
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ConfigValueError(
+                "training.tuning.max_parallel_jobs",
+                self.max_parallel_jobs,
+                f"at most training.tuning.max_jobs ({self.max_jobs})",
+            )
+        if self.eta_min >= self.eta_max:
+            raise ConfigValueError(
+                "training.tuning.eta_min", self.eta_min, f"below training.tuning.eta_max ({self.eta_max})"
+            )
+        if self.max_depth_min >= self.max_depth_max:
+            raise ConfigValueError(
+                "training.tuning.max_depth_min",
+                self.max_depth_min,
+                f"below training.tuning.max_depth_max ({self.max_depth_max})",
+            )
+        return self
+
+
+class TrainingSettings(_Section):
+    """The training workflow: Step Functions runs the ETL, trains, evaluates, gates and registers."""
+
+    xgboost_version: str = Field(
+        "",
+        description="Built-in XGBoost algorithm version (the image tag), e.g. 1.7-1; empty: the project's "
+        "default. Must be in the image table (sagemaker_images).",
+    )
+    instance_type: InstanceType = Field("ml.m5.large", description="Training instance type.")
+    instance_count: Int = Field(
+        1, ge=1, le=20, description="Training instances (more than 1: distributed XGBoost, encrypted traffic)."
+    )
+    volume_size_gb: Int = Field(10, ge=1, le=16384, description="EBS volume of each training instance, GB (1-16384).")
+    max_runtime_minutes: Int = Field(
+        60,
+        ge=1,
+        le=40320,
+        description="A training job is stopped after this many minutes (SageMaker allows up to 28 days).",
+    )
+    transform_instance_type: InstanceType = Field("ml.m5.large", description="Batch transform instance type.")
+    decision_threshold: Float = Field(
+        0.5, gt=0, lt=1, description="Probability above which an event is predicted fraudulent (0-1, exclusive)."
+    )
+    batch_transform_test: bool = Field(
+        True, description="After the gate, score the test split with a batch transform (seed §4: batch inference)."
+    )
+    schedule: str | None = Field(
+        None, description="Run the workflow on this EventBridge cron expression; unset: on demand only."
+    )
+    hyperparameters: Hyperparameters = Hyperparameters()
+    gate: GateThresholds = GateThresholds()
+    tuning: TuningSettings = TuningSettings()
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_cron(value)
+
+    @field_validator("xgboost_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value and value not in XGBOOST_VERSIONS:
+            raise ValueError(
+                "empty (the default, " + DEFAULT_XGBOOST_VERSION + ") or one of " + ", ".join(XGBOOST_VERSIONS)
+            )
+        return value
+
+    def algorithm_hyperparameters(self) -> dict[str, str]:
+        """What the built-in XGBoost job receives (every value a string): the objective makes the model output
+        a probability, which the decision threshold applies to; AUC is the metric it logs for validation."""
+        values = self.hyperparameters.model_dump()
+        return {"objective": "binary:logistic", "eval_metric": "auc", **{k: str(v) for k, v in values.items()}}
+
+
 class SynthSettings(_Section):
     cloudformation_validation: bool = Field(
         False,
@@ -658,6 +795,7 @@ class AppConfig(_Section):
     catalog: CatalogSettings = CatalogSettings()
     etl: EtlSettings = EtlSettings()
     athena: AthenaSettings = AthenaSettings()
+    training: TrainingSettings = TrainingSettings()
     synth: SynthSettings = SynthSettings()
 
     @model_validator(mode="after")
@@ -667,6 +805,12 @@ class AppConfig(_Section):
                 "stream.retention_hours",
                 self.stream.retention_hours,
                 "168-8760 in production: keep at least 7 days of events to replay after an incident",
+            )
+        if self.region and self.region not in XGBOOST_ACCOUNTS:
+            raise ConfigValueError(
+                "region",
+                self.region,
+                "a region with SageMaker's built-in XGBoost image: " + ", ".join(sorted(XGBOOST_ACCOUNTS)),
             )
         if self.catalog.encryption is CatalogEncryption.LAKE_KEY and self.lake.removal_policy is RemovalPolicy.DESTROY:
             raise ConfigValueError(

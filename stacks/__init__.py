@@ -14,6 +14,7 @@ from stacks.data_lake_stack import DataLakeStack
 from stacks.glue_etl_stack import GlueEtlStack
 from stacks.network_stack import NetworkStack
 from stacks.streaming_stack import StreamingStack
+from stacks.training_stack import TrainingStack
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,10 @@ class Stacks:
     alerts: AlertsStack
     streaming: StreamingStack
     glue_etl: GlueEtlStack
+    training: TrainingStack
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl]
+        return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl, self.training]
 
 
 def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
@@ -82,4 +84,22 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
     )
     # the raw crawler adds partitions to the raw table the streaming stack owns
     glue_etl.add_stack_dependency(streaming)
-    return Stacks(data_lake=data_lake, network=network, alerts=alerts, streaming=streaming, glue_etl=glue_etl)
+    training = TrainingStack(
+        app,
+        f"{config.prefix}-training",
+        config=config,
+        lake=data_lake.lake,
+        network=network,
+        etl=glue_etl.etl,
+        alerts=alerts,
+        env=env,
+        description="ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
+    )
+    return Stacks(
+        data_lake=data_lake,
+        network=network,
+        alerts=alerts,
+        streaming=streaming,
+        glue_etl=glue_etl,
+        training=training,
+    )

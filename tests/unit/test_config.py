@@ -144,6 +144,28 @@ def test_config_is_frozen():
             "etl.validation_fraction=0.2",
             "train + validation must not exceed 1",
         ),
+        ({"training.instance_type": "m5.large"}, "training.instance_type='m5.large'", "ml.m5.large"),
+        ({"training.instance_count": 0}, "training.instance_count=0", "greater than or equal to 1"),
+        ({"training.max_runtime_minutes": 50000}, "training.max_runtime_minutes=50000", "less than or equal to 40320"),
+        ({"training.xgboost_version": "0.90-2"}, "training.xgboost_version='0.90-2'", "3.2-0"),
+        ({"training.gate.auc": 1.5}, "training.gate.auc=1.5", "less than or equal to 1"),
+        ({"training.gate.recall": -0.1}, "training.gate.recall=-0.1", "greater than or equal to 0"),
+        ({"training.decision_threshold": 1}, "training.decision_threshold=1", "less than 1"),
+        ({"training.hyperparameters.eta": 0}, "training.hyperparameters.eta=0", "greater than 0"),
+        (
+            {"training.hyperparameters.max_depth": 50},
+            "training.hyperparameters.max_depth=50",
+            "less than or equal to 20",
+        ),
+        ({"training.tuning.max_parallel_jobs": 5, "training.tuning.max_jobs": 3}, "max_parallel_jobs=5", "at most"),
+        ({"training.tuning.eta_min": 0.5}, "training.tuning.eta_min=0.5", "below training.tuning.eta_max"),
+        (
+            {"training.tuning.max_depth_min": 9},
+            "training.tuning.max_depth_min=9",
+            "below training.tuning.max_depth_max",
+        ),
+        ({"training.schedule": "daily"}, "training.schedule='daily'", "six fields"),
+        ({"region": "xx-east-9"}, "region='xx-east-9'", "built-in XGBoost image"),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),
@@ -191,3 +213,11 @@ def test_stream_shards_follow_the_capacity_mode():
 )
 def test_valid_crawler_schedules_are_accepted(expression):
     assert load_config({"catalog.crawler_schedule": expression}).catalog.crawler_schedule == expression
+
+
+def test_algorithm_hyperparameters_are_strings_with_the_fixed_objective():
+    hyperparameters = load_config({"training.hyperparameters.num_round": "150"}).training.algorithm_hyperparameters()
+    assert hyperparameters["objective"] == "binary:logistic"
+    assert hyperparameters["eval_metric"] == "auc"
+    assert hyperparameters["num_round"] == "150"
+    assert all(isinstance(v, str) for v in hyperparameters.values())

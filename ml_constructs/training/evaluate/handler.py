@@ -1,0 +1,132 @@
+"""The evaluation Lambda function: read the joined batch-transform output from S3, return metrics and the verdict.
+
+Thin on purpose: it reads S3 and validates the event; parsing, metrics and the gate live in ``metrics.py``
+(pure Python, tested on its own). Standard library and boto3 only (both are in the Lambda runtime); the code
+asset is this directory alone, where ``metrics`` is a top-level sibling module.
+
+Event (Step Functions ``LambdaInvoke`` payload; every key is required, nothing has a hidden default, so the
+configuration stays the single source of truth)::
+
+    {
+      "output_prefix": "s3://<bucket>/<prefix>/",     # the batch transform's S3OutputPath for this run
+      "threshold": 0.5,                                # decision threshold: positive iff probability >= it
+      "thresholds": {"auc": 0.8, "precision": 0.3,     # gate minimums; metric names from
+                     "recall": 0.5, "f1": 0.35}        # metrics.GATED_METRICS, values in [0, 1]
+    }
+
+- ``output_prefix`` must name a key prefix (not a whole bucket); a missing trailing ``/`` is added, so
+  ``.../run-1`` never also reads ``.../run-10/``. Every object under it is read (the transform writes one
+  ``<input file name>.out`` per input file; folder markers, keys ending in ``/``, are skipped). Use a prefix
+  per execution: an output left behind by an earlier run under the same prefix would be evaluated too.
+- Objects are read whole into memory: fine for the validation split of this project (a few MB); for
+  hundreds of MB raise the function's memory.
+
+Response (the task's result; Step Functions stores it under ``$.evaluation``)::
+
+    {
+      "metrics": {"auc": 0.91, "precision": 0.42, "recall": 0.55, "f1": 0.48, "specificity": 0.97,
+                  "accuracy": 0.95, "threshold": 0.5, "count": 2986, "positives": 121, "negatives": 2865,
+                  "predicted_positives": 158, "true_positives": 66, "false_positives": 92,
+                  "true_negatives": 2773, "false_negatives": 55},
+      "passed": true,                    # every metric >= its minimum
+      "failures": [],                    # e.g. ["recall 0.41 is below the minimum 0.5"]
+      "records": 2986,                   # lines evaluated
+      "blank_lines": 0,                  # blank lines skipped (counted, never records; see metrics)
+      "objects": 2,                      # S3 objects read
+      "thresholds": {"auc": 0.8, ...},   # the minimums applied (echoed for the execution history)
+    }
+
+All metric values are JSON numbers (never null), so a ``Choice`` state can compare them directly.
+
+Errors (the Lambda ``errorType`` is the exception's class name, for a ``Catch``): ``InvalidEventError`` (a
+bad or missing key), ``InvalidGateError`` (bad threshold or minimums), ``NoRecordsError`` (empty prefix or
+empty files), ``MalformedOutputError`` (any line that is not ``<0|1>,<probability>``; zero tolerance, see
+``metrics``), ``SingleClassError`` (validation labels of one class); S3 errors propagate as botocore's
+``ClientError`` (retryable ones are worth a Retry, ``AccessDenied`` is not).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+# The package import is tried first so that, in the repository, no other top-level ``metrics`` module on the
+# path can ever shadow ours; in Lambda there is no ``ml_constructs`` package and the sibling file is used.
+try:  # in the repository and the tests
+    from ml_constructs.training.evaluate import metrics
+except ModuleNotFoundError:  # in Lambda: the asset directory is the code root, metrics.py a top-level module
+    import metrics  # type: ignore[no-redef]
+
+LOG = logging.getLogger(__name__)
+LOG.setLevel(logging.INFO)
+
+REQUIRED_KEYS: tuple[str, ...] = ("output_prefix", "threshold", "thresholds")
+
+
+class InvalidEventError(metrics.EvaluationError):
+    """The event does not follow the contract in the module docstring."""
+
+
+def parse_s3_prefix(uri: object) -> tuple[str, str]:
+    """``"s3://bucket/some/prefix"`` -> ``("bucket", "some/prefix/")``; ``InvalidEventError`` otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise InvalidEventError(f"output_prefix={uri!r} is not allowed: an s3://<bucket>/<prefix>/ URI")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not bucket or not prefix.strip("/"):
+        raise InvalidEventError(
+            f"output_prefix={uri!r} is not allowed: name a key prefix inside the bucket, not the whole bucket"
+        )
+    return bucket, prefix if prefix.endswith("/") else prefix + "/"
+
+
+def check_event(event: object) -> tuple[str, str, float, dict[str, float]]:
+    """Validate the event: ``(bucket, prefix, threshold, thresholds)``."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event must be a JSON object with keys {list(REQUIRED_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if key not in event]
+    if missing:
+        raise InvalidEventError(f"the event is missing {missing}; required keys: {list(REQUIRED_KEYS)}")
+    bucket, prefix = parse_s3_prefix(event["output_prefix"])
+    return (
+        bucket,
+        prefix,
+        metrics.check_decision_threshold(event["threshold"]),
+        metrics.check_thresholds(event["thresholds"]),
+    )
+
+
+def read_predictions(s3: Any, bucket: str, prefix: str) -> metrics.Predictions:
+    """Parse every object under ``s3://bucket/prefix`` (in key order) into one ``Predictions``."""
+    predictions = metrics.Predictions()
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+    for key in sorted(keys):
+        source = f"s3://{bucket}/{key}"
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise metrics.MalformedOutputError(f"{source} is not UTF-8 text ({exc})") from None
+        predictions.add_text(text, source)
+    return predictions
+
+
+def handler(event: Mapping[str, Any], context: object = None, s3: Any = None) -> dict[str, Any]:
+    """Lambda entry point (``handler.handler``); ``s3`` lets tests pass a client."""
+    bucket, prefix, threshold, thresholds = check_event(event)
+    client = s3 if s3 is not None else boto3.client("s3")
+    predictions = read_predictions(client, bucket, prefix)
+    if predictions.sources == 0:
+        raise metrics.NoRecordsError(
+            f"no batch-transform output under s3://{bucket}/{prefix}: no objects; check the transform job's "
+            f"S3OutputPath and that it completed"
+        )
+    result = metrics.evaluate(predictions, threshold, thresholds)
+    result.update(objects=predictions.sources, thresholds=thresholds)
+    LOG.info("evaluation %s", json.dumps({"output_prefix": f"s3://{bucket}/{prefix}", **result}, sort_keys=True))
+    return result

@@ -1,0 +1,388 @@
+"""Quality-gate metrics for a binary classifier, computed from the joined batch-transform output.
+
+Standard library only: this module runs in the evaluation Lambda function without layers (and in the tests).
+
+Where the numbers come from
+---------------------------
+The training workflow runs a batch transform of the validation CSV (label first, no header) with
+``DataProcessing`` = ``InputFilter "$[1:]"`` (the model sees the features only), ``JoinSource "Input"`` and
+``OutputFilter "$[0,-1]"``, so each output line is ``<label>,<probability>``: the true label joined back to
+the probability the model gave that row (``binary:logistic`` outputs P(fraud)). ``Predictions.add_text``
+parses those lines; ``binary_metrics`` turns labels and probabilities into metrics; ``gate`` compares them
+with minimums. ``evaluate`` chains the three and is what the Lambda handler calls.
+
+The metrics (syllabus notes §3.9)
+---------------------------------
+A *decision threshold* ``t`` turns a probability into a decision: predicted positive iff ``score >= t``.
+Each validation row then lands in one cell of the confusion matrix: true positive (TP, fraud flagged),
+false positive (FP, a good transaction flagged), true negative (TN), false negative (FN, fraud missed).
+
+- **precision** = TP / (TP + FP): of the transactions we flag, how many are fraud. It matters when a false
+  positive is expensive (a blocked card, a call centre ticket).
+- **recall** (sensitivity, true positive rate) = TP / (TP + FN): of the fraud, how much we catch. It matters
+  when a false negative is expensive (a fraud loss).
+- **F1** = 2 PR / (P + R), the harmonic mean of precision and recall: high only when *both* are, so one
+  number for "we care about both".
+- **specificity** (true negative rate) = TN / (TN + FP); 1 - specificity is the false positive rate.
+- **accuracy** = (TP + TN) / n. Reported for completeness and *not* gated: with ~4 % fraud a model that
+  never flags anything has 96 % accuracy. Imbalanced data is why the gate uses the four above.
+- **AUC** (area under the ROC curve, the curve of recall against false positive rate as ``t`` sweeps from
+  1 to 0) does not depend on a threshold at all: it is the probability that a randomly chosen positive
+  gets a higher score than a randomly chosen negative (ties count one half). 0.5 is a coin toss, 1.0 a
+  perfect ranking. Use it to compare models; use precision/recall at the chosen ``t`` to decide whether
+  a model is good enough to act on.
+
+It is computed exactly with the rank formulation (Mann-Whitney U): sort all scores, give each its rank
+(tied scores share the mean of their ranks), then ``AUC = (R+ - P(P+1)/2) / (P N)`` where ``R+`` is the
+sum of the positives' ranks, ``P`` the number of positives and ``N`` of negatives. That is O(n log n)
+instead of the O(P N) pair count, and equal to it (the tests check both). Doubled ranks keep the sums in
+integers, so the only rounding is the final division.
+
+Edge cases, decided here
+------------------------
+- **Nothing predicted positive** (TP + FP = 0): precision is 0/0. It is reported as 0.0, as scikit-learn
+  does with its default ``zero_division``: a model that flags nothing is useless for fraud and must never
+  pass a precision minimum by default; F1 is then 0.0 too. (Recall is 0.0 anyway in that case.)
+- **Precision + recall = 0**: F1 is 0.0.
+- **Labels of a single class**: recall (no positives) or AUC (no pair of one positive and one negative)
+  is undefined; ``SingleClassError`` is raised instead of inventing a number. A validation split without
+  fraud is a data problem to fix, not a model to pass or fail.
+- **No records at all**: ``NoRecordsError``.
+- **Malformed lines**: every line that is not ``<0|1>,<probability in [0, 1]>`` is counted with its source,
+  line number and reason; if *any* exists, ``evaluate`` raises ``MalformedOutputError`` (no tolerance).
+  The output is machine-written by our own transform job, so a malformed line means the pipeline's
+  contract is broken (wrong filters, wrong content type, a model with another objective); metrics over
+  the remaining lines would describe a different data set than the one we think we measured. A lenient
+  mode would be a way to ship a model that was never evaluated. The final line ending (``\\n`` or
+  ``\\r\\n``) of a file is tolerated. Blank lines are skipped but counted (``blank_lines`` in the result):
+  with the input join every record's line carries at least its label, so a blank line can never be a
+  record, and skipping it cannot bias the metrics.
+
+Errors are subclasses of ``EvaluationError`` (a ``ValueError``); Lambda reports the class name as the
+``errorType`` (e.g. ``MalformedOutputError``), which a Step Functions ``Catch`` can match. A failed gate is
+*not* an error: ``evaluate`` returns ``passed: false`` and the reasons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Metrics a gate may set a minimum for (higher is better for all of them).
+GATED_METRICS: tuple[str, ...] = ("auc", "precision", "recall", "f1", "specificity", "accuracy")
+#: How many malformed lines an error message quotes.
+MAX_QUOTED = 5
+#: Longest excerpt of a malformed line kept (long lines are cut).
+MAX_EXCERPT = 80
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot produce trustworthy metrics (not the same as a model failing the gate)."""
+
+
+class MalformedOutputError(EvaluationError):
+    """The batch-transform output has lines that are not ``<label>,<probability>``."""
+
+
+class NoRecordsError(EvaluationError):
+    """There is nothing to evaluate (no objects, or objects without lines)."""
+
+
+class SingleClassError(EvaluationError):
+    """All labels are of one class: recall or AUC is undefined."""
+
+
+class InvalidGateError(EvaluationError):
+    """A decision threshold or gate minimum is not usable (unknown metric, not a number in [0, 1])."""
+
+
+# --- Metrics -----------------------------------------------------------------------------------------------
+
+
+def _check_inputs(labels: Sequence[int], scores: Sequence[float]) -> tuple[int, int]:
+    """Validate labels and scores; return (positives, negatives)."""
+    if len(labels) != len(scores):
+        raise EvaluationError(f"labels and scores differ in length: {len(labels)} labels, {len(scores)} scores")
+    if not labels:
+        raise NoRecordsError("no records to evaluate")
+    positives = 0
+    for i, (label, score) in enumerate(zip(labels, scores, strict=True)):
+        if isinstance(label, bool) or not isinstance(label, int) or label not in (0, 1):
+            raise EvaluationError(f"label #{i} is {label!r}; labels must be the integers 0 or 1")
+        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+            raise EvaluationError(f"score #{i} is {score!r}; scores must be finite numbers")
+        positives += label
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        only = "negative (0)" if positives == 0 else "positive (1)"
+        raise SingleClassError(
+            f"all {len(labels)} labels are {only}: AUC needs at least one positive and one negative"
+            + (" and recall needs at least one positive" if positives == 0 else "")
+        )
+    return positives, negatives
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """ROC AUC by the rank (Mann-Whitney U) formulation; tied scores get their mean rank.
+
+    Equals the share of (positive, negative) pairs in which the positive has the higher score, a tie
+    counting one half. Raises ``SingleClassError`` when there are no positives or no negatives.
+    """
+    positives, negatives = _check_inputs(labels, scores)
+    return _auc(labels, scores, positives, negatives)
+
+
+def _auc(labels: Sequence[int], scores: Sequence[float], positives: int, negatives: int) -> float:
+    """``roc_auc`` on inputs already checked by ``_check_inputs``."""
+    order = sorted(range(len(scores)), key=scores.__getitem__)
+    doubled_rank_sum = 0  # sum over positives of 2 x (mean) rank: an integer
+    start = 0
+    while start < len(order):
+        end = start
+        value = scores[order[start]]
+        group_positives = 0
+        while end < len(order) and scores[order[end]] == value:
+            group_positives += labels[order[end]]
+            end += 1
+        # 0-based positions start..end-1 are the 1-based ranks start+1..end; twice their mean is start+1+end.
+        doubled_rank_sum += group_positives * (start + 1 + end)
+        start = end
+    doubled_u = doubled_rank_sum - positives * (positives + 1)
+    return doubled_u / (2 * positives * negatives)
+
+
+def confusion_counts(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, int]:
+    """TP, FP, TN, FN with the rule "predicted positive iff score >= threshold"."""
+    tp = fp = tn = fn = 0
+    for label, score in zip(labels, scores, strict=True):
+        if score >= threshold:
+            if label:
+                tp += 1
+            else:
+                fp += 1
+        elif label:
+            fn += 1
+        else:
+            tn += 1
+    return {"true_positives": tp, "false_positives": fp, "true_negatives": tn, "false_negatives": fn}
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    """numerator / denominator, and 0.0 for 0/0 (see the module docstring for when that happens)."""
+    return numerator / denominator if denominator else 0.0
+
+
+def binary_metrics(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    """All metrics for 0/1 ``labels`` and probability ``scores`` at the decision ``threshold``.
+
+    Returns a JSON-ready dict: ``auc``, ``precision``, ``recall``, ``f1``, ``specificity``, ``accuracy``
+    (floats), ``threshold``, and the counts ``count``, ``positives``, ``negatives``, ``predicted_positives``,
+    ``true_positives``, ``false_positives``, ``true_negatives``, ``false_negatives`` (ints). See the module
+    docstring for the definitions and the edge cases.
+    """
+    threshold = check_decision_threshold(threshold)
+    positives, negatives = _check_inputs(labels, scores)
+    counts = confusion_counts(labels, scores, threshold)
+    tp, fp = counts["true_positives"], counts["false_positives"]
+    tn = counts["true_negatives"]
+    precision = _ratio(tp, tp + fp)  # 0.0 when nothing is predicted positive
+    recall = tp / positives
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "auc": _auc(labels, scores, positives, negatives),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "specificity": tn / negatives,
+        "accuracy": (tp + tn) / len(labels),
+        "threshold": threshold,
+        "count": len(labels),
+        "positives": positives,
+        "negatives": negatives,
+        "predicted_positives": tp + fp,
+        **counts,
+    }
+
+
+# --- The gate ----------------------------------------------------------------------------------------------
+
+
+def _unit_number(value: object) -> float | None:
+    """``value`` as a float if it is a real number in [0, 1] (not a bool, not NaN), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if 0.0 <= number <= 1.0 else None
+
+
+def check_decision_threshold(threshold: object) -> float:
+    """The decision threshold as a float; ``InvalidGateError`` unless it is a number in [0, 1]."""
+    number = _unit_number(threshold)
+    if number is None:
+        raise InvalidGateError(f"threshold={threshold!r} is not allowed: a number from 0 to 1 (a probability)")
+    return number
+
+
+def check_thresholds(thresholds: object) -> dict[str, float]:
+    """Gate minimums as ``{metric: float}``; ``InvalidGateError`` for anything a typo could cause.
+
+    At least one metric; names from ``GATED_METRICS`` (an unknown name would otherwise never be checked and
+    the gate would pass silently); values numbers in [0, 1].
+    """
+    if not isinstance(thresholds, Mapping) or not thresholds:
+        raise InvalidGateError(
+            f"thresholds={thresholds!r} is not allowed: a non-empty mapping of metric name to minimum, "
+            f"metrics from {list(GATED_METRICS)}"
+        )
+    out: dict[str, float] = {}
+    for name, value in thresholds.items():
+        if name not in GATED_METRICS:
+            raise InvalidGateError(f"thresholds.{name} is not a gated metric; allowed: {list(GATED_METRICS)}")
+        number = _unit_number(value)
+        if number is None:
+            raise InvalidGateError(f"thresholds.{name}={value!r} is not allowed: a number from 0 to 1")
+        out[name] = number
+    return out
+
+
+def gate(metrics: Mapping[str, Any], thresholds: Mapping[str, float]) -> tuple[bool, list[str]]:
+    """Compare ``metrics`` with minimums: ``(passed, failures)``; a metric passes when ``value >= minimum``.
+
+    ``failures`` has one readable line per metric below its minimum, in the order of ``thresholds``;
+    ``passed`` is ``not failures``.
+    """
+    failures: list[str] = []
+    for name, minimum in check_thresholds(thresholds).items():
+        value = metrics[name]
+        if not value >= minimum:
+            failures.append(f"{name} {value:.6g} is below the minimum {minimum:g}")
+    return not failures, failures
+
+
+# --- Parsing the joined batch-transform output -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedLine:
+    """One line that is not ``<label>,<probability>``: where it is, an excerpt, and why."""
+
+    source: str
+    line_number: int  # 1-based within its source
+    excerpt: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line_number} {self.excerpt!r} ({self.reason})"
+
+
+def parse_joined_line(line: str) -> tuple[int, float]:
+    """``"<label>,<probability>"`` -> ``(label, probability)``; ``ValueError`` with the reason otherwise.
+
+    The label is the validation CSV's first column as written by the ETL (``0``/``1``; ``0.0``/``1.0`` are
+    accepted too); the probability is the model's output for ``binary:logistic`` and must be in [0, 1].
+    """
+    if not line.strip():
+        raise ValueError("empty line")
+    fields = line.split(",")
+    if len(fields) != 2:
+        raise ValueError(f"expected 2 comma-separated fields (label,probability), got {len(fields)}")
+    label_text, score_text = fields
+    try:
+        label_value = float(label_text)
+    except ValueError:
+        raise ValueError(f"label {label_text.strip()!r} is not a number") from None
+    if label_value not in (0.0, 1.0):
+        raise ValueError(f"label {label_text.strip()!r} is not 0 or 1")
+    try:
+        score = float(score_text)
+    except ValueError:
+        raise ValueError(f"probability {score_text.strip()!r} is not a number") from None
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise ValueError(f"probability {score_text.strip()!r} is not in [0, 1]")
+    return int(label_value), score
+
+
+@dataclass
+class Predictions:
+    """Labels and probabilities collected from one or more output files, and every malformed line."""
+
+    labels: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    malformed: list[MalformedLine] = field(default_factory=list)
+    sources: int = 0  # files (objects) read
+    lines: int = 0  # non-blank lines read, well-formed or not
+    blank_lines: int = 0  # empty or whitespace-only lines (skipped: they cannot be records)
+
+    @property
+    def records(self) -> int:
+        """Well-formed records."""
+        return len(self.labels)
+
+    def add_text(self, text: str, source: str) -> Predictions:
+        """Parse one output file's text (``source`` names it in messages); returns ``self`` for chaining.
+
+        Lines end with ``\\n`` (a ``\\r`` before it is dropped); the final line ending is not a blank line, so
+        ``"0,0.1\\n"`` is one line, ``""`` is none, and ``"0,0.1\\n\\n"`` is one line and one blank line.
+        """
+        self.sources += 1
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the final line ending (also makes an empty file zero lines)
+        for number, raw in enumerate(lines, start=1):
+            line = raw[:-1] if raw.endswith("\r") else raw
+            if not line.strip():
+                self.blank_lines += 1
+                continue
+            self.lines += 1
+            try:
+                label, score = parse_joined_line(line)
+            except ValueError as exc:
+                excerpt = line if len(line) <= MAX_EXCERPT else line[:MAX_EXCERPT] + "..."
+                self.malformed.append(MalformedLine(source, number, excerpt, str(exc)))
+                continue
+            self.labels.append(label)
+            self.scores.append(score)
+        return self
+
+    def require_well_formed(self) -> None:
+        """Raise ``MalformedOutputError`` (one line: count, share, the first few) if any line is malformed."""
+        if not self.malformed:
+            return
+        quoted = "; ".join(str(m) for m in self.malformed[:MAX_QUOTED])
+        more = f"; and {len(self.malformed) - MAX_QUOTED} more" if len(self.malformed) > MAX_QUOTED else ""
+        raise MalformedOutputError(
+            f"{len(self.malformed)} of {self.lines} lines in {self.sources} batch-transform output file(s) are "
+            f"malformed (expected '<label 0|1>,<probability 0..1>'; check the transform's DataProcessing "
+            f"filters and that the model's objective is binary:logistic): {quoted}{more}"
+        )
+
+
+def evaluate(predictions: Predictions, threshold: float, thresholds: Mapping[str, float]) -> dict[str, Any]:
+    """Metrics and gate verdict for parsed predictions: the evaluation Lambda's result.
+
+    Returns ``{"metrics": binary_metrics(...), "passed": bool, "failures": [str, ...], "records": int,
+    "blank_lines": int}``.
+    Raises ``InvalidGateError`` (bad threshold or minimums, checked first so that a configuration error
+    is reported as such), ``MalformedOutputError``, ``NoRecordsError`` or ``SingleClassError``.
+    """
+    threshold = check_decision_threshold(threshold)
+    minimums = check_thresholds(thresholds)
+    predictions.require_well_formed()
+    if predictions.records == 0:
+        raise NoRecordsError(
+            f"the batch-transform output has no records ({predictions.sources} file(s), "
+            f"{predictions.blank_lines} blank line(s))"
+            if predictions.sources
+            else "the batch-transform output has no files"
+        )
+    metrics = binary_metrics(predictions.labels, predictions.scores, threshold)
+    passed, failures = gate(metrics, minimums)
+    return {
+        "metrics": metrics,
+        "passed": passed,
+        "failures": failures,
+        "records": predictions.records,
+        "blank_lines": predictions.blank_lines,
+    }

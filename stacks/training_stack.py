@@ -1,0 +1,74 @@
+"""TrainingStack: the Step Functions training workflow (ETL -> XGBoost -> evaluation -> gate -> registry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from ml_config.config import AppConfig, Encryption, RemovalPolicy
+from ml_constructs.common import log_retention
+from ml_constructs.data_lake import DataLake
+from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
+from ml_constructs.training.construct import TrainingPipeline
+from sagemaker_images import XGBOOST_ACCOUNTS, image_uri_expression, resolve_xgboost_version
+from stacks.alerts_stack import AlertsStack
+from stacks.network_stack import NetworkStack
+
+
+class TrainingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        lake: DataLake,
+        network: NetworkStack,
+        etl: GlueEtl,
+        alerts: AlertsStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        version = resolve_xgboost_version(config.training.xgboost_version)
+        if cdk.Token.is_unresolved(self.region):
+            # Environment-agnostic: the account of the algorithm's image is looked up at deploy time in a
+            # mapping of every region the table knows; a rule stops a deploy to any other region up front.
+            mapping = cdk.CfnMapping(
+                self, "XgboostImageAccounts", mapping={region: {"account": a} for region, a in XGBOOST_ACCOUNTS.items()}
+            )
+            cdk.CfnRule(
+                self,
+                "SupportedRegion",
+                assertions=[
+                    cdk.CfnRuleAssertion(
+                        assert_=cdk.Fn.condition_contains(sorted(XGBOOST_ACCOUNTS), cdk.Aws.REGION),
+                        assert_description="The built-in XGBoost image table of this project has no account for "
+                        "this region (sagemaker_images.XGBOOST_ACCOUNTS)",
+                    )
+                ],
+            )
+            account = mapping.find_in_map(cdk.Aws.REGION, "account")
+        else:
+            account = XGBOOST_ACCOUNTS[self.region]  # the config validated the region against the table
+        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
+        self.pipeline = TrainingPipeline(
+            self,
+            "Training",
+            settings=config.training,
+            image_uri=image_uri_expression(account, self.region, self.url_suffix, version),
+            etl_job_name=etl.job.job_name,
+            etl_timeout=cdk.Duration.minutes(config.etl.timeout_minutes),
+            curated=lake.curated,
+            curated_prefix=CURATED_ROOT,
+            artifacts=lake.artifacts,
+            key=lake.key,
+            s3_kms=config.lake.encryption is Encryption.KMS,
+            vpc=network.network.vpc,
+            alerts=alerts.alerts.topic,
+            log_retention=log_retention(config.logs.retention_days),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )
+        cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
+        cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)

@@ -1,0 +1,248 @@
+"""TrainingStack: the state machine definition (states, order, Retry/Catch/timeouts, the gate), the job
+settings, isolation and encryption, the image, the evaluation function and the permissions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ml_constructs.training.construct import JOB_PREFIX, TRANSIENT
+from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS
+from tests.conftest import resources
+
+TASKS_WITHOUT_CATCH = {"NotifyFailure"}  # the failure path itself ends in Fail
+
+
+def definition(template) -> dict:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+
+
+@pytest.fixture(scope="module")
+def training(sandbox):
+    return sandbox.template(sandbox.stacks.training)
+
+
+@pytest.fixture(scope="module")
+def states(training):
+    return definition(training)["States"]
+
+
+def path(states, start="Names") -> list[str]:
+    """The happy path: follow Next (and the gate's pass branch) from the start."""
+    order, name = [], start
+    while name:
+        order.append(name)
+        state = states[name]
+        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
+    return order
+
+
+def test_happy_path_runs_etl_train_evaluate_gate_register_handover(states):
+    assert path(states) == [
+        "Names",
+        "RunEtl",
+        "Train",
+        "CreateModel",
+        "EvaluateTransform",
+        "EvaluateMetrics",
+        "QualityGate",
+        "Register",
+        "TestTransform",
+        "Handover",
+        "Done",
+    ]
+
+
+def test_gate_failure_deletes_the_model_notifies_and_fails(states):
+    assert path(states, states["QualityGate"]["Default"]) == ["DeleteRejectedModel", "NotifyGateFailure", "GateFailed"]
+    assert states["GateFailed"]["Error"] == "QualityGateFailed"
+    assert "not registered" in states["GateFailed"]["Cause"]
+
+
+def test_every_task_has_a_timeout_a_transient_retry_and_a_catch_to_the_failure_path(states):
+    task_states = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert len(task_states) >= 9
+    known = {error for errors in TRANSIENT.values() for error in errors}
+    for name, state in task_states.items():
+        assert state["TimeoutSeconds"] > 0, name
+        (retry,) = state["Retry"]
+        assert set(retry["ErrorEquals"]) <= known, name  # transient errors only, never States.ALL
+        assert retry["MaxAttempts"] == 3
+        assert retry["JitterStrategy"] == "FULL"
+        if name in TASKS_WITHOUT_CATCH:
+            assert "Catch" not in state
+        else:
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}
+            ], name
+    assert path(states, "NotifyFailure") == ["NotifyFailure", "Failed"]
+
+
+def test_gate_thresholds_come_from_the_config(sandbox, states):
+    (choice,) = states["QualityGate"]["Choices"]
+    conditions = {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in choice["And"]}
+    assert conditions == sandbox.config.training.gate.model_dump()
+
+
+def test_gate_thresholds_follow_overrides(tmp_path):
+    from tests.conftest import synth
+
+    result = synth(tmp_path, {"training.gate.auc": "0.9", "training.batch_transform_test": "false"})
+    states = definition(result.template(result.stacks.training))["States"]
+    (choice,) = states["QualityGate"]["Choices"]
+    assert {"Variable": "$.evaluation.metrics.auc", "NumericGreaterThanEquals": 0.9} in choice["And"]
+    assert "TestTransform" not in states
+    assert states["Register"]["Next"] == "Handover"
+
+
+def test_training_job_is_isolated_encrypted_and_configured(sandbox, states):
+    job = states["Train"]["Parameters"]
+    settings = sandbox.config.training
+    assert states["Train"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    assert job["EnableNetworkIsolation"] is True
+    assert job["EnableInterContainerTrafficEncryption"] is (settings.instance_count > 1)
+    assert job["ResourceConfig"] == {
+        "InstanceCount": settings.instance_count,
+        "InstanceType": settings.instance_type,
+        "VolumeSizeInGB": settings.volume_size_gb,
+        "VolumeKmsKeyId": "TOKEN",
+    }
+    assert job["OutputDataConfig"]["KmsKeyId"] == "TOKEN"
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": settings.max_runtime_minutes * 60}
+    assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "validation"]
+    assert all(c["ContentType"] == "text/csv" for c in job["InputDataConfig"])
+    assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("/etl/train/")
+    assert job["HyperParameters"] == {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        **{k: str(v) for k, v in settings.hyperparameters.model_dump().items()},
+    }
+    assert set(job["VpcConfig"]) == {"SecurityGroupIds", "Subnets"}
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith(f"/sagemaker-xgboost:{DEFAULT_XGBOOST_VERSION}")
+    assert states["Train"]["TimeoutSeconds"] > settings.max_runtime_minutes * 60
+
+
+def test_environment_agnostic_image_comes_from_a_mapping_with_a_region_rule(training):
+    mapping = training["Mappings"]["XgboostImageAccounts"]
+    assert {region: row["account"] for region, row in mapping.items()} == dict(XGBOOST_ACCOUNTS)
+    (rule,) = (
+        training["Rules"].values()
+        if "CheckBootstrapVersion" not in training["Rules"]
+        else [r for k, r in training["Rules"].items() if k != "CheckBootstrapVersion"]
+    )
+    assert "Fn::Contains" in json.dumps(rule)
+
+
+def test_a_pinned_region_resolves_the_image_at_synth(tmp_path):
+    from tests.conftest import synth
+
+    result = synth(tmp_path, {"region": "eu-west-1", "account": "123456789012"})
+    states = definition(result.template(result.stacks.training))["States"]
+    image = states["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+    assert image.startswith(f"{XGBOOST_ACCOUNTS['eu-west-1']}.dkr.ecr.eu-west-1.")
+
+
+def test_evaluation_transform_joins_the_label_and_the_score(sandbox, states):
+    params = states["EvaluateTransform"]["Parameters"]
+    assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert params["TransformInput"]["SplitType"] == "Line"
+    assert params["TransformOutput"]["KmsKeyId"] == "TOKEN"
+    payload = states["EvaluateMetrics"]["Parameters"]  # payload_response_only: the Lambda's event itself
+    assert payload["output_prefix.$"] == "$.names.evaluation_uri"
+    assert payload["threshold"] == sandbox.config.training.decision_threshold
+    assert payload["thresholds"] == sandbox.config.training.gate.model_dump()
+
+
+def test_tuning_replaces_training_with_bounded_bayesian_search(tmp_path):
+    from tests.conftest import synth
+
+    result = synth(tmp_path, {"training.tuning.enabled": "true", "training.tuning.max_jobs": "6"})
+    states = definition(result.template(result.stacks.training))["States"]
+    assert "Train" not in states
+    assert path(states)[:5] == ["Names", "RunEtl", "Tune", "BestTrainingJob", "CreateModel"]
+    config = states["Tune"]["Parameters"]["HyperParameterTuningJobConfig"]
+    tuning = result.config.training.tuning
+    assert config["Strategy"] == "Bayesian"
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert config["ResourceLimits"] == {
+        "MaxNumberOfTrainingJobs": 6,
+        "MaxParallelTrainingJobs": tuning.max_parallel_jobs,
+    }
+    (eta,) = config["ParameterRanges"]["ContinuousParameterRanges"]
+    assert (eta["MinValue"], eta["MaxValue"]) == (str(tuning.eta_min), str(tuning.eta_max))
+    static = states["Tune"]["Parameters"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert "eta" not in static
+    assert "max_depth" not in static
+
+
+def test_workflow_logs_all_to_an_encrypted_group_with_tracing(sandbox, training):
+    (machine,) = resources(training, "AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    groups = resources(training, "AWS::Logs::LogGroup")
+    assert all("DataLakeKey" in json.dumps(g["Properties"]["KmsKeyId"]) for g in groups.values())
+
+
+def test_job_role_reads_curated_and_writes_only_artifact_prefixes(training):
+    role_id = next(k for k in resources(training, "AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in resources(training, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]) == [
+        "/evaluation/*",
+        "/models/*",
+        "/predictions/*",
+    ]
+    assert statements["ReadTrainingData"]["Resource"]["Fn::Join"][1][-1] == "/etl/*"
+    assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_workflow_role_is_scoped_to_this_workflows_names(training):
+    role_id = next(k for k in resources(training, "AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
+    policy = next(
+        p for p in resources(training, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
+    assert f"training-job/{JOB_PREFIX}*" in jobs
+    assert statements["PassJobRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_jobs_security_group_allows_only_https_out_and_its_own_members(training):
+    (group,) = resources(training, "AWS::EC2::SecurityGroup").values()
+    egress = group["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e.get("FromPort"), e.get("CidrIp")) for e in egress] == [("tcp", 443, "0.0.0.0/0")]
+    assert "SecurityGroupIngress" not in group["Properties"]
+
+
+def test_evaluate_function_runs_the_shipped_handler_with_its_own_role(training):
+    (function,) = resources(training, "AWS::Lambda::Function").values()
+    props = function["Properties"]
+    assert props["Handler"] == "handler.handler"
+    assert props["Runtime"].startswith("python3.")
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in training["Resources"][role_id]["Properties"]
+
+
+def test_model_package_group_and_outputs(sandbox, training):
+    (group,) = resources(training, "AWS::SageMaker::ModelPackageGroup").values()
+    assert group["Properties"]["ModelPackageGroupName"] == f"{sandbox.stacks.training.stack_name}-models"
+    assert {"StateMachineArn", "ModelPackageGroup"} <= set(training["Outputs"])
+    assert resources(training, "AWS::Events::Rule") == {}  # sandbox: on demand only
+
+
+def test_schedule_starts_the_workflow(tmp_path):
+    from tests.conftest import synth
+
+    result = synth(tmp_path, {"training.schedule": "cron(0 3 ? * SUN *)"})
+    (rule,) = resources(result.template(result.stacks.training), "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
