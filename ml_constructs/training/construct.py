@@ -702,6 +702,13 @@ class TrainingPipeline(Construct):
                 actions=["sagemaker:CreateModelPackage"],
                 resources=[self._package_group().attr_model_package_group_arn, arns["model-package"]],
             ),
+            # the alerts topic is encrypted with the lake key: publishing needs the key, through SNS only
+            iam.PolicyStatement(
+                sid="PublishEncryptedAlerts",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self._key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.{stack.url_suffix}"}},
+            ),
             iam.PolicyStatement(
                 sid="RunEtl",
                 actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
