@@ -59,6 +59,31 @@ def synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
     return result
 
 
+@pytest.fixture
+def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region, and no config files, profiles or endpoint overrides: nothing a test
+    does with boto3 can reach real AWS (moto intercepts, or the call fails)."""
+    for var in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_KINESIS",
+        "AWS_ENDPOINT_URL_S3",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(var, value)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The default app (sandbox profile), as `make synth` builds it."""

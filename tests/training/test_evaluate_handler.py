@@ -39,19 +39,7 @@ GATE = {"auc": 0.8, "precision": 0.3, "recall": 0.5, "f1": 0.35}
 ASSET = Path(evaluate_handler.__file__).resolve().parent
 
 
-@pytest.fixture(autouse=True)
-def dummy_aws(monkeypatch):
-    """Dummy credentials and region, and no config files or profiles: nothing can reach real AWS."""
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+pytestmark = pytest.mark.usefixtures("offline_aws")
 
 
 @pytest.fixture
