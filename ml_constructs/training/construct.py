@@ -574,6 +574,10 @@ class TrainingPipeline(Construct):
                 model_package_group_name=f"{self._stack.stack_name}-models",
                 model_package_group_description="XGBoost fraud models that passed the quality gate",
             )
+            # SageMaker refuses to delete a group that still holds model packages, which every successful run
+            # adds: a DESTROY policy would make `cdk destroy` fail. The group is free; docs/training.md shows
+            # how to delete it with its versions.
+            self.package_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         return self.package_group
 
     # --- permissions -------------------------------------------------------------------------------------

@@ -236,6 +236,7 @@ def test_evaluate_function_runs_the_shipped_handler_with_its_own_role(training):
 def test_model_package_group_and_outputs(sandbox, training):
     (group,) = resources(training, "AWS::SageMaker::ModelPackageGroup").values()
     assert group["Properties"]["ModelPackageGroupName"] == f"{sandbox.stacks.training.stack_name}-models"
+    assert group["DeletionPolicy"] == "Retain"  # a group holding packages cannot be deleted: destroy would fail
     assert {"StateMachineArn", "ModelPackageGroup"} <= set(training["Outputs"])
     assert resources(training, "AWS::Events::Rule") == {}  # sandbox: on demand only
 
