@@ -1,0 +1,901 @@
+"""Data-quality and drift analysis of SageMaker data capture, in SageMaker Model Monitor's own file formats.
+
+Standard library only: this module runs unchanged in a Lambda function without layers and in the tests.
+
+Why it exists
+-------------
+Amazon SageMaker Model Monitor is no longer open to new customers; AWS points new customers to open-source
+monitoring plus CloudWatch custom metrics and alarms. This module is that open-source monitor for the worked
+example's endpoint. It keeps Model Monitor's vocabulary and JSON files, so what the exam asks about (a baseline
+computed from the training data, constraints suggested from it, violations per monitoring run, metrics in
+CloudWatch) reads the same here:
+
+1. ``baseline(rows, columns)`` -> ``statistics.json`` and ``constraints.json`` from the training features.
+2. ``analyze(capture_lines, statistics, constraints, distance_threshold=...)`` -> a report holding
+   ``constraint_violations.json``, the current window's ``statistics.json``, per-feature metric values and the
+   counts of malformed capture lines.
+
+The files (AWS documentation, SageMaker Developer Guide)
+--------------------------------------------------------
+- Data capture, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html and
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html: the endpoint writes
+  JSON Lines under ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``, one inference per line::
+
+      {"captureData": {"endpointInput":  {"observedContentType": "text/csv", "mode": "INPUT",
+                                          "data": "0.5,1,0,...", "encoding": "CSV"},
+                       "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT",
+                                          "data": "0.0123", "encoding": "CSV"}},
+       "eventMetadata": {"eventId": "...", "inferenceTime": "2026-11-20T10:15:30Z"}, "eventVersion": "0"}
+
+  ``encoding`` is ``CSV`` when the content type is listed in ``CaptureContentTypeHeader.CsvContentTypes``
+  (``data`` is then the request body as text) and ``BASE64`` otherwise ("If no headers are specified SageMaker
+  AI will by default base64 encode", API reference ``DataCaptureConfig``). The endpoint of this project receives
+  the ETL's feature CSV without the label, one or more rows per request.
+- ``statistics.json``, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-statistics.html
+  (and ``model-monitor-byoc-statistics.html``): ``{"version": 0, "dataset": {"item_count": n}, "features": [...]}``;
+  a numeric feature has ``name``, ``inferred_type`` (``Integral`` | ``Fractional``) and ``numerical_statistics``
+  with ``common.num_present``, ``common.num_missing``, ``mean``, ``sum``, ``std_dev``, ``min``, ``max`` and
+  ``distribution.kll`` (``buckets`` of ``lower_bound``/``upper_bound``/``count``, plus the KLL ``sketch``).
+  Model Monitor materialises the distribution in 10 buckets; so does ``DEFAULT_BINS``.
+- ``constraints.json``, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html:
+  per feature ``name``, ``inferred_type``, ``completeness`` (fraction of non-null values the data must reach),
+  ``num_constraints.is_non_negative``; ``monitoring_config`` with ``evaluate_constraints``, ``emit_metrics``,
+  ``datatype_check_threshold``, ``domain_content_threshold`` and ``distribution_constraints``
+  (``perform_comparison``, ``comparison_threshold``, ``comparison_method`` ``"Simple"`` | ``"Robust"``,
+  ``categorical_comparison_threshold``, ``categorical_drift_method``). Baselining *suggests* these values; a
+  person is expected to read and edit them (loosen a completeness, raise a threshold) before monitoring.
+- ``constraint_violations.json``,
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-violations.html:
+  ``{"violations": [{"feature_name", "constraint_check_type", "description"}]}`` with the check types
+  ``data_type_check``, ``completeness_check``, ``baseline_drift_check``, ``missing_column_check``,
+  ``extra_column_check`` and ``categorical_values_check``.
+
+How the constraints are read (the checks ``analyze`` runs)
+----------------------------------------------------------
+The CSV columns are positional: the baseline's ``features`` list, in order, names the columns of every captured
+row (the order of ``transforms.feature_columns(spec)``, which is also the model's input order).
+
+- ``completeness_check``: completeness = non-empty values / rows. A violation when the window's completeness is
+  below the feature's ``completeness`` constraint (the baseline's own completeness; 1.0 for the ETL's imputed
+  features, so a single empty value is flagged, as Model Monitor does: loosen the constraint to tolerate some).
+- ``data_type_check``: a value that is not a finite number is a type mismatch, and so is a non-integer number in
+  an ``Integral`` feature (``"0.5"`` in a one-hot column). A violation when mismatches / non-empty values exceed
+  ``monitoring_config.datatype_check_threshold`` (documented default 0.1: "not triggering a violation if 10% or
+  less data is not matching").
+- ``baseline_drift_check``: a violation when the distribution distance (below) exceeds the threshold. Threshold
+  precedence: the feature's ``monitoringConfigOverrides.comparison_threshold``, else the ``distance_threshold``
+  argument, else ``monitoring_config.distribution_constraints.comparison_threshold``. Skipped when
+  ``perform_comparison`` is ``Disabled`` (the distance is still reported as a metric); no violation at all when
+  ``evaluate_constraints`` is ``Disabled``.
+
+The distance: L-infinity between empirical CDFs on the baseline's buckets
+-------------------------------------------------------------------------
+Model Monitor's numeric drift distance is the L-infinity norm of the difference of the two cumulative
+distribution functions (the ``Simple`` method; the Kolmogorov-Smirnov statistic). Here both CDFs are evaluated
+at the edges of the baseline's buckets: the current window is counted into the *baseline's* buckets (plus an
+underflow and an overflow count for values outside the baseline's ``[min, max]``), and::
+
+    distance = max over edges e of | F_baseline(e) - F_current(e) |
+
+Why this one: it is bounded in [0, 1] whatever the feature's unit (one threshold fits amounts, counts and 0/1
+flags alike); for a 0/1 feature it is exactly the difference of the two positive rates; it needs only the
+bucket counts, so the window is analysed in one streaming pass with memory proportional to features x buckets;
+and it is a lower bound of the exact KS statistic (the supremum is taken over the bucket edges only), so it never
+exaggerates drift. It misses a change that stays inside one bucket: with the baseline's deciles as buckets
+(``bucket_edges``) that is a change of well under a tenth of the probability mass.
+
+``comparison_method``: ``Simple`` compares the distance with the threshold as is. ``Robust`` is documented as
+meant for small samples and based on the two-sample Kolmogorov-Smirnov test; this module's reading is that
+the threshold is raised to at least the KS critical value at alpha = 0.01,
+``1.628 * sqrt((n + m) / (n * m))``, so a window of a few dozen requests cannot raise a drift alarm by chance.
+
+What is simplified compared with Model Monitor
+----------------------------------------------
+- No KLL sketch: ``distribution.kll`` holds ``buckets`` only (exact counts) and no ``sketch``. Exact counts are
+  cheap here (numeric features, at most 10 buckets each), merge by addition and make the distance exact on the
+  edges. The buckets are the baseline's deciles (equal-mass; one bucket per value for a feature with at most
+  10 distinct values, see ``bucket_edges``) where Model Monitor's 10 buckets span min..max in equal widths:
+  the format is the same (``lower_bound``, ``upper_bound``, ``count``), the edges are placed better for the
+  heavy-tailed ``amount``.
+- Numeric features only (the ETL's output is all numeric): ``baseline`` rejects non-numeric values; no
+  ``string_statistics``, ``string_constraints`` or ``categorical_values_check``.
+- A captured row with the wrong number of columns is counted as a malformed record (with its line number)
+  instead of a ``missing_column_check``/``extra_column_check`` violation; ``is_non_negative`` is suggested but
+  not checked (the documentation lists no violation type for it).
+- In the current ``statistics.json``, ``num_present`` counts every non-empty value, but ``mean``/``sum``/... use
+  the numeric ones only; the non-numeric ones are what ``data_type_check`` reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+#: ``version`` of the three Model Monitor files written here (the documented schemas are version 0).
+FORMAT_VERSION = 0
+#: Buckets per feature: Model Monitor materialises its distributions "in 10 buckets".
+DEFAULT_BINS = 10
+#: Documented defaults of ``monitoring_config``.
+DEFAULT_COMPARISON_THRESHOLD = 0.1
+DEFAULT_DATATYPE_CHECK_THRESHOLD = 0.1
+DEFAULT_COMPARISON_METHOD = "Robust"
+COMPARISON_METHODS: tuple[str, ...] = ("Simple", "Robust")
+#: c(alpha) of the two-sample Kolmogorov-Smirnov test for alpha = 0.01: sqrt(-ln(alpha / 2) / 2).
+KS_C_ALPHA = math.sqrt(-math.log(0.01 / 2) / 2)
+#: How many malformed lines/records are reported with their line number (the counts are always complete).
+MAX_EXAMPLES = 10
+
+DATA_TYPE_CHECK = "data_type_check"
+COMPLETENESS_CHECK = "completeness_check"
+BASELINE_DRIFT_CHECK = "baseline_drift_check"
+#: Every ``constraint_check_type`` the documentation lists (this module emits the first three).
+CONSTRAINT_CHECK_TYPES: tuple[str, ...] = (
+    DATA_TYPE_CHECK,
+    COMPLETENESS_CHECK,
+    BASELINE_DRIFT_CHECK,
+    "missing_column_check",
+    "extra_column_check",
+    "categorical_values_check",
+)
+NUMERIC_TYPES: tuple[str, ...] = ("Integral", "Fractional")
+
+#: CloudWatch custom metrics (``metric_data``): names and dimensions.
+METRIC_FEATURE_DRIFT = "FeatureBaselineDrift"  # dimensions Endpoint, Feature; unit None; the L-inf distance
+METRIC_VIOLATIONS = "ViolationCount"  # dimension Endpoint; unit Count
+METRIC_RECORDS = "RecordsAnalyzed"  # dimension Endpoint; unit Count
+METRIC_MALFORMED = "MalformedRecords"  # dimension Endpoint; unit Count (malformed lines + malformed rows)
+#: PutMetricData limits: 1,000 metric data per request and a 1 MB request payload.
+PUT_METRIC_DATA_MAX_ITEMS = 1000
+PUT_METRIC_DATA_MAX_BYTES = 1_000_000
+
+
+class CaptureError(ValueError):
+    """A capture line that cannot be analysed (the message says why); ``analyze`` counts it, never raises it."""
+
+
+class BaselineError(ValueError):
+    """The baseline statistics/constraints are not usable by this analyzer."""
+
+
+class CaptureLine(NamedTuple):
+    """One line of a capture file with where it came from, for the malformed-line report."""
+
+    source: str
+    line_number: int
+    text: str | bytes
+
+
+def numbered_lines(lines: Iterable[str | bytes], source: str = "") -> Iterator[CaptureLine]:
+    """Tag the lines of one capture object with their 1-based line number (lazily)."""
+    for number, text in enumerate(lines, 1):
+        yield CaptureLine(source, number, text)
+
+
+# --- Reading capture lines -----------------------------------------------------------------------------
+
+
+def decode_payload(data: str, encoding: str, content_type: str) -> str:
+    """The request body as text: ``CSV`` is the text itself, ``BASE64`` is decoded (it must be UTF-8 CSV)."""
+    kind = encoding.upper()
+    if kind == "CSV":
+        return data
+    if kind == "BASE64":
+        if "csv" not in content_type.lower():
+            raise CaptureError(f"unsupported content type {content_type!r} (this monitor reads CSV requests)")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise CaptureError("endpointInput.data is not valid base64") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CaptureError("endpointInput.data decodes to bytes that are not UTF-8") from None
+    raise CaptureError(f"unsupported encoding {encoding!r} (expected CSV or BASE64)")
+
+
+def parse_csv_rows(payload: str) -> list[list[str]]:
+    """Split a CSV request body into rows of fields (blank lines skipped). Quotes are honoured when present."""
+    if '"' in payload:
+        return [row for row in csv.reader(io.StringIO(payload)) if row]
+    return [line.split(",") for line in payload.splitlines() if line.strip()]
+
+
+def parse_capture_line(text: str) -> list[list[str]]:
+    """The CSV rows of the endpoint input of one capture line; ``CaptureError`` if the line is unusable."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise CaptureError("not a JSON object") from None
+    if not isinstance(record, dict):
+        raise CaptureError("not a JSON object")
+    capture = record.get("captureData")
+    if not isinstance(capture, dict):
+        raise CaptureError("no captureData object")
+    endpoint_input = capture.get("endpointInput")
+    if not isinstance(endpoint_input, dict):
+        raise CaptureError("no captureData.endpointInput (is the capture mode Output only?)")
+    data = endpoint_input.get("data")
+    encoding = endpoint_input.get("encoding")
+    content_type = endpoint_input.get("observedContentType", "")
+    if not isinstance(data, str) or not isinstance(encoding, str) or not isinstance(content_type, str):
+        raise CaptureError("endpointInput needs string fields data, encoding and observedContentType")
+    rows = parse_csv_rows(decode_payload(data, encoding, content_type))
+    if not rows:
+        raise CaptureError("endpointInput.data holds no CSV row")
+    return rows
+
+
+def read_capture_lines(lines: Iterable[str | bytes]) -> Iterator[list[list[str]] | CaptureError]:
+    """Parse each non-blank line: its CSV rows, or the ``CaptureError`` saying why it is unusable (never raises)."""
+    for text in lines:
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                yield CaptureError("line is not UTF-8")
+                continue
+        if not text.strip():
+            continue
+        try:
+            yield parse_capture_line(text)
+        except CaptureError as exc:
+            yield exc
+
+
+# --- Numbers ---------------------------------------------------------------------------------------------
+
+
+def _is_integer_literal(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.lstrip("+-").isdigit()
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _edges(buckets: Sequence[Mapping[str, Any]]) -> list[float]:
+    return [float(b["lower_bound"]) for b in buckets] + [float(buckets[-1]["upper_bound"])]
+
+
+def _bucket(edges: Sequence[float], x: float) -> int:
+    """Bucket index of ``x`` in ``[edges[0], edges[-1]]``: ``[e_i, e_i+1)``, the last bucket closed."""
+    return min(bisect_right(edges, x) - 1, len(edges) - 2)
+
+
+def bucket_edges(sorted_values: Sequence[float], bins: int = DEFAULT_BINS) -> list[float]:
+    """Bucket edges for a baseline feature (``sorted_values`` ascending, not empty).
+
+    - At most ``bins`` distinct values (flags, one-hot columns, ranks, bin numbers): one bucket per value,
+      ``[v_i, v_i+1)`` and a last bucket ``[max, max]``, so the distance sees every value's share.
+    - Otherwise: the baseline's quantiles at ``i / bins`` (deciles for 10 bins), deduplicated: equal-mass
+      buckets. Equal-width buckets between min and max would put ~90 % of the log-normal ``amount`` (max in the
+      thousands, median ~60) into the first bucket and hide any shift of the bulk.
+    """
+    distinct: list[float] = []
+    for x in sorted_values:
+        if not distinct or x != distinct[-1]:
+            distinct.append(x)
+            if len(distinct) > bins:
+                break
+    if len(distinct) <= bins:
+        return [*distinct, distinct[-1]]
+    n = len(sorted_values)
+    edges: list[float] = []
+    for i in range(bins + 1):
+        q = sorted_values[(i * (n - 1)) // bins]
+        if not edges or q != edges[-1]:
+            edges.append(q)
+    return edges
+
+
+def _buckets_json(edges: Sequence[float], counts: Sequence[int]) -> list[dict[str, Any]]:
+    return [{"lower_bound": edges[i], "upper_bound": edges[i + 1], "count": counts[i]} for i in range(len(counts))]
+
+
+def linf_distance(
+    baseline_counts: Sequence[int], counts: Sequence[int], underflow: int = 0, overflow: int = 0
+) -> float:
+    """L-infinity distance of two empirical CDFs evaluated at the bucket edges (see the module docstring).
+
+    ``counts`` are the current values counted into the baseline's buckets, ``underflow``/``overflow`` the
+    current values below/above them (the baseline has none by construction).
+    """
+    n_base = sum(baseline_counts)
+    n_cur = underflow + sum(counts) + overflow
+    if n_base == 0 or n_cur == 0:
+        raise ValueError("linf_distance needs values on both sides")
+    cum_base, cum_cur = 0, underflow
+    distance = cum_cur / n_cur
+    for base, cur in zip(baseline_counts, counts, strict=True):
+        cum_base += base
+        cum_cur += cur
+        distance = max(distance, abs(cum_base / n_base - cum_cur / n_cur))
+    return distance
+
+
+def robust_threshold(threshold: float, n_baseline: int, n_current: int) -> float:
+    """The threshold of ``comparison_method: Robust``: at least the two-sample KS critical value (alpha 0.01)."""
+    critical = KS_C_ALPHA * math.sqrt((n_baseline + n_current) / (n_baseline * n_current))
+    return max(threshold, critical)
+
+
+# --- Baseline ---------------------------------------------------------------------------------------------
+
+
+def _baseline_value(value: object) -> tuple[float, bool] | None:
+    """(number, is_integral) of one baseline value; None when missing; ``ValueError`` when not numeric."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return float(value), True
+    if isinstance(value, int):
+        return float(value), True
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        return value, False
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        number = _finite(value)
+        if number is None:
+            raise ValueError(f"{value!r} is not a finite number")
+        return number, _is_integer_literal(value)
+    raise ValueError(f"{value!r} ({type(value).__name__}) is not a number")
+
+
+def baseline(
+    rows: Iterable[Sequence[object]],
+    columns: Sequence[str],
+    *,
+    bins: int = DEFAULT_BINS,
+    comparison_threshold: float = DEFAULT_COMPARISON_THRESHOLD,
+    comparison_method: str = DEFAULT_COMPARISON_METHOD,
+    datatype_check_threshold: float = DEFAULT_DATATYPE_CHECK_THRESHOLD,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(statistics, constraints)`` of the baseline (training) feature rows, in Model Monitor's formats.
+
+    ``rows`` are sequences in ``columns`` order: numbers, numeric strings (CSV fields), or None/"" for a missing
+    value. Integers and integer literals give ``Integral``; any other number makes the feature ``Fractional``.
+    The values are held in memory (the baseline is the training set, bounded); ``analyze`` is the streaming side.
+    The suggested constraints: completeness = the baseline's own, ``is_non_negative`` = min >= 0, and the
+    ``monitoring_config`` given here (documented defaults).
+    """
+    if bins < 1:
+        raise ValueError(f"bins={bins}: at least 1")
+    if comparison_method not in COMPARISON_METHODS:
+        raise ValueError(f"comparison_method={comparison_method!r}, allowed: {list(COMPARISON_METHODS)}")
+    if len(set(columns)) != len(columns) or not columns:
+        raise ValueError("columns must be non-empty and unique")
+    width = len(columns)
+    values: list[list[float]] = [[] for _ in columns]
+    integral = [True] * width
+    item_count = 0
+    for row_number, row in enumerate(rows, 1):
+        if len(row) != width:
+            raise ValueError(f"baseline row {row_number} has {len(row)} values, expected {width} ({columns[0]}, ...)")
+        item_count += 1
+        for j, value in enumerate(row):
+            try:
+                parsed = _baseline_value(value)
+            except ValueError as exc:
+                raise ValueError(f"baseline row {row_number}, column {columns[j]!r}: {exc}") from None
+            if parsed is not None:
+                values[j].append(parsed[0])
+                integral[j] = integral[j] and parsed[1]
+    if item_count == 0:
+        raise ValueError("the baseline has no rows")
+
+    stat_features: list[dict[str, Any]] = []
+    constraint_features: list[dict[str, Any]] = []
+    for name, xs, is_integral in zip(columns, values, integral, strict=True):
+        if not xs:
+            raise ValueError(f"baseline column {name!r} has no values: nothing to compare with")
+        inferred = "Integral" if is_integral else "Fractional"
+        total = math.fsum(xs)
+        mean = total / len(xs)
+        xs.sort()
+        lo, hi = xs[0], xs[-1]
+        edges = bucket_edges(xs, bins)
+        counts = [0] * (len(edges) - 1)
+        for x in xs:
+            counts[_bucket(edges, x)] += 1
+        stat_features.append(
+            {
+                "name": name,
+                "inferred_type": inferred,
+                "numerical_statistics": {
+                    "common": {"num_present": len(xs), "num_missing": item_count - len(xs)},
+                    "mean": mean,
+                    "sum": total,
+                    "std_dev": math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / len(xs)),
+                    "min": lo,
+                    "max": hi,
+                    "distribution": {"kll": {"buckets": _buckets_json(edges, counts)}},
+                },
+            }
+        )
+        constraint_features.append(
+            {
+                "name": name,
+                "inferred_type": inferred,
+                "completeness": len(xs) / item_count,
+                "num_constraints": {"is_non_negative": lo >= 0},
+            }
+        )
+    statistics = {"version": FORMAT_VERSION, "dataset": {"item_count": item_count}, "features": stat_features}
+    constraints = {
+        "version": FORMAT_VERSION,
+        "features": constraint_features,
+        "monitoring_config": {
+            "evaluate_constraints": "Enabled",
+            "emit_metrics": "Enabled",
+            "datatype_check_threshold": datatype_check_threshold,
+            "domain_content_threshold": 0.1,
+            "distribution_constraints": {
+                "perform_comparison": "Enabled",
+                "comparison_threshold": comparison_threshold,
+                "comparison_method": comparison_method,
+                "categorical_comparison_threshold": 0.1,
+                "categorical_drift_method": "LInfinity",
+            },
+        },
+    }
+    return statistics, constraints
+
+
+# --- The baseline as analyze reads it -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FeatureBaseline:
+    name: str
+    inferred_type: str
+    edges: list[float]
+    counts: list[int]
+    mean: float
+    completeness: float
+    comparison_threshold: float | None  # the feature's monitoringConfigOverrides, if any
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    features: list[_FeatureBaseline]
+    evaluate_constraints: bool
+    perform_comparison: bool
+    comparison_threshold: float
+    comparison_method: str
+    datatype_check_threshold: float
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BaselineError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def load_baseline(statistics: Mapping[str, Any], constraints: Mapping[str, Any]) -> _Baseline:
+    """Check and index the baseline files; ``BaselineError`` names the first problem."""
+    try:
+        stat_features = list(statistics["features"])
+        constraint_features = {c["name"]: c for c in constraints["features"]}
+    except (KeyError, TypeError) as exc:
+        raise BaselineError(f"statistics.json/constraints.json without a features list ({exc})") from None
+    config = constraints.get("monitoring_config") or {}
+    distribution = config.get("distribution_constraints") or {}
+    method = distribution.get("comparison_method", DEFAULT_COMPARISON_METHOD)
+    if method not in COMPARISON_METHODS:
+        raise BaselineError(f"comparison_method={method!r}, allowed: {list(COMPARISON_METHODS)}")
+    features: list[_FeatureBaseline] = []
+    for feature in stat_features:
+        name = feature.get("name")
+        inferred = feature.get("inferred_type")
+        if inferred not in NUMERIC_TYPES:
+            raise BaselineError(f"feature {name!r}: inferred_type {inferred!r}; only numeric features are monitored")
+        if name not in constraint_features:
+            raise BaselineError(f"feature {name!r} is in statistics.json but not in constraints.json")
+        numerical = feature.get("numerical_statistics") or {}
+        buckets = ((numerical.get("distribution") or {}).get("kll") or {}).get("buckets") or []
+        if not buckets:
+            raise BaselineError(f"feature {name!r}: no distribution.kll.buckets to compare with")
+        edges = _edges(buckets)
+        if any(b > a for a, b in zip(edges[1:], edges[:-1], strict=True)):
+            raise BaselineError(f"feature {name!r}: bucket bounds are not ascending")
+        constraint = constraint_features[name]
+        overrides = constraint.get("monitoringConfigOverrides") or {}
+        override = overrides.get("comparison_threshold")
+        features.append(
+            _FeatureBaseline(
+                name=name,
+                inferred_type=inferred,
+                edges=edges,
+                counts=[int(b["count"]) for b in buckets],
+                mean=_number(numerical.get("mean", 0.0), f"{name}.mean"),
+                completeness=_number(constraint.get("completeness", 1.0), f"{name}.completeness"),
+                comparison_threshold=None if override is None else _number(override, f"{name} override"),
+            )
+        )
+    if not features:
+        raise BaselineError("the baseline has no features")
+    return _Baseline(
+        features=features,
+        evaluate_constraints=config.get("evaluate_constraints", "Enabled") == "Enabled",
+        perform_comparison=distribution.get("perform_comparison", "Enabled") == "Enabled",
+        comparison_threshold=_number(
+            distribution.get("comparison_threshold", DEFAULT_COMPARISON_THRESHOLD), "comparison_threshold"
+        ),
+        comparison_method=method,
+        datatype_check_threshold=_number(
+            config.get("datatype_check_threshold", DEFAULT_DATATYPE_CHECK_THRESHOLD), "datatype_check_threshold"
+        ),
+    )
+
+
+# --- Streaming accumulation -----------------------------------------------------------------------------------
+
+
+class _Accumulator:
+    """Per-feature running statistics: O(features x buckets) memory, whatever the number of records.
+
+    Sums are taken of ``x - baseline mean`` (and its square), which keeps the variance formula
+    ``E[d^2] - E[d]^2`` accurate when the values sit far from zero.
+    """
+
+    def __init__(self, model: _Baseline, max_examples: int) -> None:
+        k = len(model.features)
+        self.model = model
+        self.max_examples = max_examples
+        self.width = k
+        self.edges = [f.edges for f in model.features]
+        self.lo = [f.edges[0] for f in model.features]
+        self.hi = [f.edges[-1] for f in model.features]
+        self.shift = [f.mean for f in model.features]
+        self.expect_integral = [f.inferred_type == "Integral" for f in model.features]
+        self.records = 0
+        self.numeric = [0] * k
+        self.missing = [0] * k
+        self.non_numeric = [0] * k
+        self.non_integral = [0] * k
+        self.sum_d = [0.0] * k
+        self.sum_d2 = [0.0] * k
+        self.min = [math.inf] * k
+        self.max = [-math.inf] * k
+        self.counts = [[0] * (len(f.edges) - 1) for f in model.features]
+        self.underflow = [0] * k
+        self.overflow = [0] * k
+        self.type_example: list[str | None] = [None] * k
+        self.lines = 0
+        self.blank_lines = 0
+        self.malformed_lines = 0
+        self.malformed_records = 0
+        self.examples: list[dict[str, Any]] = []
+
+    def malformed(self, source: str, line_number: int, reason: str, *, record: bool) -> None:
+        if record:
+            self.malformed_records += 1
+        else:
+            self.malformed_lines += 1
+        if len(self.examples) < self.max_examples:
+            self.examples.append({"source": source, "line": line_number, "reason": reason})
+
+    def add(self, row: Sequence[str]) -> None:
+        self.records += 1
+        for j, text in enumerate(row):
+            if not text or text.isspace():
+                self.missing[j] += 1
+                continue
+            try:
+                x = float(text)
+            except ValueError:
+                x = math.nan
+            if not math.isfinite(x):
+                self.non_numeric[j] += 1
+                if self.type_example[j] is None:
+                    self.type_example[j] = text[:40]
+                continue
+            if self.expect_integral[j] and not text.strip().lstrip("+-").isdigit():
+                self.non_integral[j] += 1
+                if self.type_example[j] is None:
+                    self.type_example[j] = text[:40]
+            self.numeric[j] += 1
+            d = x - self.shift[j]
+            self.sum_d[j] += d
+            self.sum_d2[j] += d * d
+            if x < self.min[j]:
+                self.min[j] = x
+            if x > self.max[j]:
+                self.max[j] = x
+            if x < self.lo[j]:
+                self.underflow[j] += 1
+            elif x > self.hi[j]:
+                self.overflow[j] += 1
+            else:
+                self.counts[j][_bucket(self.edges[j], x)] += 1
+
+
+# --- analyze -----------------------------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.4g}%"
+
+
+def analyze(
+    capture_lines: Iterable[str | bytes | CaptureLine],
+    baseline_statistics: Mapping[str, Any],
+    constraints: Mapping[str, Any],
+    *,
+    distance_threshold: float | None,
+    max_examples: int = MAX_EXAMPLES,
+) -> dict[str, Any]:
+    """Analyse capture lines (an iterator is consumed once, lazily) against the baseline; return the report.
+
+    ``distance_threshold``: the drift threshold (None: the constraints' ``comparison_threshold``); a feature's
+    ``monitoringConfigOverrides.comparison_threshold`` still wins. Items are capture lines (text or bytes) or
+    ``CaptureLine`` tuples (which carry the object name and line number into the malformed report).
+
+    The report::
+
+        {"constraint_violations": {"violations": [...]},      # constraint_violations.json
+         "statistics": {...},                                 # statistics.json of the window
+         "metrics": {"baseline_drift": {feature: distance},   # per-feature values for CloudWatch
+                     "completeness": {feature: fraction},
+                     "data_type_mismatch": {feature: fraction}},
+         "records": n, "lines": n, "blank_lines": n,
+         "malformed": {"lines": n, "records": n, "examples": [{"source", "line", "reason"}, ...]},
+         "drift": {"method": "...", "comparison_method": "Robust", "thresholds": {feature: t}}}
+
+    Malformed capture lines (not JSON, no ``endpointInput``, bad base64, unsupported encoding) and rows with the
+    wrong number of columns are counted and reported (the first ``max_examples`` with their line numbers);
+    they never stop the run.
+    """
+    model = load_baseline(baseline_statistics, constraints)
+    if distance_threshold is not None and not (math.isfinite(distance_threshold) and 0 < distance_threshold <= 1):
+        raise ValueError(f"distance_threshold={distance_threshold!r}: a number in (0, 1]")
+    acc = _Accumulator(model, max_examples)
+    for position, item in enumerate(capture_lines, 1):
+        if isinstance(item, CaptureLine):
+            source, line_number, text = item
+        else:
+            source, line_number, text = "", position, item
+        acc.lines += 1
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                acc.malformed(source, line_number, "line is not UTF-8", record=False)
+                continue
+        if not text.strip():
+            acc.blank_lines += 1
+            continue
+        try:
+            rows = parse_capture_line(text)
+        except CaptureError as exc:
+            acc.malformed(source, line_number, str(exc), record=False)
+            continue
+        for row in rows:
+            if len(row) != acc.width:
+                acc.malformed(
+                    source, line_number, f"CSV row has {len(row)} columns, the baseline {acc.width}", record=True
+                )
+                continue
+            acc.add(row)
+    return _report(acc, distance_threshold)
+
+
+def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, Any]:
+    model = acc.model
+    n = acc.records
+    violations: list[dict[str, str]] = []
+    drift: dict[str, float] = {}
+    completeness: dict[str, float] = {}
+    mismatch: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    features: list[dict[str, Any]] = []
+    base_threshold = distance_threshold if distance_threshold is not None else model.comparison_threshold
+    for j, feature in enumerate(model.features):
+        name = feature.name
+        numeric = acc.numeric[j]
+        non_empty = numeric + acc.non_numeric[j]
+        features.append(_current_feature(acc, j))
+        if n == 0:
+            continue
+        completeness[name] = non_empty / n
+        bad = acc.non_numeric[j] + acc.non_integral[j]
+        mismatch[name] = bad / non_empty if non_empty else 0.0
+        if numeric:
+            distance = linf_distance(feature.counts, acc.counts[j], acc.underflow[j], acc.overflow[j])
+            drift[name] = distance
+            threshold = feature.comparison_threshold if feature.comparison_threshold is not None else base_threshold
+            if model.comparison_method == "Robust":
+                threshold = robust_threshold(threshold, sum(feature.counts), numeric)
+            thresholds[name] = threshold
+        if not model.evaluate_constraints:
+            continue
+        if non_empty and mismatch[name] > model.datatype_check_threshold:
+            violations.append(
+                {
+                    "feature_name": name,
+                    "constraint_check_type": DATA_TYPE_CHECK,
+                    "description": (
+                        f"Data type match requirement is not met. Expected data type: {feature.inferred_type}, "
+                        f"expected match: at least {_pct(1 - model.datatype_check_threshold)}. Observed: only "
+                        f"{_pct(1 - mismatch[name])} of {non_empty} values are {feature.inferred_type} "
+                        f"(e.g. {acc.type_example[j]!r})."
+                    ),
+                }
+            )
+        if completeness[name] < feature.completeness:
+            violations.append(
+                {
+                    "feature_name": name,
+                    "constraint_check_type": COMPLETENESS_CHECK,
+                    "description": (
+                        f"Data completeness requirement is not met. Expected: {_pct(feature.completeness)}, "
+                        f"observed: {_pct(completeness[name])} ({acc.missing[j]} of {n} values missing)."
+                    ),
+                }
+            )
+        if model.perform_comparison and name in drift and drift[name] > thresholds[name]:
+            violations.append(
+                {
+                    "feature_name": name,
+                    "constraint_check_type": BASELINE_DRIFT_CHECK,
+                    "description": (
+                        f"Baseline drift distance {drift[name]:.4f} exceeds the threshold {thresholds[name]:.4f} "
+                        f"(L-infinity distance of the CDFs on the baseline's buckets, comparison_method "
+                        f"{model.comparison_method}, {numeric} values)."
+                    ),
+                }
+            )
+    return {
+        "constraint_violations": {"violations": violations},
+        "statistics": {"version": FORMAT_VERSION, "dataset": {"item_count": n}, "features": features},
+        "metrics": {"baseline_drift": drift, "completeness": completeness, "data_type_mismatch": mismatch},
+        "records": n,
+        "lines": acc.lines,
+        "blank_lines": acc.blank_lines,
+        "malformed": {"lines": acc.malformed_lines, "records": acc.malformed_records, "examples": acc.examples},
+        "drift": {
+            "method": "L-infinity distance between the baseline and current empirical CDFs at the baseline's "
+            "bucket edges",
+            "comparison_method": model.comparison_method,
+            "thresholds": thresholds,
+        },
+    }
+
+
+def _current_feature(acc: _Accumulator, j: int) -> dict[str, Any]:
+    """One feature of the window's statistics.json. Buckets: the baseline's, plus the under/overflow ranges."""
+    feature = acc.model.features[j]
+    numeric = acc.numeric[j]
+    non_empty = numeric + acc.non_numeric[j]
+    common = {"num_present": non_empty, "num_missing": acc.missing[j]}
+    if numeric == 0:
+        numerical: dict[str, Any] = {"common": common}
+    else:
+        mean_d = acc.sum_d[j] / numeric
+        variance = max(acc.sum_d2[j] / numeric - mean_d * mean_d, 0.0)
+        edges, counts = feature.edges, acc.counts[j]
+        buckets = _buckets_json(edges, counts)
+        if acc.underflow[j]:
+            buckets.insert(0, {"lower_bound": acc.min[j], "upper_bound": edges[0], "count": acc.underflow[j]})
+        if acc.overflow[j]:
+            buckets.append({"lower_bound": edges[-1], "upper_bound": acc.max[j], "count": acc.overflow[j]})
+        numerical = {
+            "common": common,
+            "mean": acc.shift[j] + mean_d,
+            "sum": acc.shift[j] * numeric + acc.sum_d[j],
+            "std_dev": math.sqrt(variance),
+            "min": acc.min[j],
+            "max": acc.max[j],
+            "distribution": {"kll": {"buckets": buckets}},
+        }
+    inferred = feature.inferred_type if acc.non_integral[j] == 0 else "Fractional"
+    return {"name": feature.name, "inferred_type": inferred, "numerical_statistics": numerical}
+
+
+# --- CloudWatch ---------------------------------------------------------------------------------------------
+
+
+def metric_data(report: Mapping[str, Any], endpoint_name: str, timestamp: datetime) -> list[dict[str, Any]]:
+    """The report as CloudWatch ``MetricData``: one ``FeatureBaselineDrift`` per feature with a distance
+    (dimensions ``Endpoint``, ``Feature``), and ``ViolationCount``, ``RecordsAnalyzed``, ``MalformedRecords``
+    (dimension ``Endpoint``)."""
+    endpoint = {"Name": "Endpoint", "Value": endpoint_name}
+    data: list[dict[str, Any]] = [
+        {
+            "MetricName": METRIC_FEATURE_DRIFT,
+            "Dimensions": [endpoint, {"Name": "Feature", "Value": feature}],
+            "Timestamp": timestamp,
+            "Value": float(distance),
+            "Unit": "None",
+        }
+        for feature, distance in report["metrics"]["baseline_drift"].items()
+    ]
+    malformed = report["malformed"]["lines"] + report["malformed"]["records"]
+    for name, value in (
+        (METRIC_VIOLATIONS, len(report["constraint_violations"]["violations"])),
+        (METRIC_RECORDS, report["records"]),
+        (METRIC_MALFORMED, malformed),
+    ):
+        data.append(
+            {
+                "MetricName": name,
+                "Dimensions": [endpoint],
+                "Timestamp": timestamp,
+                "Value": float(value),
+                "Unit": "Count",
+            }
+        )
+    return data
+
+
+def _datum_bytes(datum: Mapping[str, Any]) -> int:
+    # A conservative estimate of the datum's share of the request body: the query-protocol form repeats the
+    # parameter path ("MetricData.member.17.Dimensions.member.2.Value=") for every field, about twice the JSON.
+    return 2 * len(json.dumps(datum, default=str)) + 64
+
+
+def batch_metric_data(
+    data: Sequence[Mapping[str, Any]],
+    *,
+    max_items: int = PUT_METRIC_DATA_MAX_ITEMS,
+    max_bytes: int = PUT_METRIC_DATA_MAX_BYTES,
+) -> Iterator[list[Mapping[str, Any]]]:
+    """Split metric data into PutMetricData calls: at most ``max_items`` data and ~``max_bytes`` each."""
+    batch: list[Mapping[str, Any]] = []
+    size = 1024  # Action, Version, Namespace and headroom
+    for datum in data:
+        datum_size = _datum_bytes(datum)
+        if batch and (len(batch) >= max_items or size + datum_size > max_bytes):
+            yield batch
+            batch, size = [], 1024
+        batch.append(datum)
+        size += datum_size
+    if batch:
+        yield batch
+
+
+__all__ = [
+    "BASELINE_DRIFT_CHECK",
+    "COMPARISON_METHODS",
+    "COMPLETENESS_CHECK",
+    "CONSTRAINT_CHECK_TYPES",
+    "DATA_TYPE_CHECK",
+    "DEFAULT_BINS",
+    "METRIC_FEATURE_DRIFT",
+    "METRIC_MALFORMED",
+    "METRIC_RECORDS",
+    "METRIC_VIOLATIONS",
+    "BaselineError",
+    "CaptureError",
+    "CaptureLine",
+    "analyze",
+    "baseline",
+    "batch_metric_data",
+    "bucket_edges",
+    "decode_payload",
+    "linf_distance",
+    "load_baseline",
+    "metric_data",
+    "numbered_lines",
+    "parse_capture_line",
+    "parse_csv_rows",
+    "read_capture_lines",
+    "robust_threshold",
+]

@@ -1,0 +1,259 @@
+"""The drift-monitoring Lambda function: analyse the last window of data capture, write reports, put metrics.
+
+Thin on purpose: it reads the event, lists and streams S3 objects, writes the reports and calls PutMetricData;
+every statistic and check is in ``analyzer.py`` (standard library, tested on its own). Standard library and
+boto3 only (both are in the Lambda runtime); the code asset is this directory alone, where ``analyzer`` is a
+top-level sibling module. Run it every hour from an EventBridge schedule, in place of a Model Monitor
+monitoring schedule (closed to new customers).
+
+Event (every key is required unless marked optional; nothing has a hidden default)::
+
+    {
+      "capture_s3_uri": "s3://<bucket>/<prefix>",           # the endpoint's DataCaptureConfig.DestinationS3Uri
+      "endpoint_name": "mlspec-endpoint",                    # capture objects live under <prefix>/<endpoint>/
+      "window_hours": 1,                                     # whole hours before the end hour, 1..168
+      "baseline_statistics_s3_uri": "s3://.../statistics.json",
+      "baseline_constraints_s3_uri": "s3://.../constraints.json",
+      "output_s3_uri": "s3://<bucket>/<prefix>",             # reports go below <prefix>/<endpoint>/yyyy/mm/dd/hh/
+      "cloudwatch_namespace": "MLSpecialty/DataQuality",
+      "distance_threshold": 0.1,                             # or null: the constraints' comparison_threshold
+      "end_time": "2026-11-20T10:05:00Z"                     # optional, default now; the window ends at its hour
+    }
+
+The window: capture objects sit under ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`` (UTC hour of capture).
+The window is the ``window_hours`` whole hours before the hour of ``end_time``: a run at 10:05 with
+``window_hours: 1`` reads the ``.../09/`` prefixes of every variant (the current hour is still being written).
+Each object is streamed line by line (``StreamingBody.iter_lines``): memory stays bounded by the analyzer's
+per-feature state, not by the size of the window.
+
+Outputs, under ``<output prefix>/<endpoint>/<yyyy>/<mm>/<dd>/<hh>/`` of the window's end hour:
+``constraint_violations.json`` and ``statistics.json`` (the current window), as a monitoring execution writes.
+
+CloudWatch (namespace from the event; one PutMetricData per batch of at most 1,000 data / ~1 MB):
+``FeatureBaselineDrift`` (dimensions ``Endpoint``, ``Feature``; the L-infinity distance, unit None),
+``ViolationCount``, ``RecordsAnalyzed`` and ``MalformedRecords`` (dimension ``Endpoint``, unit Count), all
+timestamped with the window's end. Alarm on ``ViolationCount > 0`` (missing data: not breaching), and on
+``RecordsAnalyzed`` if silence matters.
+
+Response::
+
+    {"status": "CompletedWithViolations" | "Completed" | "NoData",
+     "endpoint_name": "...", "window": {"start": "...Z", "end": "...Z", "hours": 1},
+     "objects": 3, "lines": 1200, "records": 1200,
+     "malformed": {"lines": 0, "records": 0, "examples": []},
+     "violations": 1, "violation_types": {"baseline_drift_check": 1}, "drifted_features": ["amount"],
+     "report_s3_uri": "s3://.../constraint_violations.json", "statistics_s3_uri": "s3://.../statistics.json",
+     "metric_data": 31, "put_metric_data_calls": 1}
+
+An empty window (no objects, or no usable record) returns ``NoData``: nothing is written to S3 and only
+``RecordsAnalyzed = 0`` (and ``MalformedRecords``) are put, so a zero-traffic alarm can see it while the
+violation alarm is not fed a misleading 0. Errors: ``InvalidEventError`` for a bad event, ``BaselineError``
+for unusable baseline files; S3/CloudWatch errors propagate as botocore ``ClientError``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+# Package import first, so that no other top-level ``analyzer`` module on the path can shadow ours in the
+# repository; in Lambda there is no ``ml_constructs`` package and the sibling file is used.
+try:  # in the repository and the tests
+    from ml_constructs.monitoring import analyzer
+except ModuleNotFoundError:  # in Lambda: the asset directory is the code root, analyzer.py a top-level module
+    import analyzer  # type: ignore[no-redef]
+
+LOG = logging.getLogger(__name__)
+LOG.setLevel(logging.INFO)
+
+REQUIRED_KEYS: tuple[str, ...] = (
+    "capture_s3_uri",
+    "endpoint_name",
+    "window_hours",
+    "baseline_statistics_s3_uri",
+    "baseline_constraints_s3_uri",
+    "output_s3_uri",
+    "cloudwatch_namespace",
+    "distance_threshold",
+)
+MAX_WINDOW_HOURS = 168
+VIOLATIONS_FILE = "constraint_violations.json"
+STATISTICS_FILE = "statistics.json"
+
+
+class InvalidEventError(ValueError):
+    """The event does not follow the contract in the module docstring."""
+
+
+def parse_s3_uri(uri: object, key: str) -> tuple[str, str]:
+    """``"s3://bucket/a/b"`` -> ``("bucket", "a/b")``; ``InvalidEventError`` otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise InvalidEventError(f"{key}={uri!r} is not allowed: an s3://<bucket>/<key> URI")
+    bucket, _, path = uri[len("s3://") :].partition("/")
+    if not bucket or not path.strip("/"):
+        raise InvalidEventError(f"{key}={uri!r} is not allowed: name a key (prefix) inside the bucket")
+    return bucket, path
+
+
+def _prefix(path: str) -> str:
+    return path.strip("/") + "/"
+
+
+def _end_hour(value: object) -> datetime:
+    if value is None:
+        moment = datetime.now(UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidEventError(f"end_time={value!r} is not an ISO-8601 time like 2026-11-20T10:05:00Z") from None
+        if moment.tzinfo is None:
+            raise InvalidEventError(f"end_time={value!r} needs a time zone (a trailing Z for UTC)")
+    else:
+        raise InvalidEventError(f"end_time={value!r} is not an ISO-8601 string")
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def check_event(event: object) -> dict[str, Any]:
+    """Validate the event; return it normalised (buckets and prefixes split, the window resolved)."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event must be a JSON object with keys {list(REQUIRED_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if key not in event]
+    if missing:
+        raise InvalidEventError(f"the event is missing {missing}; required keys: {list(REQUIRED_KEYS)}")
+    endpoint = event["endpoint_name"]
+    if not isinstance(endpoint, str) or not endpoint or "/" in endpoint:
+        raise InvalidEventError(f"endpoint_name={endpoint!r} is not allowed: a SageMaker endpoint name")
+    hours = event["window_hours"]
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_WINDOW_HOURS:
+        raise InvalidEventError(f"window_hours={hours!r} is not allowed: an integer 1..{MAX_WINDOW_HOURS}")
+    threshold = event["distance_threshold"]
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not (math.isfinite(threshold) and 0 < threshold <= 1)
+    ):
+        raise InvalidEventError(f"distance_threshold={threshold!r} is not allowed: a number in (0, 1] or null")
+    namespace = event["cloudwatch_namespace"]
+    if not isinstance(namespace, str) or not namespace or namespace.startswith("AWS/") or len(namespace) > 255:
+        raise InvalidEventError(f"cloudwatch_namespace={namespace!r} is not allowed: 1-255 chars, not AWS/...")
+    end = _end_hour(event.get("end_time"))
+    capture_bucket, capture_path = parse_s3_uri(event["capture_s3_uri"], "capture_s3_uri")
+    output_bucket, output_path = parse_s3_uri(event["output_s3_uri"], "output_s3_uri")
+    return {
+        "endpoint": endpoint,
+        "hours": hours,
+        "threshold": None if threshold is None else float(threshold),
+        "namespace": namespace,
+        "start": end - timedelta(hours=hours),
+        "end": end,
+        "capture": (capture_bucket, _prefix(capture_path) + endpoint + "/"),
+        "output": (output_bucket, _prefix(output_path) + endpoint + "/" + end.strftime("%Y/%m/%d/%H/")),
+        "statistics": parse_s3_uri(event["baseline_statistics_s3_uri"], "baseline_statistics_s3_uri"),
+        "constraints": parse_s3_uri(event["baseline_constraints_s3_uri"], "baseline_constraints_s3_uri"),
+    }
+
+
+def window_keys(s3: Any, bucket: str, endpoint_prefix: str, start: datetime, end: datetime) -> list[str]:
+    """Keys of the capture objects of every variant for the hours ``[start, end)``, in key order.
+
+    Lists the variants (``Delimiter='/'``) and then one ``.../yyyy/mm/dd/hh/`` prefix per variant and hour,
+    so the cost does not grow with the capture history kept in the bucket.
+    """
+    paginator = s3.get_paginator("list_objects_v2")
+    variants: list[str] = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=endpoint_prefix, Delimiter="/"):
+        variants.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    keys: list[str] = []
+    for variant in sorted(variants):
+        hour = start
+        while hour < end:
+            prefix = variant + hour.strftime("%Y/%m/%d/%H/")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+            hour += timedelta(hours=1)
+    return sorted(keys)
+
+
+def stream_lines(s3: Any, bucket: str, keys: list[str]) -> Iterator[analyzer.CaptureLine]:
+    """The lines of every object, lazily, tagged with ``s3://bucket/key`` and the line number."""
+    for key in keys:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        yield from analyzer.numbered_lines(body.iter_lines(), f"s3://{bucket}/{key}")
+
+
+def read_json(s3: Any, bucket: str, key: str) -> Any:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def put_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> int:
+    """PutMetricData in batches; returns the number of calls."""
+    calls = 0
+    for batch in analyzer.batch_metric_data(data):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=batch)
+        calls += 1
+    return calls
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def handler(event: Mapping[str, Any], context: object = None, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
+    """Lambda entry point (``drift_job.handler``); ``s3``/``cloudwatch`` let tests pass clients."""
+    cfg = check_event(event)
+    s3 = s3 if s3 is not None else boto3.client("s3")
+    cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")
+    statistics = read_json(s3, *cfg["statistics"])
+    constraints = read_json(s3, *cfg["constraints"])
+    analyzer.load_baseline(statistics, constraints)  # fail on a bad baseline before listing anything
+
+    capture_bucket, endpoint_prefix = cfg["capture"]
+    keys = window_keys(s3, capture_bucket, endpoint_prefix, cfg["start"], cfg["end"])
+    report = analyzer.analyze(
+        stream_lines(s3, capture_bucket, keys), statistics, constraints, distance_threshold=cfg["threshold"]
+    )
+    violations = report["constraint_violations"]["violations"]
+    result: dict[str, Any] = {
+        "endpoint_name": cfg["endpoint"],
+        "window": {"start": _iso(cfg["start"]), "end": _iso(cfg["end"]), "hours": cfg["hours"]},
+        "objects": len(keys),
+        "lines": report["lines"],
+        "records": report["records"],
+        "malformed": report["malformed"],
+    }
+    data = analyzer.metric_data(report, cfg["endpoint"], cfg["end"])
+    if report["records"] == 0:
+        # Nothing to judge: no report files, no drift or violation data points (a 0 would read as "healthy").
+        data = [d for d in data if d["MetricName"] in (analyzer.METRIC_RECORDS, analyzer.METRIC_MALFORMED)]
+        result.update(status="NoData", violations=0, violation_types={}, drifted_features=[])
+    else:
+        out_bucket, out_prefix = cfg["output"]
+        for name, body in ((VIOLATIONS_FILE, report["constraint_violations"]), (STATISTICS_FILE, report["statistics"])):
+            s3.put_object(
+                Bucket=out_bucket,
+                Key=out_prefix + name,
+                Body=(json.dumps(body, indent=2, allow_nan=False) + "\n").encode("utf-8"),
+                ContentType="application/json",
+            )
+        result.update(
+            status="CompletedWithViolations" if violations else "Completed",
+            violations=len(violations),
+            violation_types=dict(Counter(v["constraint_check_type"] for v in violations)),
+            drifted_features=[
+                v["feature_name"] for v in violations if v["constraint_check_type"] == analyzer.BASELINE_DRIFT_CHECK
+            ],
+            report_s3_uri=f"s3://{out_bucket}/{out_prefix}{VIOLATIONS_FILE}",
+            statistics_s3_uri=f"s3://{out_bucket}/{out_prefix}{STATISTICS_FILE}",
+        )
+    result["metric_data"] = len(data)
+    result["put_metric_data_calls"] = put_metrics(cloudwatch, cfg["namespace"], data)
+    LOG.info("drift monitoring %s", json.dumps(result, sort_keys=True))
+    return result
