@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+import jsii
 from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
 
 from ml_config.config import AppConfig, RemovalPolicy
 from stacks.alerts_stack import AlertsStack
@@ -30,11 +32,33 @@ class Stacks:
         return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl, self.training]
 
 
+# CDK's own custom-resource providers (auto-delete objects, restrict default security group) are plain
+# CfnResources that Tags.of() does not reach; their role and function are taggable in CloudFormation.
+_PROVIDER_TYPES = {"AWS::IAM::Role", "AWS::Lambda::Function"}
+
+
+@jsii.implements(cdk.IAspect)
+class _TagProviders:
+    def __init__(self, tags: dict[str, str]) -> None:
+        self._tags = [{"Key": key, "Value": value} for key, value in tags.items()]
+
+    def visit(self, node: IConstruct) -> None:
+        if (
+            isinstance(node, cdk.CfnResource)
+            and not cdk.TagManager.is_taggable(node)
+            and node.cfn_resource_type in _PROVIDER_TYPES
+        ):
+            node.add_property_override("Tags", self._tags)
+
+
 def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
-    """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on."""
+    """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on and the
+    project's tags on every resource that takes tags (the leftovers check finds resources by them)."""
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    cdk.Tags.of(app).add("Project", config.prefix)
-    cdk.Tags.of(app).add("Profile", config.profile.value)
+    tags = {"Project": config.prefix, "Profile": config.profile.value}
+    for key, value in tags.items():
+        cdk.Tags.of(app).add(key, value)
+    cdk.Aspects.of(app).add(_TagProviders(tags))
 
     removal = (
         cdk.RemovalPolicy.RETAIN if config.lake.removal_policy is RemovalPolicy.RETAIN else cdk.RemovalPolicy.DESTROY
