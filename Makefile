@@ -24,7 +24,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev synth test lint format bench bootstrap deploy destroy diff docs-config clean
+.PHONY: help setup setup-dev synth test lint format bench default-model bootstrap deploy destroy diff docs-config clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ format: setup-dev ## apply ruff's formatting and safe fixes
 
 bench: setup-dev ## benchmarks: synth time against an empty App, test-suite time
 	$(PY) -m bench.bench_synth
+
+default-model: setup-dev ## rebuild the endpoint's default model and baseline (ml_constructs/serving/default_model)
+	$(PY) -m tools.build_default_model
 
 docs-config: setup ## regenerate docs/configuration.md from the config models
 	$(PY) -m tools.gen_config_docs > docs/configuration.md
