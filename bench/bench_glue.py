@@ -145,22 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    from ml_constructs.glue_etl.local import local_spark
 
     cores = os.cpu_count() or 1
     log(f"starting Spark: local[{min(cores, 2)}], driver memory {args.driver_memory}, python {sys.version.split()[0]}")
-    spark = (
-        SparkSession.builder.master(f"local[{min(cores, 2)}]")
-        .appName("bench-glue-etl")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", args.driver_memory)
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark("bench-glue-etl", shuffle_partitions=8, driver_memory=args.driver_memory)
     memory = Memory(spark)
     log(f"spark {spark.version}, JVM pid {memory.jvm_pid}, max heap {mib(memory.max_heap)}, {cores} cores")
 

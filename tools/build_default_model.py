@@ -51,7 +51,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import sys
 import tarfile
 import tempfile
@@ -117,22 +116,9 @@ def write_raw_json(events: Sequence[Mapping[str, Any]], root: Path, files_per_da
 
 def local_spark() -> Any:
     """A small local SparkSession configured like a Glue 5 worker (UTC, non-ANSI Spark 3.5, no UI)."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    from ml_constructs.glue_etl.local import local_spark as session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("build-default-model")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+    return session("build-default-model")
 
 
 def csv_files(directory: Path) -> list[Path]:

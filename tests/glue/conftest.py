@@ -15,8 +15,6 @@ kept small for a 2-core machine (``local[2]``, 4 shuffle partitions, no UI).
 from __future__ import annotations
 
 import gzip
-import os
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,20 +35,9 @@ TEST_PARAMS: Mapping[str, Any] = {"canonical_partitions": 4, "csv_files": 2}
 
 @pytest.fixture(scope="session")
 def spark():
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    from ml_constructs.glue_etl.local import local_spark
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("glue-etl-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = local_spark("glue-etl-tests")
     yield session
     session.stop()
 
