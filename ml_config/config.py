@@ -734,6 +734,45 @@ class TrainingSettings(_Section):
         return {"objective": "binary:logistic", "eval_metric": "auc", **{k: str(v) for k, v in values.items()}}
 
 
+class ServingSettings(_Section):
+    """The real-time endpoint (seed §4: persistent endpoint, autoscaling) and its data capture (§4.5)."""
+
+    instance_type: InstanceType = Field(
+        "ml.t2.medium",
+        description="Endpoint instance type. Sandbox: ml.t2.medium, the smallest real-time instance (data capture "
+        "works on every type; see docs for the hourly price).",
+    )
+    instance_count: Int = Field(1, ge=1, le=20, description="Instances at deploy time (production: at least 2).")
+    min_capacity: Int = Field(1, ge=1, le=20, description="Autoscaling minimum instances (production: at least 2).")
+    max_capacity: Int = Field(2, ge=1, le=20, description="Autoscaling maximum instances (>= min_capacity).")
+    target_invocations_per_instance: Int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Target tracking: invocations per instance per minute the autoscaling keeps the variant at.",
+    )
+    capture_percentage: Int = Field(
+        100, ge=0, le=100, description="Share of requests whose input and output data capture records (0-100)."
+    )
+    latency_alarm_ms: Int = Field(
+        500, ge=1, le=60_000, description="Alarm when the average model latency exceeds this, in milliseconds."
+    )
+
+    @model_validator(mode="after")
+    def _capacity(self) -> ServingSettings:
+        if self.min_capacity > self.max_capacity:
+            raise ConfigValueError(
+                "serving.min_capacity", self.min_capacity, f"at most serving.max_capacity ({self.max_capacity})"
+            )
+        if not self.min_capacity <= self.instance_count <= self.max_capacity:
+            raise ConfigValueError(
+                "serving.instance_count",
+                self.instance_count,
+                f"between serving.min_capacity ({self.min_capacity}) and serving.max_capacity ({self.max_capacity})",
+            )
+        return self
+
+
 class SynthSettings(_Section):
     cloudformation_validation: bool = Field(
         False,
@@ -796,6 +835,7 @@ class AppConfig(_Section):
     etl: EtlSettings = EtlSettings()
     athena: AthenaSettings = AthenaSettings()
     training: TrainingSettings = TrainingSettings()
+    serving: ServingSettings = ServingSettings()
     synth: SynthSettings = SynthSettings()
 
     @model_validator(mode="after")
@@ -811,6 +851,12 @@ class AppConfig(_Section):
                 "region",
                 self.region,
                 "a region with SageMaker's built-in XGBoost image: " + ", ".join(sorted(XGBOOST_ACCOUNTS)),
+            )
+        if self.profile is Profile.PRODUCTION and self.serving.min_capacity < 2:
+            raise ConfigValueError(
+                "serving.min_capacity",
+                self.serving.min_capacity,
+                ">= 2 in production: one instance per Availability Zone keeps the endpoint up through an AZ failure",
             )
         if self.catalog.encryption is CatalogEncryption.LAKE_KEY and self.lake.removal_policy is RemovalPolicy.DESTROY:
             raise ConfigValueError(
@@ -877,6 +923,10 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "catalog.encryption": "lake_key",
         "catalog.crawler_schedule": "cron(20 * * * ? *)",
         "athena.bytes_scanned_cutoff_mb": 10240,
+        "serving.instance_type": "ml.m5.large",
+        "serving.instance_count": 2,
+        "serving.min_capacity": 2,
+        "serving.max_capacity": 4,
         "etl.max_retries": 1,
         "etl.timeout_minutes": 180,
     },

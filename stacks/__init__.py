@@ -15,6 +15,7 @@ from stacks.alerts_stack import AlertsStack
 from stacks.data_lake_stack import DataLakeStack
 from stacks.glue_etl_stack import GlueEtlStack
 from stacks.network_stack import NetworkStack
+from stacks.serving_stack import ServingStack
 from stacks.streaming_stack import StreamingStack
 from stacks.training_stack import TrainingStack
 
@@ -27,9 +28,10 @@ class Stacks:
     streaming: StreamingStack
     glue_etl: GlueEtlStack
     training: TrainingStack
+    serving: ServingStack
 
     def all(self) -> list[cdk.Stack]:
-        return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl, self.training]
+        return [self.data_lake, self.network, self.alerts, self.streaming, self.glue_etl, self.training, self.serving]
 
 
 # CDK's own custom-resource providers (auto-delete objects, restrict default security group) are plain
@@ -119,6 +121,16 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         env=env,
         description="ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
     )
+    serving = ServingStack(
+        app,
+        f"{config.prefix}-serving",
+        config=config,
+        lake=data_lake.lake,
+        network=network,
+        alerts=alerts,
+        env=env,
+        description="ML specialty reference: real-time endpoint with data capture and autoscaling",
+    )
     return Stacks(
         data_lake=data_lake,
         network=network,
@@ -126,4 +138,5 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         streaming=streaming,
         glue_etl=glue_etl,
         training=training,
+        serving=serving,
     )

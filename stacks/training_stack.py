@@ -31,33 +31,12 @@ class TrainingStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        version = resolve_xgboost_version(config.training.xgboost_version)
-        if cdk.Token.is_unresolved(self.region):
-            # Environment-agnostic: the account of the algorithm's image is looked up at deploy time in a
-            # mapping of every region the table knows; a rule stops a deploy to any other region up front.
-            mapping = cdk.CfnMapping(
-                self, "XgboostImageAccounts", mapping={region: {"account": a} for region, a in XGBOOST_ACCOUNTS.items()}
-            )
-            cdk.CfnRule(
-                self,
-                "SupportedRegion",
-                assertions=[
-                    cdk.CfnRuleAssertion(
-                        assert_=cdk.Fn.condition_contains(sorted(XGBOOST_ACCOUNTS), cdk.Aws.REGION),
-                        assert_description="The built-in XGBoost image table of this project has no account for "
-                        "this region (sagemaker_images.XGBOOST_ACCOUNTS)",
-                    )
-                ],
-            )
-            account = mapping.find_in_map(cdk.Aws.REGION, "account")
-        else:
-            account = XGBOOST_ACCOUNTS[self.region]  # the config validated the region against the table
         retain = config.lake.removal_policy is RemovalPolicy.RETAIN
         self.pipeline = TrainingPipeline(
             self,
             "Training",
             settings=config.training,
-            image_uri=image_uri_expression(account, self.region, self.url_suffix, version),
+            image_uri=xgboost_image(self, config.training.xgboost_version),
             etl_job_name=etl.job.job_name,
             etl_timeout=cdk.Duration.minutes(config.etl.timeout_minutes),
             curated=lake.curated,
@@ -72,3 +51,31 @@ class TrainingStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)
+
+
+def xgboost_image(stack: cdk.Stack, configured_version: str) -> str:
+    """The built-in XGBoost image URI for ``stack``'s region, without a network call.
+
+    A region known at synth (``-c region=``; the config validated it against the table) resolves to a string.
+    Environment-agnostic: the account of the image is looked up at deploy time in a mapping of every region the
+    table knows, and a rule stops a deploy to any other region before anything is created.
+    """
+    version = resolve_xgboost_version(configured_version)
+    if not cdk.Token.is_unresolved(stack.region):
+        return image_uri_expression(XGBOOST_ACCOUNTS[stack.region], stack.region, stack.url_suffix, version)
+    mapping = cdk.CfnMapping(
+        stack, "XgboostImageAccounts", mapping={region: {"account": a} for region, a in XGBOOST_ACCOUNTS.items()}
+    )
+    cdk.CfnRule(
+        stack,
+        "SupportedRegion",
+        assertions=[
+            cdk.CfnRuleAssertion(
+                assert_=cdk.Fn.condition_contains(sorted(XGBOOST_ACCOUNTS), cdk.Aws.REGION),
+                assert_description="The built-in XGBoost image table of this project has no account for this region "
+                "(sagemaker_images.XGBOOST_ACCOUNTS)",
+            )
+        ],
+    )
+    account = mapping.find_in_map(cdk.Aws.REGION, "account")
+    return image_uri_expression(account, stack.region, stack.url_suffix, version)

@@ -21,7 +21,7 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("stack", ["data_lake", "network", "alerts", "streaming", "glue_etl", "training"])
+@pytest.mark.parametrize("stack", ["data_lake", "network", "alerts", "streaming", "glue_etl", "training", "serving"])
 def test_stack_snapshot(sandbox, snapshot_json, stack):
     template = sandbox.template(getattr(sandbox.stacks, stack))
     assert normalise(template) == snapshot_json

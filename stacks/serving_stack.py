@@ -1,0 +1,44 @@
+"""ServingStack: the real-time endpoint with data capture and autoscaling, serving the default model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from ml_config.config import AppConfig, Encryption
+from ml_constructs.data_lake import DataLake
+from ml_constructs.serving.construct import RealTimeEndpoint
+from stacks.alerts_stack import AlertsStack
+from stacks.network_stack import NetworkStack
+from stacks.training_stack import xgboost_image
+
+
+class ServingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        lake: DataLake,
+        network: NetworkStack,
+        alerts: AlertsStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.endpoint = RealTimeEndpoint(
+            self,
+            "Serving",
+            settings=config.serving,
+            image_uri=xgboost_image(self, config.training.xgboost_version),
+            artifacts=lake.artifacts,
+            key=lake.key,
+            s3_kms=config.lake.encryption is Encryption.KMS,
+            vpc=network.network.vpc,
+            alerts=alerts.alerts.topic,
+        )
+        cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
+        cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
+        cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)

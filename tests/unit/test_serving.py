@@ -1,0 +1,112 @@
+"""ServingStack: the endpoint deploys with the project's default model, captures data, scales and alarms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, DEFAULT_MODEL_PREFIX, VARIANT
+from sagemaker_images import DEFAULT_XGBOOST_VERSION
+from tests.conftest import resources
+
+
+@pytest.fixture(scope="module")
+def serving(sandbox):
+    return sandbox.template(sandbox.stacks.serving)
+
+
+def one(template, kind) -> dict:
+    (resource,) = resources(template, kind).values()
+    return resource["Properties"]
+
+
+def test_model_serves_the_default_artifact_from_the_artifacts_zone_in_isolation(serving):
+    model = one(serving, "AWS::SageMaker::Model")
+    container = model["PrimaryContainer"]
+    assert container["Image"]["Fn::Join"][1][-1].endswith(f"/sagemaker-xgboost:{DEFAULT_XGBOOST_VERSION}")
+    url = container["ModelDataUrl"]["Fn::Join"][1]
+    assert "DataLakeArtifacts" in json.dumps(url)  # a lake bucket: the VPC's S3 endpoint admits only those
+    assert url[-1] == f"/{DEFAULT_MODEL_PREFIX}model.tar.gz"
+    assert model["EnableNetworkIsolation"] is True
+    assert set(model["VpcConfig"]) == {"SecurityGroupIds", "Subnets"}
+    (model_resource,) = resources(serving, "AWS::SageMaker::Model").values()
+    assert any(d.startswith("ServingDefaultModel") for d in model_resource["DependsOn"])
+
+
+def test_default_model_and_baseline_are_copied_to_their_prefixes(serving):
+    copies = {
+        r["Properties"]["DestinationBucketKeyPrefix"]: r["Properties"]
+        for r in resources(serving, "Custom::CDKBucketDeployment").values()
+    }
+    assert set(copies) == {DEFAULT_MODEL_PREFIX, BASELINE_PREFIX}
+    for props in copies.values():
+        assert props["Prune"] is False
+        assert props["SystemMetadata"]["sse"] == "aws:kms"  # written with the lake key
+
+
+def test_deployment_role_writes_only_the_two_prefixes(serving):
+    policy = next(
+        p for k, p in resources(serving, "AWS::IAM::Policy").items() if k.startswith("ServingDeploymentPolicy")
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteDestinations"]["Resource"]) == sorted(
+        [f"/{DEFAULT_MODEL_PREFIX}*", f"/{BASELINE_PREFIX}*"]
+    )
+    actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if "Delete" in a or a.endswith("*")]
+
+
+def test_endpoint_config_captures_encrypted_input_and_output(sandbox, serving):
+    config = one(serving, "AWS::SageMaker::EndpointConfig")
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == sandbox.config.serving.capture_percentage
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+    assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == f"/{CAPTURE_PREFIX}"
+    assert "DataLakeKey" in json.dumps(capture["KmsKeyId"])
+    assert "DataLakeKey" in json.dumps(config["KmsKeyId"])  # the instances' volumes
+    (variant,) = config["ProductionVariants"]
+    assert variant["VariantName"] == VARIANT
+    assert variant["InstanceType"] == sandbox.config.serving.instance_type
+    assert variant["InitialInstanceCount"] == sandbox.config.serving.instance_count
+
+
+def test_production_runs_at_least_two_instances(production):
+    template = production.template(production.stacks.serving)
+    (variant,) = one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    assert variant["InitialInstanceCount"] >= 2
+    assert one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["MinCapacity"] >= 2
+
+
+def test_autoscaling_tracks_invocations_per_instance_between_the_configured_bounds(sandbox, serving):
+    target = one(serving, "AWS::ApplicationAutoScaling::ScalableTarget")
+    settings = sandbox.config.serving
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (settings.min_capacity, settings.max_capacity)
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert target["ResourceId"]["Fn::Join"][1][-1] == f"/variant/{VARIANT}"
+    policy = one(serving, "AWS::ApplicationAutoScaling::ScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    assert policy["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    assert policy["TargetValue"] == settings.target_invocations_per_instance
+
+
+def test_endpoint_alarms_notify_the_alerts_topic(sandbox, serving):
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"] for a in resources(serving, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {"Invocation5XXErrors", "ModelLatency"}
+    assert alarms["ModelLatency"]["Threshold"] == sandbox.config.serving.latency_alarm_ms * 1000  # microseconds
+    for alarm in alarms.values():
+        assert "AlertsTopic" in json.dumps(alarm["AlarmActions"])
+        assert "AlertsTopic" in json.dumps(alarm["OKActions"])
+
+
+def test_model_role_reads_models_and_writes_capture_only(serving):
+    role_id = next(k for k in resources(serving, "AWS::IAM::Role") if k.startswith("ServingModelRole"))
+    policy = next(
+        p for p in resources(serving, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["ReadModels"]["Resource"]["Fn::Join"][1][-1] == "/models/*"
+    assert statements["WriteCapture"]["Resource"]["Fn::Join"][1][-1] == f"/{CAPTURE_PREFIX}*"
