@@ -773,6 +773,24 @@ class ServingSettings(_Section):
         return self
 
 
+class MonitoringSettings(_Section):
+    """Drift monitoring of the endpoint's captured traffic against the training baseline (seed §4.5)."""
+
+    window_hours: Int = Field(
+        1,
+        ge=1,
+        le=168,
+        description="The drift job runs every this many hours and reads the capture files of that window (1-168).",
+    )
+    distance_threshold: Float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="A feature drifts when the distance between its baseline and current distributions (the "
+        "largest gap between the two CDFs, 0-1) exceeds this.",
+    )
+
+
 class SynthSettings(_Section):
     cloudformation_validation: bool = Field(
         False,
@@ -836,6 +854,7 @@ class AppConfig(_Section):
     athena: AthenaSettings = AthenaSettings()
     training: TrainingSettings = TrainingSettings()
     serving: ServingSettings = ServingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     synth: SynthSettings = SynthSettings()
 
     @model_validator(mode="after")

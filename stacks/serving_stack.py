@@ -7,9 +7,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption
+from ml_config.config import AppConfig, Encryption, RemovalPolicy
+from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
-from ml_constructs.serving.construct import RealTimeEndpoint
+from ml_constructs.monitoring.construct import DriftMonitor
+from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, RealTimeEndpoint
 from stacks.alerts_stack import AlertsStack
 from stacks.network_stack import NetworkStack
 from stacks.training_stack import xgboost_image
@@ -38,6 +40,21 @@ class ServingStack(cdk.Stack):
             s3_kms=config.lake.encryption is Encryption.KMS,
             vpc=network.network.vpc,
             alerts=alerts.alerts.topic,
+        )
+        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
+        self.drift = DriftMonitor(
+            self,
+            "Drift",
+            settings=config.monitoring,
+            endpoint_name=self.endpoint.endpoint.attr_endpoint_name,
+            artifacts=lake.artifacts,
+            capture_prefix=CAPTURE_PREFIX,
+            baseline_prefix=BASELINE_PREFIX,
+            namespace=f"{config.prefix}/drift",
+            key=lake.key,
+            alerts=alerts.alerts.topic,
+            log_retention=log_retention(config.logs.retention_days),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
         )
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)

@@ -175,6 +175,8 @@ def test_config_is_frozen():
             "serving.min_capacity=1",
             ">= 2 in production",
         ),
+        ({"monitoring.window_hours": 0}, "monitoring.window_hours=0", "greater than or equal to 1"),
+        ({"monitoring.distance_threshold": 0}, "monitoring.distance_threshold=0", "greater than 0"),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),

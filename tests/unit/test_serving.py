@@ -95,7 +95,7 @@ def test_endpoint_alarms_notify_the_alerts_topic(sandbox, serving):
     alarms = {
         a["Properties"]["MetricName"]: a["Properties"] for a in resources(serving, "AWS::CloudWatch::Alarm").values()
     }
-    assert set(alarms) == {"Invocation5XXErrors", "ModelLatency"}
+    assert set(alarms) == {"Invocation5XXErrors", "ModelLatency", "ViolationCount"}
     assert alarms["ModelLatency"]["Threshold"] == sandbox.config.serving.latency_alarm_ms * 1000  # microseconds
     for alarm in alarms.values():
         assert "AlertsTopic" in json.dumps(alarm["AlarmActions"])
@@ -110,3 +110,39 @@ def test_model_role_reads_models_and_writes_capture_only(serving):
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["ReadModels"]["Resource"]["Fn::Join"][1][-1] == "/models/*"
     assert statements["WriteCapture"]["Resource"]["Fn::Join"][1][-1] == f"/{CAPTURE_PREFIX}*"
+
+
+def test_drift_job_runs_the_shipped_analyzer_on_a_schedule_over_each_window(sandbox, serving):
+    (job,) = [v["Properties"] for k, v in resources(serving, "AWS::Lambda::Function").items() if k.startswith("Drift")]
+    assert job["Handler"] == "drift_job.handler"
+    assert job["TracingConfig"] == {"Mode": "Active"}
+    (rule,) = resources(serving, "AWS::Events::Rule").values()
+    hours = sandbox.config.monitoring.window_hours
+    assert rule["Properties"]["ScheduleExpression"] == f"rate({hours} hour{'s' if hours > 1 else ''})"
+    event = json.loads(
+        "".join(p if isinstance(p, str) else "TOKEN" for p in rule["Properties"]["Targets"][0]["Input"]["Fn::Join"][1])
+    )
+    assert event["window_hours"] == hours
+    assert event["distance_threshold"] == sandbox.config.monitoring.distance_threshold
+    assert event["baseline_statistics_s3_uri"].endswith(f"/{BASELINE_PREFIX}statistics.json")
+    assert event["capture_s3_uri"].endswith(f"/{CAPTURE_PREFIX}")
+    assert event["cloudwatch_namespace"] == f"{sandbox.config.prefix}/drift"
+
+
+def test_drift_violations_alarm_notifies_the_alerts_topic(sandbox, serving):
+    alarms = [a["Properties"] for a in resources(serving, "AWS::CloudWatch::Alarm").values()]
+    (violations,) = [a for a in alarms if a["MetricName"] == "ViolationCount"]
+    assert violations["Namespace"] == f"{sandbox.config.prefix}/drift"
+    assert violations["Threshold"] == 1
+    assert "AlertsTopic" in json.dumps(violations["AlarmActions"])
+
+
+def test_drift_job_asset_is_the_runtime_code_only(sandbox):
+    manifest = json.loads((sandbox.outdir / f"{sandbox.stacks.serving.stack_name}.assets.json").read_text())
+    staged = [
+        sorted(p.name for p in (sandbox.outdir / f["source"]["path"]).iterdir())
+        for f in manifest["files"].values()
+        if (sandbox.outdir / f["source"]["path"]).is_dir()
+        and (sandbox.outdir / f["source"]["path"] / "drift_job.py").exists()
+    ]
+    assert staged == [["__init__.py", "analyzer.py", "drift_job.py"]]  # no construct.py: no aws_cdk in the Lambda
