@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS, XGBOOST_VERSIONS
+from sagemaker_images import DEFAULT_XGBOOST_VERSION, MODEL_MONITOR_ACCOUNTS, XGBOOST_ACCOUNTS, XGBOOST_VERSIONS
 
 # ---------------------------------------------------------------------------------------------------------
 # Errors
@@ -773,8 +773,19 @@ class ServingSettings(_Section):
         return self
 
 
+class MonitoringEngine(StrEnum):
+    DRIFT = "drift"  # the project's scheduled drift job: works in any account
+    MODEL_MONITOR = "model_monitor"  # SageMaker Model Monitor: existing Model Monitor customers only
+
+
 class MonitoringSettings(_Section):
     """Drift monitoring of the endpoint's captured traffic against the training baseline (seed §4.5)."""
+
+    engine: MonitoringEngine = Field(
+        MonitoringEngine.DRIFT,
+        description="drift (the project's scheduled job, works in any account) or model_monitor (SageMaker Model "
+        "Monitor data-quality schedule: closed to new customers since 2025, existing customers only).",
+    )
 
     window_hours: Int = Field(
         1,
@@ -870,6 +881,16 @@ class AppConfig(_Section):
                 "region",
                 self.region,
                 "a region with SageMaker's built-in XGBoost image: " + ", ".join(sorted(XGBOOST_ACCOUNTS)),
+            )
+        if (
+            self.monitoring.engine is MonitoringEngine.MODEL_MONITOR
+            and self.region
+            and self.region not in MODEL_MONITOR_ACCOUNTS
+        ):
+            raise ConfigValueError(
+                "monitoring.engine",
+                self.monitoring.engine.value,
+                f"drift in {self.region}: SageMaker publishes no Model Monitor analyzer image there",
             )
         if self.profile is Profile.PRODUCTION and self.serving.min_capacity < 2:
             raise ConfigValueError(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption, RemovalPolicy
+from ml_config.config import AppConfig, Encryption, MonitoringEngine, RemovalPolicy
 from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
-from ml_constructs.monitoring.construct import DriftMonitor
+from ml_constructs.monitoring.construct import DriftMonitor, ModelMonitorSchedule
 from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, RealTimeEndpoint
 from stacks.alerts_stack import AlertsStack
 from stacks.network_stack import NetworkStack
-from stacks.training_stack import xgboost_image
+from stacks.training_stack import model_monitor_image, xgboost_image
 
 
 class ServingStack(cdk.Stack):
@@ -42,6 +43,32 @@ class ServingStack(cdk.Stack):
             alerts=alerts.alerts.topic,
         )
         retain = config.lake.removal_policy is RemovalPolicy.RETAIN
+        if config.monitoring.engine is MonitoringEngine.MODEL_MONITOR:
+            from ml_constructs.glue_etl import transforms
+
+            endpoint = self.endpoint
+            self.model_monitor = ModelMonitorSchedule(
+                self,
+                "ModelMonitor",
+                settings=config.monitoring,
+                endpoint_name=endpoint.endpoint.attr_endpoint_name,
+                image_uri=model_monitor_image(self),
+                features=transforms.feature_columns(transforms.spec_from_schema()),
+                artifacts=lake.artifacts,
+                baseline_prefix=BASELINE_PREFIX,
+                key=lake.key,
+                subnet_ids=network.network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
+                security_group_id=endpoint.security_group.security_group_id,
+                alerts=alerts.alerts.topic,
+            )
+            self.model_monitor.node.add_dependency(endpoint.baseline)
+        else:
+            self._drift(config, lake, alerts, retain)
+        cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
+        cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
+        cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)
+
+    def _drift(self, config: AppConfig, lake: DataLake, alerts: AlertsStack, retain: bool) -> None:
         self.drift = DriftMonitor(
             self,
             "Drift",
@@ -56,6 +83,3 @@ class ServingStack(cdk.Stack):
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
         )
-        cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
-        cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
-        cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)

@@ -12,7 +12,14 @@ from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
 from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
 from ml_constructs.training.construct import TrainingPipeline
-from sagemaker_images import XGBOOST_ACCOUNTS, image_uri_expression, resolve_xgboost_version
+from sagemaker_images import (
+    MODEL_MONITOR_ACCOUNTS,
+    MODEL_MONITOR_REPOSITORY,
+    XGBOOST_ACCOUNTS,
+    ecr_image_uri,
+    image_uri_expression,
+    resolve_xgboost_version,
+)
 from stacks.alerts_stack import AlertsStack
 from stacks.network_stack import NetworkStack
 
@@ -79,3 +86,18 @@ def xgboost_image(stack: cdk.Stack, configured_version: str) -> str:
     )
     account = mapping.find_in_map(cdk.Aws.REGION, "account")
     return image_uri_expression(account, stack.region, stack.url_suffix, version)
+
+
+def model_monitor_image(stack: cdk.Stack) -> str:
+    """The Model Monitor analyzer image URI for ``stack``'s region (same rules as ``xgboost_image``)."""
+    if not cdk.Token.is_unresolved(stack.region):
+        if stack.region not in MODEL_MONITOR_ACCOUNTS:
+            raise ValueError(f"monitoring.engine=model_monitor: no Model Monitor analyzer image in {stack.region}")
+        return ecr_image_uri(
+            MODEL_MONITOR_ACCOUNTS[stack.region], stack.region, MODEL_MONITOR_REPOSITORY, None, stack.url_suffix
+        )
+    mapping = cdk.CfnMapping(
+        stack, "ModelMonitorImageAccounts", mapping={r: {"account": a} for r, a in MODEL_MONITOR_ACCOUNTS.items()}
+    )
+    account = mapping.find_in_map(cdk.Aws.REGION, "account")
+    return ecr_image_uri(account, stack.region, MODEL_MONITOR_REPOSITORY, None, stack.url_suffix)

@@ -177,6 +177,12 @@ def test_config_is_frozen():
         ),
         ({"monitoring.window_hours": 0}, "monitoring.window_hours=0", "greater than or equal to 1"),
         ({"monitoring.distance_threshold": 0}, "monitoring.distance_threshold=0", "greater than 0"),
+        ({"monitoring.engine": "clarify"}, "monitoring.engine='clarify'", "'drift' or 'model_monitor'"),
+        (
+            {"monitoring.engine": "model_monitor", "region": "ca-west-1"},
+            "monitoring.engine='model_monitor'",
+            "no Model Monitor analyzer image",
+        ),
         ({"prefix": "1bad"}, "prefix='1bad'", "a letter"),
         ({"account": "123"}, "account='123'", "12-digit"),
         ({"region": "mars"}, "region='mars'", "region name"),

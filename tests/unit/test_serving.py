@@ -146,3 +146,45 @@ def test_drift_job_asset_is_the_runtime_code_only(sandbox):
         and (sandbox.outdir / f["source"]["path"] / "drift_job.py").exists()
     ]
     assert staged == [["__init__.py", "analyzer.py", "drift_job.py"]]  # no construct.py: no aws_cdk in the Lambda
+
+
+@pytest.fixture(scope="module")
+def model_monitor(tmp_path_factory):
+    from tests.conftest import synth
+
+    return synth(tmp_path_factory.mktemp("cdk-model-monitor"), {"monitoring.engine": "model_monitor"})
+
+
+def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_monitor):
+    from ml_constructs.glue_etl import transforms
+
+    template = model_monitor.template(model_monitor.stacks.serving)
+    job = one(template, "AWS::SageMaker::DataQualityJobDefinition")
+    baseline = job["DataQualityBaselineConfig"]
+    assert baseline["StatisticsResource"]["S3Uri"]["Fn::Join"][1][-1] == f"/{BASELINE_PREFIX}statistics.json"
+    assert baseline["ConstraintsResource"]["S3Uri"]["Fn::Join"][1][-1] == f"/{BASELINE_PREFIX}constraints.json"
+    assert "ServingEndpoint" in json.dumps(job["DataQualityJobInput"]["EndpointInput"]["EndpointName"])
+    assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert "DataLakeKey" in json.dumps(job["DataQualityJobOutputConfig"]["KmsKeyId"])
+    assert "sagemaker-model-monitor-analyzer" in json.dumps(job["DataQualityAppSpecification"]["ImageUri"])
+    schedule = one(template, "AWS::SageMaker::MonitoringSchedule")["MonitoringScheduleConfig"]
+    assert schedule["MonitoringType"] == "DataQuality"
+    assert schedule["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    drift = sorted(a["MetricName"] for a in alarms if a["MetricName"].startswith("feature_baseline_drift_"))
+    features = transforms.feature_columns(transforms.spec_from_schema())
+    assert drift == sorted(f"feature_baseline_drift_{f}" for f in features)
+    assert all(
+        a["Threshold"] == model_monitor.config.monitoring.distance_threshold
+        for a in alarms
+        if a["MetricName"].startswith("feature_baseline_drift_")
+    )
+    assert not [k for k in resources(template, "AWS::Lambda::Function") if k.startswith("Drift")]  # one engine
+
+
+def test_model_monitor_engine_passes_nag_and_cfn_lint(model_monitor):
+    from cfnlint.api import ManualArgs, lint
+
+    template = model_monitor.template(model_monitor.stacks.serving)  # synthesis ran cdk-nag already
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"], ignore_checks=["W3005"]))
+    assert [m.message for m in matches] == []
