@@ -11,6 +11,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from ml_config.config import AppConfig, RemovalPolicy
+from ml_constructs.serving.construct import VARIANT
+from ml_constructs.training.construct import EndpointTarget
 from stacks.alerts_stack import AlertsStack
 from stacks.data_lake_stack import DataLakeStack
 from stacks.glue_etl_stack import GlueEtlStack
@@ -110,17 +112,6 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
     )
     # the raw crawler adds partitions to the raw table the streaming stack owns
     glue_etl.add_stack_dependency(streaming)
-    training = TrainingStack(
-        app,
-        f"{config.prefix}-training",
-        config=config,
-        lake=data_lake.lake,
-        network=network,
-        etl=glue_etl.etl,
-        alerts=alerts,
-        env=env,
-        description="ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
-    )
     serving = ServingStack(
         app,
         f"{config.prefix}-serving",
@@ -130,6 +121,26 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         alerts=alerts,
         env=env,
         description="ML specialty reference: real-time endpoint with data capture and autoscaling",
+    )
+    training = TrainingStack(
+        app,
+        f"{config.prefix}-training",
+        config=config,
+        lake=data_lake.lake,
+        network=network,
+        etl=glue_etl.etl,
+        alerts=alerts,
+        # the workflow's last step rolls the serving endpoint to the new model
+        endpoint=EndpointTarget(
+            name=serving.endpoint.endpoint.attr_endpoint_name,
+            variant=VARIANT,
+            instance_type=config.serving.instance_type,
+            instance_count=config.serving.instance_count,
+            capture_uri=serving.endpoint.capture_uri,
+            capture_percentage=config.serving.capture_percentage,
+        ),
+        env=env,
+        description="ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
     )
     return Stacks(
         data_lake=data_lake,

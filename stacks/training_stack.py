@@ -11,7 +11,7 @@ from ml_config.config import AppConfig, Encryption, RemovalPolicy
 from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
 from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
-from ml_constructs.training.construct import TrainingPipeline
+from ml_constructs.training.construct import EndpointTarget, TrainingPipeline
 from sagemaker_images import (
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_REPOSITORY,
@@ -35,6 +35,7 @@ class TrainingStack(cdk.Stack):
         network: NetworkStack,
         etl: GlueEtl,
         alerts: AlertsStack,
+        endpoint: EndpointTarget | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -55,6 +56,7 @@ class TrainingStack(cdk.Stack):
             alerts=alerts.alerts.topic,
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            endpoint=endpoint,
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)

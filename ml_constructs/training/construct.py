@@ -25,6 +25,7 @@ Precedence: the caller's validated ``TrainingSettings``; encryption, isolation a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ EVALUATE_CODE = HERE / "evaluate"
 MODELS_PREFIX = "models/"
 EVALUATION_PREFIX = "evaluation/"
 PREDICTIONS_PREFIX = "predictions/"
+CAPTURE_PREFIX = "capture/"  # a rolled endpoint's model writes data capture with this role
 JOB_PREFIX = "mlspec-"  # every job and model this workflow creates starts with it (IAM scopes to it)
 
 # Errors worth a retry: throttling and transient service faults, never a failed job.
@@ -65,6 +67,18 @@ TRANSIENT = {
     ],
     "sns": ["SNS.ThrottledException", "SNS.InternalErrorException"],
 }
+
+
+@dataclass(frozen=True)
+class EndpointTarget:
+    """The serving stack's endpoint the workflow rolls to a newly trained model."""
+
+    name: str
+    variant: str
+    instance_type: str
+    instance_count: int
+    capture_uri: str
+    capture_percentage: int
 
 
 class TrainingPipeline(Construct):
@@ -86,9 +100,11 @@ class TrainingPipeline(Construct):
         alerts: sns.ITopic,
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
+        endpoint: EndpointTarget | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
+        self._endpoint = endpoint
         self._key = key
         self._stack = stack = cdk.Stack.of(self)
         self._wildcard_resources: dict[str, tuple[IConstruct, list[str]]] = {}
@@ -350,6 +366,9 @@ class TrainingPipeline(Construct):
                 "metrics.$": "$.evaluation.metrics",
             },
         )
+        first_after_gate: sfn.IChainable = handover
+        if endpoint is not None:
+            first_after_gate = self._roll_endpoint(endpoint, key, handover)
         passed = register
         if settings.batch_transform_test:
             test_transform = self._transform(
@@ -361,9 +380,9 @@ class TrainingPipeline(Construct):
                 join=False,
             )
             passed.next(test_transform)
-            test_transform.next(handover)
+            test_transform.next(first_after_gate)
         else:
-            passed.next(handover)
+            passed.next(first_after_gate)
         handover.next(sfn.Succeed(self, "Done"))
 
         delete_model = self._sagemaker_sdk(
@@ -566,6 +585,67 @@ class TrainingPipeline(Construct):
         )
         return tune.next(best)
 
+    def _roll_endpoint(self, endpoint: EndpointTarget, key: kms.IKey, then: sfn.IChainable) -> sfn.IChainable:
+        """A new endpoint config for the new model (same variant, capture and encryption), UpdateEndpoint, and a
+        wait loop until the endpoint is InService again. SageMaker shifts traffic only once the new instances
+        are healthy, so the endpoint keeps serving throughout."""
+        create_config = self._sagemaker_sdk(
+            "CreateEndpointConfig",
+            "createEndpointConfig",
+            {
+                "EndpointConfigName.$": "$.names.run",
+                "KmsKeyId": key.key_arn,
+                "ProductionVariants": [
+                    {
+                        "VariantName": endpoint.variant,
+                        "ModelName.$": "$.names.run",
+                        "InitialInstanceCount": endpoint.instance_count,
+                        "InstanceType": endpoint.instance_type,
+                        "InitialVariantWeight": 1,
+                    }
+                ],
+                "DataCaptureConfig": {
+                    "EnableCapture": endpoint.capture_percentage > 0,
+                    "InitialSamplingPercentage": endpoint.capture_percentage,
+                    "DestinationS3Uri": endpoint.capture_uri,
+                    "KmsKeyId": key.key_arn,
+                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                    "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+                },
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        update = self._sagemaker_sdk(
+            "UpdateEndpoint",
+            "updateEndpoint",
+            {"EndpointName": endpoint.name, "EndpointConfigName.$": "$.names.run"},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        wait = sfn.Wait(self, "WaitForEndpoint", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
+        describe = self._sagemaker_sdk(
+            "DescribeEndpoint",
+            "describeEndpoint",
+            {"EndpointName": endpoint.name},
+            result_selector={"status.$": "$.EndpointStatus"},
+            result_path="$.endpoint",
+        )
+        rolled = (
+            sfn.Choice(self, "EndpointInService")
+            .when(sfn.Condition.string_equals("$.endpoint.status", "InService"), then)
+            .when(
+                sfn.Condition.string_equals("$.endpoint.status", "Failed"),
+                sfn.Pass(
+                    self,
+                    "EndpointUpdateFailed",
+                    parameters={"Error": "EndpointUpdateFailed", "Cause": "see DescribeEndpoint"},
+                    result_path="$.error",
+                ).next(self._failure),
+            )
+            .otherwise(wait)
+        )
+        create_config.next(update).next(wait).next(describe).next(rolled)
+        return create_config
+
     def _package_group(self) -> sagemaker.CfnModelPackageGroup:
         if not hasattr(self, "package_group"):
             self.package_group = sagemaker.CfnModelPackageGroup(
@@ -596,7 +676,10 @@ class TrainingPipeline(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{curated_prefix}*"]}},
             )
         )
-        writes = [artifacts.arn_for_objects(f"{p}*") for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX)]
+        writes = [
+            artifacts.arn_for_objects(f"{p}*")
+            for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX, CAPTURE_PREFIX)
+        ]
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteArtifacts",
@@ -679,6 +762,8 @@ class TrainingPipeline(Construct):
                 ("model", names),
                 ("hyper-parameter-tuning-job", "tune-*"),
                 ("model-package", f"{stack.stack_name.lower()}-models/*"),
+                ("endpoint-config", names),
+                ("endpoint", "*"),
             )
         }
         statements = [
@@ -700,6 +785,20 @@ class TrainingPipeline(Construct):
                     "sagemaker:StopHyperParameterTuningJob",
                 ],
                 resources=[arns[k] for k in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job")],
+            ),
+            iam.PolicyStatement(
+                sid="RollEndpoint",
+                actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
+                resources=[
+                    stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name=f"{JOB_PREFIX}*"),
+                    stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="EndpointConfigEncryption",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[self._key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
             iam.PolicyStatement(
                 sid="RegisterModels",

@@ -40,7 +40,7 @@ def path(states, start="Names") -> list[str]:
     return order
 
 
-def test_happy_path_runs_etl_train_evaluate_gate_register_handover(states):
+def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_handover(states):
     assert path(states) == [
         "Names",
         "RunEtl",
@@ -51,6 +51,11 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_handover(states):
         "QualityGate",
         "Register",
         "TestTransform",
+        "CreateEndpointConfig",
+        "UpdateEndpoint",
+        "WaitForEndpoint",
+        "DescribeEndpoint",
+        "EndpointInService",
         "Handover",
         "Done",
     ]
@@ -95,7 +100,7 @@ def test_gate_thresholds_follow_overrides(tmp_path):
     (choice,) = states["QualityGate"]["Choices"]
     assert {"Variable": "$.evaluation.metrics.auc", "NumericGreaterThanEquals": 0.9} in choice["And"]
     assert "TestTransform" not in states
-    assert states["Register"]["Next"] == "Handover"
+    assert states["Register"]["Next"] == "CreateEndpointConfig"
 
 
 def test_training_job_is_isolated_encrypted_and_configured(sandbox, states):
@@ -195,6 +200,7 @@ def test_job_role_reads_curated_and_writes_only_artifact_prefixes(training):
     )
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]) == [
+        "/capture/*",
         "/evaluation/*",
         "/models/*",
         "/predictions/*",
@@ -247,3 +253,19 @@ def test_schedule_starts_the_workflow(tmp_path):
     result = synth(tmp_path, {"training.schedule": "cron(0 3 ? * SUN *)"})
     (rule,) = resources(result.template(result.stacks.training), "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
+
+
+def test_workflow_rolls_the_serving_endpoint_to_the_new_model(sandbox, states):
+    config = states["CreateEndpointConfig"]["Parameters"]
+    (variant,) = config["ProductionVariants"]
+    serving = sandbox.config.serving
+    assert variant["ModelName.$"] == "$.names.run"
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == (serving.instance_type, serving.instance_count)
+    capture = config["DataCaptureConfig"]
+    assert capture["InitialSamplingPercentage"] == serving.capture_percentage
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert states["UpdateEndpoint"]["Parameters"]["EndpointConfigName.$"] == "$.names.run"
+    choice = states["EndpointInService"]
+    assert [c["StringEquals"] for c in choice["Choices"]] == ["InService", "Failed"]
+    assert choice["Default"] == "WaitForEndpoint"  # still Updating: wait and look again
+    assert path(states, choice["Choices"][1]["Next"]) == ["EndpointUpdateFailed", "NotifyFailure", "Failed"]
