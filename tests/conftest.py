@@ -96,6 +96,35 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synth(tmp_path_factory.mktemp("cdk-production"), {"profile": "production"})
 
 
+# One app with every non-default choice the variant tests need (they do not interact): one synthesis instead
+# of one per variant, which keeps the CDK test tier within its time budget.
+VARIANT = {
+    "lake.encryption": "s3",
+    "lake.raw.standard_ia_days": "45",
+    "lake.raw.glacier_ir_days": "100",
+    "lake.raw.glacier_days": "200",
+    "lake.raw.deep_archive_days": "400",
+    "network.cidr": "10.0.0.0/26",
+    "network.subnet_mask": "28",
+    "network.max_azs": "2",
+    "firehose.output_format": "json",
+    "alerts.email": "ops@example.com",
+    "catalog.encryption": "unmanaged",
+    "training.gate.auc": "0.9",
+    "training.batch_transform_test": "false",
+    "training.tuning.enabled": "true",
+    "training.tuning.max_jobs": "6",
+    "training.schedule": "cron(0 3 ? * SUN *)",
+    "monitoring.engine": "model_monitor",
+}
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The app with the VARIANT overrides."""
+    return synth(tmp_path_factory.mktemp("cdk-variant"), VARIANT)
+
+
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """The resources of one type, by logical id."""
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}

@@ -46,10 +46,8 @@ def test_production_catalog_uses_the_retained_lake_key(production):
     assert "DataLakeKey" in json.dumps(settings["EncryptionAtRest"]["SseAwsKmsKeyId"])
 
 
-def test_unmanaged_catalog_encryption_leaves_the_account_setting_alone(tmp_path):
-    from tests.conftest import synth
-
-    result = synth(tmp_path, {"catalog.encryption": "unmanaged"})
+def test_unmanaged_catalog_encryption_leaves_the_account_setting_alone(variant):
+    result = variant
     assert resources(result.template(result.stacks.glue_etl), "AWS::Glue::DataCatalogEncryptionSettings") == {}
 
 

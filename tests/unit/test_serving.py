@@ -149,10 +149,8 @@ def test_drift_job_asset_is_the_runtime_code_only(sandbox):
 
 
 @pytest.fixture(scope="module")
-def model_monitor(tmp_path_factory):
-    from tests.conftest import synth
-
-    return synth(tmp_path_factory.mktemp("cdk-model-monitor"), {"monitoring.engine": "model_monitor"})
+def model_monitor(variant):
+    return variant  # monitoring.engine=model_monitor
 
 
 def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_monitor):

@@ -20,10 +20,8 @@ def streaming(sandbox):
 
 
 @pytest.fixture(scope="module")
-def json_mode(tmp_path_factory):
-    from tests.conftest import synth
-
-    return synth(tmp_path_factory.mktemp("cdk-json"), {"firehose.output_format": "json", "lake.encryption": "s3"})
+def json_mode(variant):
+    return variant  # firehose.output_format=json, lake.encryption=s3
 
 
 def delivery(template) -> dict:
@@ -214,10 +212,8 @@ def test_alerts_topic_is_encrypted_tls_only_and_usable_by_cloudwatch(sandbox):
     assert resources(template, "AWS::SNS::Subscription") == {}  # no e-mail configured
 
 
-def test_alert_email_subscribes(tmp_path):
-    from tests.conftest import synth
-
-    result = synth(tmp_path, {"alerts.email": "ops@example.com"})
+def test_alert_email_subscribes(variant):
+    result = variant
     (subscription,) = resources(result.template(result.stacks.alerts), "AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"

@@ -92,10 +92,8 @@ def test_gate_thresholds_come_from_the_config(sandbox, states):
     assert conditions == sandbox.config.training.gate.model_dump()
 
 
-def test_gate_thresholds_follow_overrides(tmp_path):
-    from tests.conftest import synth
-
-    result = synth(tmp_path, {"training.gate.auc": "0.9", "training.batch_transform_test": "false"})
+def test_gate_thresholds_follow_overrides(variant):
+    result = variant
     states = definition(result.template(result.stacks.training))["States"]
     (choice,) = states["QualityGate"]["Choices"]
     assert {"Variable": "$.evaluation.metrics.auc", "NumericGreaterThanEquals": 0.9} in choice["And"]
@@ -161,10 +159,8 @@ def test_evaluation_transform_joins_the_label_and_the_score(sandbox, states):
     assert payload["thresholds"] == sandbox.config.training.gate.model_dump()
 
 
-def test_tuning_replaces_training_with_bounded_bayesian_search(tmp_path):
-    from tests.conftest import synth
-
-    result = synth(tmp_path, {"training.tuning.enabled": "true", "training.tuning.max_jobs": "6"})
+def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
+    result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
     assert path(states)[:5] == ["Names", "RunEtl", "Tune", "BestTrainingJob", "CreateModel"]
@@ -247,10 +243,8 @@ def test_model_package_group_and_outputs(sandbox, training):
     assert resources(training, "AWS::Events::Rule") == {}  # sandbox: on demand only
 
 
-def test_schedule_starts_the_workflow(tmp_path):
-    from tests.conftest import synth
-
-    result = synth(tmp_path, {"training.schedule": "cron(0 3 ? * SUN *)"})
+def test_schedule_starts_the_workflow(variant):
+    result = variant
     (rule,) = resources(result.template(result.stacks.training), "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
 
