@@ -10,7 +10,8 @@ import jsii
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from ml_config.config import AppConfig, RemovalPolicy
+from ml_config.config import AppConfig
+from ml_constructs.common import removal_policy
 from ml_constructs.serving.construct import VARIANT
 from ml_constructs.training.construct import EndpointTarget
 from stacks.alerts_stack import AlertsStack
@@ -64,9 +65,6 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         cdk.Tags.of(app).add(key, value)
     cdk.Aspects.of(app).add(_TagProviders(tags))
 
-    removal = (
-        cdk.RemovalPolicy.RETAIN if config.lake.removal_policy is RemovalPolicy.RETAIN else cdk.RemovalPolicy.DESTROY
-    )
     data_lake = DataLakeStack(
         app,
         f"{config.prefix}-data-lake",
@@ -81,7 +79,7 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         settings=config.network,
         log_settings=config.logs,
         lake=data_lake.lake,
-        removal_policy=removal,
+        removal_policy=removal_policy(config.lake.removal_policy),
         env=env,
         description="ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
     )

@@ -7,8 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption, RemovalPolicy
-from ml_constructs.common import log_retention
+from ml_config.config import AppConfig, Encryption
+from ml_constructs.common import log_retention, removal_policy
 from ml_constructs.data_lake import DataLake
 from ml_constructs.glue_etl.construct import GlueEtl, Zones
 from ml_constructs.streaming import EVENTS_PREFIX, RAW_TABLE_NAME
@@ -19,7 +19,6 @@ class GlueEtlStack(cdk.Stack):
         self, scope: Construct, construct_id: str, *, config: AppConfig, lake: DataLake, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
         self.etl = GlueEtl(
             self,
             "Etl",
@@ -39,7 +38,7 @@ class GlueEtlStack(cdk.Stack):
             athena_settings=config.athena,
             workgroup_name=f"{config.prefix}-lake",
             log_retention=log_retention(config.logs.retention_days),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(config.lake.removal_policy),
         )
         cdk.CfnOutput(self, "JobName", value=self.etl.job.job_name)
         cdk.CfnOutput(self, "RawCrawlerName", value=self.etl.raw_crawler.ref)

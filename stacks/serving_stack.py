@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption, MonitoringEngine, RemovalPolicy
-from ml_constructs.common import log_retention
+from ml_config.config import AppConfig, Encryption, MonitoringEngine
+from ml_constructs.common import log_retention, removal_policy
 from ml_constructs.data_lake import DataLake
 from ml_constructs.monitoring.construct import DriftMonitor, ModelMonitorSchedule
 from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, RealTimeEndpoint
@@ -42,7 +42,6 @@ class ServingStack(cdk.Stack):
             vpc=network.network.vpc,
             alerts=alerts.alerts.topic,
         )
-        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
         if config.monitoring.engine is MonitoringEngine.MODEL_MONITOR:
             from ml_constructs.glue_etl import transforms
 
@@ -63,12 +62,12 @@ class ServingStack(cdk.Stack):
             )
             self.model_monitor.node.add_dependency(endpoint.baseline)
         else:
-            self._drift(config, lake, alerts, retain)
+            self._drift(config, lake, alerts)
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
         cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)
 
-    def _drift(self, config: AppConfig, lake: DataLake, alerts: AlertsStack, retain: bool) -> None:
+    def _drift(self, config: AppConfig, lake: DataLake, alerts: AlertsStack) -> None:
         self.drift = DriftMonitor(
             self,
             "Drift",
@@ -81,5 +80,5 @@ class ServingStack(cdk.Stack):
             key=lake.key,
             alerts=alerts.alerts.topic,
             log_retention=log_retention(config.logs.retention_days),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(config.lake.removal_policy),
         )

@@ -7,8 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ml_config.config import AppConfig, CatalogEncryption, Encryption, RemovalPolicy
-from ml_constructs.common import log_retention
+from ml_config.config import AppConfig, CatalogEncryption, Encryption
+from ml_constructs.common import log_retention, removal_policy
 from ml_constructs.data_lake import DataLake
 from ml_constructs.streaming import Encryption as StreamEncryption
 from ml_constructs.streaming import StreamingIngest
@@ -27,7 +27,6 @@ class StreamingStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
         self.ingest = StreamingIngest(
             self,
             "Ingest",
@@ -43,7 +42,7 @@ class StreamingStack(cdk.Stack):
             ),
             alerts=alerts.alerts.topic,
             log_retention=log_retention(config.logs.retention_days),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(config.lake.removal_policy),
         )
         # The Firehose L2 always adds a mapping of its service CIDR blocks, used only by Redshift and Splunk
         # destinations. Unused with S3 (cfn-lint W7001, CloudFormation's validator too): remove it. If a

@@ -7,8 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption, RemovalPolicy
-from ml_constructs.common import log_retention
+from ml_config.config import AppConfig, Encryption
+from ml_constructs.common import log_retention, removal_policy
 from ml_constructs.data_lake import DataLake
 from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
 from ml_constructs.training.construct import EndpointTarget, TrainingPipeline
@@ -39,7 +39,6 @@ class TrainingStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        retain = config.lake.removal_policy is RemovalPolicy.RETAIN
         self.pipeline = TrainingPipeline(
             self,
             "Training",
@@ -55,7 +54,7 @@ class TrainingStack(cdk.Stack):
             vpc=network.network.vpc,
             alerts=alerts.alerts.topic,
             log_retention=log_retention(config.logs.retention_days),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=removal_policy(config.lake.removal_policy),
             endpoint=endpoint,
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)

@@ -37,6 +37,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, IConstruct
 
 from ml_config.config import AthenaSettings, CatalogEncryption, CatalogSettings, EtlSettings
+from ml_constructs.common import via_service
 from ml_constructs.data_lake import QUERY_RESULTS_PREFIX
 from ml_constructs.glue_etl import transforms
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
@@ -388,7 +389,6 @@ class GlueEtl(Construct):
     def _grant_key(self, role: iam.Role, key: kms.IKey, *, s3_kms: bool, write: bool) -> None:
         """The lake key, only through the services that need it: S3 (objects), CloudWatch Logs (the
         security configuration's log encryption), Glue (bookmarks, and the Data Catalog when it uses this key)."""
-        stack = cdk.Stack.of(self)
         services = ["logs", "glue"] + (["s3"] if s3_kms else [])
         actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
         if not write:
@@ -398,9 +398,7 @@ class GlueEtl(Construct):
                 sid="LakeKeyThroughServices",
                 actions=sorted(set(actions)),
                 resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": [f"{svc}.{stack.region}.{stack.url_suffix}" for svc in services]}
-                },
+                conditions=via_service(self, *services),
             )
         )
 

@@ -28,6 +28,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_config.config import MonitoringSettings
+from ml_constructs.common import sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge_wildcard_resources
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +53,6 @@ class DriftMonitor(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
         log_group = logs.LogGroup(
             self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
         )
@@ -77,7 +77,7 @@ class DriftMonitor(Construct):
                 sid="LakeKeyThroughS3",
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                conditions=via_service(self, "s3"),
             ),
             iam.PolicyStatement(
                 sid="DriftMetrics",
@@ -201,21 +201,7 @@ class ModelMonitorSchedule(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
                 resources=[key.key_arn],
             ),
-            iam.PolicyStatement(
-                sid="RunInTheVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            ),
+            sagemaker_vpc_access(),
             iam.PolicyStatement(
                 sid="Metrics",
                 actions=["cloudwatch:PutMetricData"],

@@ -31,6 +31,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_config.config import ServingSettings
+from ml_constructs.common import sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -109,7 +110,7 @@ class RealTimeEndpoint(Construct):
                     sid="EncryptThroughS3",
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                    conditions=via_service(self, "s3"),
                 )
             )
         deployment_policy = iam.Policy(self, "DeploymentPolicy", roles=[self.deployment_role], statements=statements)
@@ -181,23 +182,7 @@ class RealTimeEndpoint(Construct):
                 resources=[key.key_arn],
             )
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RunInTheVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            )
-        )
+        self.role.add_to_policy(sagemaker_vpc_access())
         logs_arn = stack.format_arn(
             service="logs",
             resource="log-group",

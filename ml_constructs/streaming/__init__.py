@@ -34,6 +34,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_config.config import AlertSettings, CapacityMode, FirehoseSettings, OutputFormat, StreamSettings
+from ml_constructs.common import via_service
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 from worked_example import schema
 
@@ -187,7 +188,7 @@ class StreamingIngest(Construct):
                     sid="EncryptThroughS3Only",
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[encryption.key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+                    conditions=via_service(self, "s3"),
                 )
             )
         if encryption.catalog_kms:
@@ -196,7 +197,7 @@ class StreamingIngest(Construct):
                     sid="ReadEncryptedCatalog",
                     actions=["kms:Decrypt"],
                     resources=[encryption.key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"glue.{stack.region}.{stack.url_suffix}"}},
+                    conditions=via_service(self, "glue"),
                 )
             )
         self.delivery_policy = iam.Policy(self, "DeliveryPolicy", roles=[self.delivery_role], statements=statements)

@@ -45,6 +45,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 from ml_config.config import TrainingSettings
+from ml_constructs.common import sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge_wildcard_resources
 
 HERE = Path(__file__).resolve().parent
@@ -711,21 +712,7 @@ class TrainingPipeline(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        vpc_describe = iam.PolicyStatement(
-            sid="RunInTheVpc",
-            actions=[
-                "ec2:CreateNetworkInterface",
-                "ec2:CreateNetworkInterfacePermission",
-                "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups",
-            ],
-            resources=["*"],  # ENIs are created with generated ids; the Describe calls have no resource type
-        )
+        vpc_describe = sagemaker_vpc_access()
         role.add_to_policy(vpc_describe)
         logs_arn = stack.format_arn(
             service="logs",
@@ -810,7 +797,7 @@ class TrainingPipeline(Construct):
                 sid="PublishEncryptedAlerts",
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self._key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.{stack.url_suffix}"}},
+                conditions=via_service(self, "sns"),
             ),
             iam.PolicyStatement(
                 sid="RunEtl",
@@ -870,7 +857,7 @@ def _kms_via_s3(stack: cdk.Stack, key: kms.IKey, actions: list[str]) -> iam.Poli
         sid="LakeKeyThroughS3",
         actions=actions,
         resources=[key.key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"}},
+        conditions=via_service(stack, "s3"),
     )
 
 

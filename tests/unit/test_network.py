@@ -102,9 +102,11 @@ def test_log_retention_mapping_matches_cloudwatch_values():
 
 def test_a_tiny_vpc_synthesizes(variant):
     """The config's fit check and CDK's subnet allocation agree: /28 subnets in a /26 VPC."""
+    from tests.conftest import VARIANT
+
     subnets = resources(variant.template(variant.stacks.network), "AWS::EC2::Subnet").values()
-    assert len(subnets) == 2
-    assert all(s["Properties"]["CidrBlock"].endswith("/28") for s in subnets)
+    assert len(subnets) == int(VARIANT["network.max_azs"])
+    assert all(s["Properties"]["CidrBlock"].endswith("/" + VARIANT["network.subnet_mask"]) for s in subnets)
 
 
 def test_the_smallest_vpc_synthesizes(tmp_path):
