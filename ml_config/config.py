@@ -111,6 +111,7 @@ class _Section(BaseModel):
 class Profile(StrEnum):
     SANDBOX = "sandbox"
     PRODUCTION = "production"
+    LOCAL = "local"  # the sandbox, deployed into the local moto server by `make local` (docs/local-sandbox.md)
 
 
 class Encryption(StrEnum):
@@ -837,7 +838,8 @@ class AppConfig(_Section):
     profile: Profile = Field(
         Profile.SANDBOX,
         description="sandbox (small, cheap, everything destroyable) or production (retained data, redundancy). "
-        "Sets the defaults of the keys below.",
+        "Sets the defaults of the keys below. `local` is the sandbox for `make local`'s moto server: same "
+        "defaults, strong cross-stack references (docs/local-sandbox.md).",
     )
     prefix: str = Field(
         "mlspec",
@@ -971,6 +973,8 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "etl.timeout_minutes": 180,
     },
 }
+# The local sandbox is the sandbox: only how the app wires stacks differs (``app.create_app``).
+PROFILE_DEFAULTS[Profile.LOCAL] = dict(PROFILE_DEFAULTS[Profile.SANDBOX])
 
 
 # ---------------------------------------------------------------------------------------------------------
