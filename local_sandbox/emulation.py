@@ -557,3 +557,22 @@ def install(endpoint_url: str) -> None:
 
         parsing.resource_class_from_type = resource_class_from_type
         parsing._local_sandbox = True  # type: ignore[attr-defined]
+
+
+# --- 4. API operations moto lacks ------------------------------------------------------------------------------
+
+
+def update_endpoint(region: str, endpoint_name: str, endpoint_config_name: str) -> None:
+    """``UpdateEndpoint``: point the endpoint at another endpoint config (moto 5.2.5 has no such operation).
+
+    In AWS the endpoint goes to ``Updating`` and rolls its instances; locally the switch is immediate and the
+    endpoint stays ``InService``.
+    """
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[ACCOUNT_ID][region]
+    endpoint = backend.endpoints[endpoint_name]
+    config = backend.describe_endpoint_config(endpoint_config_name)
+    endpoint.endpoint_config_name = endpoint_config_name
+    endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+    endpoint.data_capture_config = config.get("DataCaptureConfig")

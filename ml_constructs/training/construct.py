@@ -229,7 +229,9 @@ class TrainingPipeline(Construct):
                     "Type": "Task",
                     "Resource": f"arn:{stack.partition}:states:::glue:startJobRun.sync",
                     "Parameters": {"JobName": etl_job_name, "Timeout": int(etl_timeout.to_minutes())},
-                    "ResultPath": None,
+                    # DISCARD renders as null; a Python None is dropped, and the default "$" would replace the
+                    # execution's state with the job run (the next state reads $.names).
+                    "ResultPath": sfn.JsonPath.DISCARD,
                     "TimeoutSeconds": int(etl_timeout.plus(cdk.Duration.minutes(15)).to_seconds()),
                 },
             ),
@@ -304,7 +306,6 @@ class TrainingPipeline(Construct):
             input_uri=f"s3://{curated.bucket_name}/{curated_prefix}validation/",
             output_uri_path="$.names.evaluation_uri",
             key=key if s3_kms else None,
-            join=True,
         )
         evaluate = self._harden(
             tasks.LambdaInvoke(
@@ -378,7 +379,6 @@ class TrainingPipeline(Construct):
                 input_uri=f"s3://{curated.bucket_name}/{curated_prefix}test/",
                 output_uri_path="$.names.predictions_uri",
                 key=key if s3_kms else None,
-                join=False,
             )
             passed.next(test_transform)
             test_transform.next(first_after_gate)
@@ -493,7 +493,7 @@ class TrainingPipeline(Construct):
         return self._harden(sfn.CustomState(self, state_id, state_json=body), "sagemaker")
 
     def _transform(
-        self, state_id: str, *, job_name: str, input_uri: str, output_uri_path: str, key: kms.IKey | None, join: bool
+        self, state_id: str, *, job_name: str, input_uri: str, output_uri_path: str, key: kms.IKey | None
     ) -> sfn.CustomState:
         parameters: dict[str, Any] = {
             "TransformJobName.$": job_name,
@@ -516,10 +516,10 @@ class TrainingPipeline(Construct):
             },
             "BatchStrategy": "MultiRecord",
         }
-        if join:
-            # The CSV's first column is the label: send the features only, and join the prediction back to
-            # the input line, keeping the label and the score: each output line is "<label>,<probability>".
-            parameters["DataProcessing"] = {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+        # Every CSV split of the ETL has the label first: send the features only (the model was trained on 23
+        # columns and the container refuses a 24-column row), and join the prediction back to the input line,
+        # keeping the label and the score: each output line is "<label>,<probability>".
+        parameters["DataProcessing"] = {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
         return self._sagemaker(
             state_id,
             "createTransformJob.sync",

@@ -1,0 +1,94 @@
+"""Deploy the app into the local server with the unmodified CDK CLI: ``cdk bootstrap``, then ``cdk deploy``.
+
+The CLI is the project's pinned one (``node_modules/.bin/cdk``, what ``make`` uses); the only differences from
+a deploy to AWS are the environment (``LocalAws.environ``: endpoint, dummy credentials) and the ``local``
+profile (``-c profile=local``), synthesized into its own output directory so that ``cdk.out`` is untouched.
+``--method=direct`` because moto's change sets lose outputs and exports (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from local_sandbox.server import LocalAws
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+DEFAULT_OUTDIR = ROOT / "cdk.local.out"
+#: CLI output lines worth echoing (the rest goes to the log file): stack results and failures.
+_ECHO = ("✅", "❌", "creating stack", "failed", "Error", "error:")
+#: Noise from the SDK about Node 20's end of support, which the CLI prints on every run.
+_NOISE = (
+    "NodeVersionSupportWarning",
+    "versions published after",
+    "will require node",
+    "To continue receiving",
+    "and security updates",
+    "More information can be found",
+    "node --trace-warnings",
+)
+
+
+class DeployError(RuntimeError):
+    """A CDK CLI command failed; the message names the command and the log file."""
+
+
+def _node_major() -> str:
+    out = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True, text=True)
+    return out.stdout.strip() or "20"
+
+
+def run_cdk(aws: LocalAws, args: Sequence[str], log: Path, echo: bool = True) -> None:
+    """Run ``cdk <args>`` against the local server; all output to ``log``, the important lines to stdout."""
+    if not CDK.exists():
+        raise DeployError(f"{CDK} not found: run `make setup` (npm ci installs the pinned CDK CLI)")
+    env = aws.environ()
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = _node_major()
+    command = [str(CDK), *args, "--no-notices"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"$ cdk {' '.join(args)}\n")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            if echo and any(mark in line for mark in _ECHO) and not any(n in line for n in _NOISE):
+                print(f"    {line.rstrip()}", flush=True)
+        code = process.wait()
+    if code != 0:
+        raise DeployError(f"`cdk {' '.join(args[:2])}` exited with {code}; the full output is in {log}")
+
+
+def bootstrap(aws: LocalAws, log: Path) -> None:
+    """``cdk bootstrap aws://<moto account>/<region>``: the real bootstrap stack, in moto."""
+    run_cdk(aws, ["bootstrap", f"aws://{aws.account}/{aws.region}"], log)
+
+
+def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) -> dict[str, dict[str, str]]:
+    """``cdk deploy --all --method=direct`` of the local profile; returns the stacks' outputs."""
+    outputs = outdir / "outputs.json"
+    outputs.unlink(missing_ok=True)
+    args = [
+        "deploy",
+        "--all",
+        "--method=direct",
+        "--require-approval",
+        "never",
+        "--progress",
+        "events",
+        "--output",
+        str(outdir),
+        "--outputs-file",
+        str(outputs),
+        "-c",
+        "profile=local",
+    ]
+    for item in context:
+        args += ["-c", item]
+    run_cdk(aws, args, log)
+    return json.loads(outputs.read_text())

@@ -1,0 +1,102 @@
+"""The local sandbox's AWS: an in-process moto server on localhost, on a free port, always stopped.
+
+In process (a ``ThreadedMotoServer`` thread) rather than a ``moto_server`` subprocess, because the emulation
+in ``local_sandbox.emulation`` registers CloudFormation models with moto itself. The server listens on
+``localhost`` only (moto parses path-style template URLs only for that host name; see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+#: Credentials moto accepts; they are never valid anywhere else.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """Where the local AWS answers, and the environment that points AWS SDKs and the CDK CLI at it."""
+
+    endpoint_url: str
+    region: str = REGION
+    account: str = ACCOUNT_ID
+
+    def environ(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) pointed at the local server, never at AWS.
+
+        Every SDK (boto3, the CDK CLI's JavaScript SDK) reads ``AWS_ENDPOINT_URL``; the shared config and
+        credentials files are hidden so that a developer's real profile cannot be picked up.
+        """
+        env = dict(os.environ if base is None else base)
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+            env.pop(name, None)
+        env.update(CREDENTIALS)
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint_url,
+            AWS_REGION=self.region,
+            AWS_DEFAULT_REGION=self.region,
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            AWS_EC2_METADATA_DISABLED="true",
+            CDK_DISABLE_CLI_TELEMETRY="true",
+            NO_PROXY="localhost,127.0.0.1",
+        )
+        return env
+
+    def client(self, service: str) -> object:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            config=Config(retries={"max_attempts": 3}, s3={"addressing_style": "path"}),
+        )
+
+
+@contextlib.contextmanager
+def local_aws(port: int = 0) -> Iterator[LocalAws]:
+    """Start moto on ``localhost:port`` (0: a free port chosen by the OS) with the emulation installed.
+
+    The server is stopped when the block exits, whatever the reason (an error, Ctrl-C, SystemExit).
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
+
+    from local_sandbox import emulation
+
+    server = ThreadedMotoServer(ip_address="localhost", port=port, verbose=False)
+    server.start()
+    try:
+        _, bound = server.get_host_and_port()
+        aws = LocalAws(endpoint_url=f"http://localhost:{bound}")
+        emulation.install(aws.endpoint_url)
+        yield aws
+    finally:
+        server.stop()
+
+
+def is_listening(endpoint_url: str) -> bool:
+    """Whether something accepts connections at ``endpoint_url`` (used by the tests to prove the stop)."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(endpoint_url)
+    with contextlib.suppress(OSError), socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+        return True
+    return False
+
+
+__all__ = ["ACCOUNT_ID", "REGION", "LocalAws", "is_listening", "local_aws"]

@@ -1,0 +1,272 @@
+"""LOCAL EMULATION ONLY: the work behind each Task of the training workflow, on local compute.
+
+``LocalTasks(resource, parameters)`` is what ``workflow.run_definition`` calls. The parameters are the
+ones the deployed definition resolves; every input is read from, and every output written to, the
+location those parameters name in the local S3:
+
+- ``glue:startJobRun.sync``: the deployed job's ``DefaultArguments`` (``GetJob``), the raw prefix mirrored to a
+  local directory, the real ``transforms.run_from_args`` on a local SparkSession, the outputs uploaded to the
+  curated prefix. (Spark has no S3 connector offline; the mirror is the one indirection.)
+- ``sagemaker:createTrainingJob.sync``: the ``train`` channel read from its ``S3Uri``, xgboost trained with
+  the ``HyperParameters`` exactly as the built-in algorithm's container calls it
+  (``tools.build_default_model.train``), ``xgboost-model`` archived to
+  ``<S3OutputPath><TrainingJobName>/output/model.tar.gz`` with the ``KmsKeyId``, as SageMaker writes it.
+- ``sagemaker:createTransformJob.sync``: the model's ``ModelDataUrl`` loaded as the container loads it,
+  every input object scored line by line with the ``DataProcessing`` filters and join, one
+  ``<input file name>.out`` per input object under ``S3OutputPath``.
+- ``sagemaker:createModel``, ``aws-sdk:<service>:<action>`` and ``sns:publish``: the same API call on the
+  local server (``UpdateEndpoint``, which moto lacks, is applied to moto's endpoint record).
+- a Lambda function ARN: the function's handler module, run in this process (its boto3 clients reach the
+  local server through ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from local_sandbox.endpoint import load_boosters, predict_csv
+from local_sandbox.workflow import NotEmulated, TaskFailed
+from ml_constructs.monitoring.drift_job import parse_s3_uri
+
+#: Lambda handler string (the deployed function's ``Handler``) -> the module that implements it.
+LAMBDA_HANDLERS: dict[str, str] = {
+    "handler.handler": "ml_constructs.training.evaluate.handler",
+    "drift_job.handler": "ml_constructs.monitoring.drift_job",
+}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _csv_filter(expression: str | None, fields: list[str]) -> list[str]:
+    """A batch-transform ``InputFilter``/``OutputFilter`` on one CSV record: ``$``, ``$[a:]``, ``$[i,j,...]``."""
+    if expression in (None, "$"):
+        return fields
+    assert expression is not None
+    if match := re.fullmatch(r"\$\[(-?\d*):(-?\d*)\]", expression):
+        start, end = (int(x) if x else None for x in match.groups())
+        return fields[start:end]
+    if match := re.fullmatch(r"\$\[(-?\d+(?:\s*,\s*-?\d+)*)\]", expression):
+        return [fields[int(i)] for i in match.group(1).split(",")]
+    raise NotEmulated(f"batch transform filter {expression!r} is not emulated")
+
+
+class LocalTasks:
+    """Callable: ``(resource, parameters) -> result``, as Step Functions' integrations return it."""
+
+    def __init__(self, aws: Any, work: Path, progress: Callable[[str], None] = print) -> None:
+        self.aws = aws
+        self.work = work
+        self.progress = progress
+        self._spark: Any = None
+        self.etl_report: dict[str, Any] | None = None
+
+    def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
+        if resource.endswith(":states:::glue:startJobRun.sync"):
+            return self.glue_job(parameters)
+        if resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
+            return self.training_job(parameters)
+        if resource.endswith(":states:::sagemaker:createTransformJob.sync"):
+            return self.transform_job(parameters)
+        if resource.endswith(":states:::sagemaker:createModel"):
+            return self.aws.client("sagemaker").create_model(**parameters)
+        if resource.endswith(":states:::sns:publish"):
+            message = parameters["Message"]
+            text = message if isinstance(message, str) else json.dumps(message)
+            args = {"TopicArn": parameters["TopicArn"], "Message": text}
+            if "Subject" in parameters:
+                args["Subject"] = parameters["Subject"]
+            return self.aws.client("sns").publish(**args)
+        if match := re.search(r":states:::aws-sdk:([a-z0-9]+):(\w+)$", resource):
+            return self.sdk_call(match.group(1), match.group(2), parameters)
+        if ":lambda:" in resource and ":function:" in resource:
+            return self.lambda_function(resource, parameters)
+        raise NotEmulated(f"task resource {resource!r} is not emulated")
+
+    # --- moto calls ---------------------------------------------------------------------------------------
+
+    def sdk_call(self, service: str, action: str, parameters: dict[str, Any]) -> Any:
+        if (service, action) == ("sagemaker", "updateEndpoint"):
+            from local_sandbox.emulation import update_endpoint
+
+            update_endpoint(self.aws.region, parameters["EndpointName"], parameters["EndpointConfigName"])
+            return {"EndpointArn": parameters["EndpointName"]}
+        if (service, action) == ("sagemaker", "createModelPackage") and ":model-package-group/" in str(
+            parameters.get("ModelPackageGroupName")
+        ):
+            # AWS takes the group's name or ARN (the template passes Ref, which is the ARN); moto only the name.
+            parameters = {**parameters, "ModelPackageGroupName": parameters["ModelPackageGroupName"].rsplit("/", 1)[-1]}
+        from botocore.exceptions import ClientError
+
+        try:
+            response = getattr(self.aws.client(service), _snake(action))(**parameters)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            raise TaskFailed(f"{service.capitalize()}.{code}", str(exc)) from exc
+        response.pop("ResponseMetadata", None)
+        return json.loads(json.dumps(response, default=str))
+
+    def lambda_function(self, arn: str, payload: dict[str, Any]) -> Any:
+        handler = self.aws.client("lambda").get_function(FunctionName=arn)["Configuration"]["Handler"]
+        if handler not in LAMBDA_HANDLERS:
+            raise NotEmulated(f"Lambda handler {handler!r} ({arn}) has no local module")
+        module = importlib.import_module(LAMBDA_HANDLERS[handler])
+        try:
+            return module.handler(payload, None)
+        except Exception as exc:  # a Lambda error surfaces to Step Functions as the exception's type
+            raise TaskFailed(type(exc).__name__, str(exc)) from exc
+
+    # --- S3 helpers -----------------------------------------------------------------------------------------
+
+    def _objects(self, uri: str) -> list[tuple[str, str]]:
+        bucket, prefix = parse_s3_uri(uri, "S3Uri")
+        s3 = self.aws.client("s3")
+        keys = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [(bucket, o["Key"]) for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+        return keys
+
+    def download(self, uri: str, target: Path) -> list[Path]:
+        """Mirror every object under ``uri`` into ``target``, keeping the key layout below the prefix."""
+        _, prefix = parse_s3_uri(uri, "S3Uri")
+        s3 = self.aws.client("s3")
+        files = []
+        for bucket, key in self._objects(uri):
+            path = target / key[len(prefix) :].lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(path))
+            files.append(path)
+        return files
+
+    def upload(self, directory: Path, uri: str, kms_key: str | None = None) -> list[str]:
+        """Upload a Spark output tree (without Spark's local ``.crc`` checksum files) below ``uri``."""
+        bucket, prefix = parse_s3_uri(uri, "S3Uri")
+        prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else None
+        s3 = self.aws.client("s3")
+        keys = []
+        for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".crc")):
+            key = prefix + path.relative_to(directory).as_posix()
+            s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
+            keys.append(key)
+        return keys
+
+    # --- Glue ------------------------------------------------------------------------------------------------
+
+    def spark(self) -> Any:
+        if self._spark is None:
+            from ml_constructs.glue_etl.local import local_spark
+
+            self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
+            self._spark = local_spark("local-sandbox")
+        return self._spark
+
+    def glue_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        from ml_constructs.glue_etl import transforms
+
+        job = self.aws.client("glue").get_job(JobName=parameters["JobName"])["Job"]
+        arguments = {**job.get("DefaultArguments", {}), **parameters.get("Arguments", {})}
+        args = {name[2:]: value for name, value in arguments.items() if name.startswith("--")}
+        run_dir = Path(tempfile.mkdtemp(prefix="glue-", dir=self.work))
+        raw, curated = run_dir / "raw", run_dir / "curated"
+        files = self.download(args["raw_path"], raw)
+        self.progress(f"mirrored {len(files)} raw objects from {args['raw_path']}")
+        if not files:
+            raise TaskFailed("Glue.JobRunFailed", f"no object under {args['raw_path']}: nothing to transform")
+        report = transforms.run_from_args(
+            self.spark(), {**args, "raw_path": str(raw) + "/", "curated_path": str(curated) + "/"}
+        )
+        self.etl_report = report
+        keys = self.upload(curated, args["curated_path"])
+        self.progress(f"ETL wrote {len(keys)} objects under {args['curated_path']}")
+        return {"JobName": job["Name"], "Id": f"jr_{uuid.uuid4().hex}", "JobRunState": "SUCCEEDED"}
+
+    # --- SageMaker -----------------------------------------------------------------------------------------
+
+    def training_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        import xgboost as xgb
+
+        from tools.build_default_model import MODEL_FILE, deterministic_tar_gz, train
+
+        name = parameters["TrainingJobName"]
+        job_dir = Path(tempfile.mkdtemp(prefix="training-", dir=self.work))
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in parameters["InputDataConfig"]}
+        train_files = sorted(self.download(channels["train"], job_dir / "train"))
+        if not train_files:
+            raise TaskFailed("SageMaker.ClientError", f"no data in the train channel {channels['train']}")
+        hyperparameters = dict(parameters["HyperParameters"])
+        self.progress(
+            f"training xgboost {xgb.__version__} on {len(train_files)} files ({hyperparameters['num_round']} rounds)"
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Text file input has been deprecated")
+            warnings.filterwarnings("ignore", message=".*UBJSON format as default")
+            booster = train(train_files, hyperparameters, job_dir)
+            booster.save_model(str(job_dir / MODEL_FILE))
+        output = parameters["OutputDataConfig"]
+        bucket, prefix = parse_s3_uri(output["S3OutputPath"], "S3OutputPath")
+        key = f"{prefix.rstrip('/')}/{name}/output/model.tar.gz".lstrip("/")
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else {}
+        archive = deterministic_tar_gz(MODEL_FILE, (job_dir / MODEL_FILE).read_bytes())
+        self.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=archive, **extra)
+        return {
+            "TrainingJobName": name,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{key}"},
+            "HyperParameters": hyperparameters,
+        }
+
+    def transform_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        import io
+        import tarfile
+
+        sagemaker, s3 = self.aws.client("sagemaker"), self.aws.client("s3")
+        model = sagemaker.describe_model(ModelName=parameters["ModelName"])
+        url = (model.get("PrimaryContainer") or model["Containers"][0])["ModelDataUrl"]
+        bucket, key = parse_s3_uri(url, "ModelDataUrl")
+        with tempfile.TemporaryDirectory(prefix="transform-", dir=self.work) as tmp:
+            archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+            boosters = load_boosters(Path(tmp))
+        processing = parameters.get("DataProcessing", {})
+        source = parameters["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        output = parameters["TransformOutput"]
+        out_bucket, out_prefix = parse_s3_uri(output["S3OutputPath"], "S3OutputPath")
+        out_prefix = out_prefix if out_prefix.endswith("/") or not out_prefix else out_prefix + "/"
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else {}
+        started, records = time.perf_counter(), 0
+        for in_bucket, in_key in self._objects(source):
+            lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
+            lines = [line for line in lines if line.strip()]
+            out_lines = []
+            if lines:
+                features = [",".join(_csv_filter(processing.get("InputFilter"), line.split(","))) for line in lines]
+                scores = predict_csv(boosters, "\n".join(features))
+                for line, score in zip(lines, scores, strict=True):
+                    joined = line.split(",") if processing.get("JoinSource") == "Input" else []
+                    out_lines.append(",".join(_csv_filter(processing.get("OutputFilter"), [*joined, str(score)])))
+            name = in_key.rsplit("/", 1)[-1] + ".out"
+            s3.put_object(
+                Bucket=out_bucket, Key=out_prefix + name, Body=("\n".join(out_lines) + "\n").encode(), **extra
+            )
+            records += len(lines)
+        self.progress(
+            f"transform {parameters['TransformJobName']}: {records} records in {time.perf_counter() - started:.1f} s"
+        )
+        return {"TransformJobName": parameters["TransformJobName"], "TransformJobStatus": "Completed"}
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None

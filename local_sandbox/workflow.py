@@ -1,0 +1,252 @@
+"""LOCAL EMULATION ONLY: execute the *deployed* Step Functions definition, state by state, on local compute.
+
+moto's Step Functions stores the state machine but does not run Glue or SageMaker integrations (DESIGN.md).
+This interpreter reads the definition back from the local server (``DescribeStateMachine``) and walks it with
+the Amazon States Language semantics the definition uses:
+
+- state types Pass, Task, Choice, Wait (not slept: the step is logged), Succeed, Fail;
+- ``Parameters`` / ``ResultSelector`` with ``.$`` keys (JSONPath ``$.a.b``, the context object ``$$.Execution.*``
+  and the intrinsic ``States.Format``), ``ResultPath`` (including ``null``), ``InputPath``/``OutputPath``;
+- ``Catch`` (``States.ALL`` or the error name) with the ``{"Error", "Cause"}`` object at its ``ResultPath``;
+- Choice rules ``And``/``Or``/``Not`` with the ``Numeric*``, ``String*``, ``BooleanEquals`` and ``IsPresent``
+  comparators.
+
+Task resources are dispatched to ``LocalTasks`` (the ``.sync`` Glue and SageMaker jobs run on local Spark and
+xgboost; ``createModel``, ``aws-sdk:*`` calls and ``sns:publish`` go to moto; a Lambda ARN runs the function's
+Python handler in process). Anything else raises ``NotEmulated`` naming the state, rather than skipping it.
+``Retry`` is not exercised (local tasks do not fail transiently); timeouts are not enforced.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class NotEmulated(RuntimeError):
+    """The definition uses a feature this interpreter does not emulate."""
+
+
+class TaskFailed(RuntimeError):  # noqa: N818 - the States Language's own word
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+# --- JSONPath (the subset the States Language needs here) --------------------------------------------------
+
+_PATH = re.compile(r"^\$(\.[A-Za-z0-9_]+)*$")
+
+
+def read_path(path: str, data: Any, context: Mapping[str, Any]) -> Any:
+    root: Any = context if path.startswith("$$") else data
+    path = path[1:] if path.startswith("$$") else path
+    if not _PATH.match(path):
+        raise NotEmulated(f"JSONPath {path!r}: only $.a.b paths are emulated")
+    value = root
+    for part in path.split(".")[1:]:
+        if not isinstance(value, Mapping) or part not in value:
+            raise TaskFailed("States.Runtime", f"the JSONPath {path!r} could not be found in the input")
+        value = value[part]
+    return value
+
+
+def write_path(data: Any, path: str | None, value: Any) -> Any:
+    """``ResultPath``: ``None`` discards the result, ``$`` replaces the input, ``$.a.b`` sets a field."""
+    if path is None:
+        return data
+    if path == "$":
+        return value
+    if not _PATH.match(path):
+        raise NotEmulated(f"ResultPath {path!r}: only $.a.b paths are emulated")
+    out = json.loads(json.dumps(data))
+    target = out
+    parts = path.split(".")[1:]
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+    return out
+
+
+def _split_args(text: str) -> list[str]:
+    args, current, quoted = [], "", False
+    for i, char in enumerate(text):
+        if char == "'" and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        if char == "," and not quoted:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*args, current.strip()] if current.strip() else args
+
+
+def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
+    """A ``.$`` value: a path, or ``States.Format('...{}...', args...)``."""
+    if expression.startswith("$"):
+        return read_path(expression, data, context)
+    match = re.match(r"^States\.Format\((.*)\)$", expression, re.DOTALL)
+    if not match:
+        raise NotEmulated(f"intrinsic {expression[:60]!r}: only States.Format and paths are emulated")
+    template, *args = _split_args(match.group(1))
+    values = [intrinsic(a, data, context) if a.startswith(("$", "States.")) else a.strip("'") for a in args]
+    pieces = template.strip("'").split("{}")
+    if len(pieces) != len(values) + 1:
+        raise TaskFailed("States.IntrinsicFailure", f"{expression}: {len(values)} arguments for {len(pieces) - 1}")
+    out = pieces[0]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        out += (value if isinstance(value, str) else json.dumps(value)) + piece
+    return out
+
+
+def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
+    """``Parameters``/``ResultSelector``: ``"key.$"`` entries are evaluated, everything else is copied."""
+    if isinstance(template, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                out[key[:-2]] = intrinsic(value, data, context)
+            else:
+                out[key] = resolve(value, data, context)
+        return out
+    if isinstance(template, list):
+        return [resolve(item, data, context) for item in template]
+    return template
+
+
+# --- Choice rules ------------------------------------------------------------------------------------------
+
+_COMPARATORS: dict[str, tuple[type | tuple[type, ...], Callable[[Any, Any], bool]]] = {
+    "NumericEquals": ((int, float), operator.eq),
+    "NumericLessThan": ((int, float), operator.lt),
+    "NumericGreaterThan": ((int, float), operator.gt),
+    "NumericLessThanEquals": ((int, float), operator.le),
+    "NumericGreaterThanEquals": ((int, float), operator.ge),
+    "StringEquals": (str, operator.eq),
+    "BooleanEquals": (bool, operator.eq),
+}
+
+
+def choice_matches(rule: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> bool:
+    if "And" in rule:
+        return all(choice_matches(r, data, context) for r in rule["And"])
+    if "Or" in rule:
+        return any(choice_matches(r, data, context) for r in rule["Or"])
+    if "Not" in rule:
+        return not choice_matches(rule["Not"], data, context)
+    if "IsPresent" in rule:
+        try:
+            read_path(rule["Variable"], data, context)
+            present = True
+        except TaskFailed:
+            present = False
+        return present == rule["IsPresent"]
+    for name, (kind, compare) in _COMPARATORS.items():
+        if name in rule:
+            value = read_path(rule["Variable"], data, context)
+            return isinstance(value, kind) and compare(value, rule[name])
+    raise NotEmulated(f"Choice rule {sorted(rule)}: comparator not emulated")
+
+
+# --- The interpreter ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Execution:
+    name: str
+    status: str = "RUNNING"
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[tuple[str, str, float]] = field(default_factory=list)  # (state, type, seconds)
+    caught: list[tuple[str, str, str]] = field(default_factory=list)  # (state, error, cause) sent to a Catch
+
+
+TaskHandler = Callable[[str, dict[str, Any]], Any]
+
+
+def run_definition(
+    definition: Mapping[str, Any],
+    *,
+    execution_name: str,
+    execution_id: str,
+    tasks: TaskHandler,
+    state_input: Any = None,
+    on_state: Callable[[str, str], None] = lambda name, kind: None,
+    max_steps: int = 200,
+) -> Execution:
+    """Walk ``definition`` from ``StartAt``; ``tasks(resource, parameters)`` runs each Task's work."""
+    execution = Execution(execution_name)
+    context = {"Execution": {"Name": execution_name, "Id": execution_id, "Input": state_input or {}}}
+    data: Any = state_input or {}
+    name = definition["StartAt"]
+    for _ in range(max_steps):
+        state = definition["States"][name]
+        kind = state["Type"]
+        on_state(name, kind)
+        started = time.perf_counter()
+        data = read_path(state.get("InputPath", "$"), data, context) if state.get("InputPath", "$") != "$" else data
+        next_name: str | None = state.get("Next")
+        if kind == "Pass":
+            result = resolve(state["Parameters"], data, context) if "Parameters" in state else state.get("Result", data)
+            data = write_path(data, state.get("ResultPath", "$"), result)
+        elif kind == "Task":
+            try:
+                parameters = resolve(state.get("Parameters", {}), data, context)
+                result = tasks(state["Resource"], parameters)
+                if "ResultSelector" in state:
+                    result = resolve(state["ResultSelector"], result, context)
+                data = write_path(data, state.get("ResultPath", "$"), result)
+            except TaskFailed as failure:
+                catcher = next(
+                    (
+                        c
+                        for c in state.get("Catch", [])
+                        if "States.ALL" in c["ErrorEquals"] or failure.error in c["ErrorEquals"]
+                    ),
+                    None,
+                )
+                if catcher is None:
+                    execution.history.append((name, kind, time.perf_counter() - started))
+                    execution.status, execution.error, execution.cause = "FAILED", failure.error, failure.cause
+                    return execution
+                execution.caught.append((name, failure.error, failure.cause))
+                data = write_path(
+                    data, catcher.get("ResultPath", "$"), {"Error": failure.error, "Cause": failure.cause}
+                )
+                next_name = catcher["Next"]
+        elif kind == "Choice":
+            next_name = next(
+                (c["Next"] for c in state["Choices"] if choice_matches(c, data, context)), state.get("Default")
+            )
+            if next_name is None:
+                execution.status, execution.error = "FAILED", "States.NoChoiceMatched"
+                return execution
+        elif kind == "Wait":
+            pass  # not slept: local work is already complete when the task returns
+        elif kind == "Succeed":
+            execution.history.append((name, kind, time.perf_counter() - started))
+            execution.status, execution.output = "SUCCEEDED", data
+            return execution
+        elif kind == "Fail":
+            execution.history.append((name, kind, time.perf_counter() - started))
+            execution.status, execution.error, execution.cause = "FAILED", state.get("Error"), state.get("Cause")
+            return execution
+        else:
+            raise NotEmulated(f"state {name!r}: type {kind} is not emulated")
+        if kind != "Choice" and state.get("OutputPath", "$") != "$":
+            data = read_path(state["OutputPath"], data, context)
+        execution.history.append((name, kind, time.perf_counter() - started))
+        if state.get("End"):
+            execution.status, execution.output = "SUCCEEDED", data
+            return execution
+        if next_name is None:
+            raise NotEmulated(f"state {name!r} has neither Next nor End")
+        name = next_name
+    raise NotEmulated(f"more than {max_steps} state transitions: a loop the local run does not follow")
