@@ -43,6 +43,7 @@ from moto.core.common_models import CloudFormationModel
 ACCOUNT_ID = "123456789012"
 _STATE: dict[str, str] = {}
 _LOCK = threading.Lock()
+_UNDO: list[tuple[Any, str, Any]] = []
 
 
 def client(service: str, region: str) -> Any:
@@ -302,6 +303,15 @@ class _EmulatedResource:
             self.spec.delete(client(self.spec.service, self.region), self.properties, self.attrs)
 
 
+class _EmulatedModel(CloudFormationModel):
+    """The one direct ``CloudFormationModel`` subclass here: moto lists only direct subclasses as models, so
+    the per-type classes below reach moto only through ``install`` (and leave it with ``uninstall``)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "Local::Sandbox::Emulated"
+
+
 def _model_class(spec: Emulated) -> type[CloudFormationModel]:
     def create_from_cloudformation_json(
         cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
@@ -312,7 +322,7 @@ def _model_class(spec: Emulated) -> type[CloudFormationModel]:
 
     return type(
         "Local" + spec.type.replace("::", ""),
-        (CloudFormationModel,),
+        (_EmulatedModel,),
         {
             "cloudformation_type": staticmethod(lambda: spec.type),
             "cloudformation_name_type": staticmethod(lambda: spec.name_property or ""),
@@ -375,13 +385,18 @@ def complete_bucket(region: str, name: str, p: dict[str, Any]) -> None:
         }
 
 
-def _install_completions() -> None:
+def _install_completions() -> list[tuple[Any, str, Any]]:
+    """Patch moto's bucket, stream and key models; return ``(class, attribute, original)`` to undo it."""
     from moto.kinesis.models import Stream
     from moto.kms.models import Key
     from moto.s3.models import FakeBucket
 
-    if getattr(FakeBucket, "_local_sandbox", False):
-        return
+    originals = [
+        (FakeBucket, "get_permission", FakeBucket.__dict__["get_permission"]),
+        (FakeBucket, "create_from_cloudformation_json", FakeBucket.__dict__["create_from_cloudformation_json"]),
+        (Stream, "create_from_cloudformation_json", Stream.__dict__["create_from_cloudformation_json"]),
+        (Key, "create_from_cloudformation_json", Key.__dict__["create_from_cloudformation_json"]),
+    ]
     bucket_create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
     stream_create = Stream.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
     key_create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
@@ -433,7 +448,7 @@ def _install_completions() -> None:
     FakeBucket.create_from_cloudformation_json = classmethod(bucket)  # type: ignore[assignment,method-assign]
     Stream.create_from_cloudformation_json = classmethod(stream)  # type: ignore[assignment,method-assign]
     Key.create_from_cloudformation_json = classmethod(key)  # type: ignore[assignment,method-assign]
-    FakeBucket._local_sandbox = True  # type: ignore[attr-defined]
+    return originals
 
 
 # --- 3. The custom-resource responder ------------------------------------------------------------------------
@@ -516,7 +531,7 @@ class _RespondedResource:
         CUSTOM_RESOURCE_RESPONDERS[self.resource_type](self.region, "Delete", self.properties)
 
 
-class _LocalCustomResource(CloudFormationModel):
+class _LocalCustomResource(_EmulatedModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "Custom::LocalSandboxResponder"
@@ -526,7 +541,7 @@ class _LocalCustomResource(CloudFormationModel):
         return True
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> _RespondedResource:
         properties = cloudformation_json.get("Properties", {})
@@ -534,20 +549,19 @@ class _LocalCustomResource(CloudFormationModel):
 
 
 def install(endpoint_url: str) -> None:
-    """Register the models and the responder with moto (idempotent). Call before the server takes requests."""
+    """Register the models, completions and responder with moto, for the server at ``endpoint_url``.
+
+    Active until ``uninstall`` (``server.local_aws`` pairs them): other moto users in the same process, such
+    as tests with ``mock_aws``, get moto's own behaviour back.
+    """
     from moto.cloudformation import parsing
 
     with _LOCK:
+        if _STATE:
+            raise RuntimeError(f"the local emulation is already installed for {_STATE['endpoint_url']}")
         _STATE["endpoint_url"] = endpoint_url
-        if getattr(parsing, "_local_sandbox", False):
-            return
-        _install_completions()
-        models = {spec.type: _model_class(spec) for spec in EMULATED_TYPES}
-        parsing.get_model_list.cache_clear()
-        parsing.get_model_map.cache_clear()
-        parsing.get_name_type_map.cache_clear()
-        parsing.get_model_map().update(models)
-        parsing.get_name_type_map().update({t: m.cloudformation_name_type() for t, m in models.items()})
+        _UNDO.extend(_install_completions())
+        _UNDO.append((parsing, "resource_class_from_type", parsing.resource_class_from_type))
         original = parsing.resource_class_from_type
 
         def resource_class_from_type(resource_type: str) -> type[CloudFormationModel]:
@@ -556,7 +570,28 @@ def install(endpoint_url: str) -> None:
             return original(resource_type)
 
         parsing.resource_class_from_type = resource_class_from_type
-        parsing._local_sandbox = True  # type: ignore[attr-defined]
+        _clear_model_caches()
+        models = {spec.type: _model_class(spec) for spec in EMULATED_TYPES}
+        parsing.get_model_map().update(models)
+        parsing.get_name_type_map().update({t: m.cloudformation_name_type() for t, m in models.items()})
+
+
+def uninstall() -> None:
+    """Undo ``install``: moto's own models and behaviour again."""
+    with _LOCK:
+        while _UNDO:
+            owner, name, value = _UNDO.pop()
+            setattr(owner, name, value)
+        _clear_model_caches()
+        _STATE.clear()
+
+
+def _clear_model_caches() -> None:
+    from moto.cloudformation import parsing
+
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
 
 
 # --- 4. API operations moto lacks ------------------------------------------------------------------------------
@@ -575,4 +610,4 @@ def update_endpoint(region: str, endpoint_name: str, endpoint_config_name: str) 
     config = backend.describe_endpoint_config(endpoint_config_name)
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
-    endpoint.data_capture_config = config.get("DataCaptureConfig")
+    endpoint.data_capture_config = config.get("DataCaptureConfig") or {}

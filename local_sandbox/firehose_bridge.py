@@ -25,6 +25,7 @@ writer details beyond the schema (row groups, timestamp encoding), CloudWatch de
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import io
 import json
@@ -36,16 +37,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from local_sandbox import NotEmulatedError
 from worked_example.schema import parse_timestamp
 
 _QUERY = re.compile(r'^\{\s*"?(?P<key>\w+)"?\s*:\s*\.(?P<field>\w+)\[(?P<start>\d+):(?P<end>\d+)\]\s*\}$')
 _PLACEHOLDER = re.compile(r"!\{([^}]*)\}")
 #: The TimestampFormats value this app configures (Java pattern), read with the schema's own parser.
 SUPPORTED_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
-
-
-class NotEmulated(RuntimeError):
-    """The deployed configuration uses a Firehose feature this bridge does not emulate."""
 
 
 @dataclass
@@ -89,7 +87,7 @@ def _java_date(pattern: str, when: datetime) -> str:
     for java, python in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")):
         out = out.replace(java, python)
     if re.search(r"[a-zA-Z]", re.sub(r"%[YmdHMS]", "", out)):
-        raise NotEmulated(f"timestamp pattern {pattern!r}: only yyyy, MM, dd, HH, mm, ss are emulated")
+        raise NotEmulatedError(f"timestamp pattern {pattern!r}: only yyyy, MM, dd, HH, mm, ss are emulated")
     return when.strftime(out)
 
 
@@ -104,7 +102,7 @@ def expand_prefix(prefix: str, *, keys: Mapping[str, str], when: datetime, error
             return _java_date(name, when)
         if namespace == "firehose" and name == "error-output-type" and error_type:
             return error_type
-        raise NotEmulated(f"prefix placeholder {match.group(0)!r} is not emulated (or has no value here)")
+        raise NotEmulatedError(f"prefix placeholder {match.group(0)!r} is not emulated (or has no value here)")
 
     return _PLACEHOLDER.sub(fill, prefix)
 
@@ -119,17 +117,21 @@ def partition_extractor(destination: Mapping[str, Any]) -> Callable[[dict[str, A
         params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
         match = _QUERY.match(params["MetadataExtractionQuery"])
         if not match:
-            raise NotEmulated(f"JQ query {params['MetadataExtractionQuery']!r}: only {{key: .field[a:b]}} is emulated")
-        key, name, start, end = match["key"], match["field"], int(match["start"]), int(match["end"])
+            raise NotEmulatedError(
+                f"JQ query {params['MetadataExtractionQuery']!r}: only {{key: .field[a:b]}} is emulated"
+            )
+        return functools.partial(
+            _extract, key=match["key"], name=match["field"], start=int(match["start"]), end=int(match["end"])
+        )
+    raise NotEmulatedError("dynamic partitioning is enabled without a MetadataExtraction processor")
 
-        def extract(record: dict[str, Any]) -> dict[str, str]:
-            value = record.get(name)
-            if not isinstance(value, str) or len(value) < end:
-                raise ValueError(f"{name} is missing or not a string of at least {end} characters")
-            return {key: value[start:end]}
 
-        return extract
-    raise NotEmulated("dynamic partitioning is enabled without a MetadataExtraction processor")
+def _extract(record: dict[str, Any], *, key: str, name: str, start: int, end: int) -> dict[str, str]:
+    """``{"<key>":.<name>[start:end]}`` on one record; ``ValueError`` when the field cannot be sliced."""
+    value = record.get(name)
+    if not isinstance(value, str) or len(value) < end:
+        raise ValueError(f"{name} is missing or not a string of at least {end} characters")
+    return {key: value[start:end]}
 
 
 # --- Record format conversion ----------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def _arrow_type(hive_type: str) -> Any:
         "timestamp": pa.timestamp("ms", tz="UTC"),
     }
     if hive_type not in types:
-        raise NotEmulated(f"Glue column type {hive_type!r} is not emulated")
+        raise NotEmulatedError(f"Glue column type {hive_type!r} is not emulated")
     return types[hive_type]
 
 
@@ -175,7 +177,7 @@ class ParquetConverter:
     def __init__(self, columns: list[dict[str, str]], timestamp_formats: list[str]) -> None:
         unsupported = [f for f in timestamp_formats if f != SUPPORTED_TIMESTAMP_FORMAT]
         if unsupported:
-            raise NotEmulated(f"TimestampFormats {unsupported}: only {SUPPORTED_TIMESTAMP_FORMAT!r} is emulated")
+            raise NotEmulatedError(f"TimestampFormats {unsupported}: only {SUPPORTED_TIMESTAMP_FORMAT!r} is emulated")
         self.columns = [(c["Name"].lower(), c["Type"].lower()) for c in columns]
         self.schema = _schema(self.columns)
 

@@ -83,7 +83,10 @@ def local_aws(port: int = 0) -> Iterator[LocalAws]:
         _, bound = server.get_host_and_port()
         aws = LocalAws(endpoint_url=f"http://localhost:{bound}")
         emulation.install(aws.endpoint_url)
-        yield aws
+        try:
+            yield aws
+        finally:
+            emulation.uninstall()
     finally:
         server.stop()
 

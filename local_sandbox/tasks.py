@@ -33,8 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from local_sandbox import NotEmulatedError
 from local_sandbox.endpoint import load_boosters, predict_csv
-from local_sandbox.workflow import NotEmulated, TaskFailed
+from local_sandbox.workflow import TaskFailed
 from ml_constructs.monitoring.drift_job import parse_s3_uri
 
 #: Lambda handler string (the deployed function's ``Handler``) -> the module that implements it.
@@ -58,7 +59,7 @@ def _csv_filter(expression: str | None, fields: list[str]) -> list[str]:
         return fields[start:end]
     if match := re.fullmatch(r"\$\[(-?\d+(?:\s*,\s*-?\d+)*)\]", expression):
         return [fields[int(i)] for i in match.group(1).split(",")]
-    raise NotEmulated(f"batch transform filter {expression!r} is not emulated")
+    raise NotEmulatedError(f"batch transform filter {expression!r} is not emulated")
 
 
 class LocalTasks:
@@ -69,6 +70,7 @@ class LocalTasks:
         self.work = work
         self.progress = progress
         self._spark: Any = None
+        self._owns_spark = False
         self.etl_report: dict[str, Any] | None = None
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
@@ -91,7 +93,7 @@ class LocalTasks:
             return self.sdk_call(match.group(1), match.group(2), parameters)
         if ":lambda:" in resource and ":function:" in resource:
             return self.lambda_function(resource, parameters)
-        raise NotEmulated(f"task resource {resource!r} is not emulated")
+        raise NotEmulatedError(f"task resource {resource!r} is not emulated")
 
     # --- moto calls ---------------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class LocalTasks:
     def lambda_function(self, arn: str, payload: dict[str, Any]) -> Any:
         handler = self.aws.client("lambda").get_function(FunctionName=arn)["Configuration"]["Handler"]
         if handler not in LAMBDA_HANDLERS:
-            raise NotEmulated(f"Lambda handler {handler!r} ({arn}) has no local module")
+            raise NotEmulatedError(f"Lambda handler {handler!r} ({arn}) has no local module")
         module = importlib.import_module(LAMBDA_HANDLERS[handler])
         try:
             return module.handler(payload, None)
@@ -165,10 +167,15 @@ class LocalTasks:
 
     def spark(self) -> Any:
         if self._spark is None:
+            from pyspark.sql import SparkSession
+
             from ml_constructs.glue_etl.local import local_spark
 
-            self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
-            self._spark = local_spark("local-sandbox")
+            active = SparkSession.getActiveSession()  # e.g. the test session's: reuse it, and leave it running
+            self._owns_spark = active is None
+            if active is None:
+                self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
+            self._spark = active or local_spark("local-sandbox")
         return self._spark
 
     def glue_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -267,6 +274,6 @@ class LocalTasks:
         return {"TransformJobName": parameters["TransformJobName"], "TransformJobStatus": "Completed"}
 
     def close(self) -> None:
-        if self._spark is not None:
+        if self._spark is not None and self._owns_spark:
             self._spark.stop()
-            self._spark = None
+        self._spark = None

@@ -13,7 +13,7 @@ the Amazon States Language semantics the definition uses:
 
 Task resources are dispatched to ``LocalTasks`` (the ``.sync`` Glue and SageMaker jobs run on local Spark and
 xgboost; ``createModel``, ``aws-sdk:*`` calls and ``sns:publish`` go to moto; a Lambda ARN runs the function's
-Python handler in process). Anything else raises ``NotEmulated`` naming the state, rather than skipping it.
+Python handler in process). Anything else raises ``NotEmulatedError`` naming the state, rather than skipping it.
 ``Retry`` is not exercised (local tasks do not fail transiently); timeouts are not enforced.
 """
 
@@ -27,9 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class NotEmulated(RuntimeError):
-    """The definition uses a feature this interpreter does not emulate."""
+from local_sandbox import NotEmulatedError
 
 
 class TaskFailed(RuntimeError):  # noqa: N818 - the States Language's own word
@@ -48,7 +46,7 @@ def read_path(path: str, data: Any, context: Mapping[str, Any]) -> Any:
     root: Any = context if path.startswith("$$") else data
     path = path[1:] if path.startswith("$$") else path
     if not _PATH.match(path):
-        raise NotEmulated(f"JSONPath {path!r}: only $.a.b paths are emulated")
+        raise NotEmulatedError(f"JSONPath {path!r}: only $.a.b paths are emulated")
     value = root
     for part in path.split(".")[1:]:
         if not isinstance(value, Mapping) or part not in value:
@@ -64,7 +62,7 @@ def write_path(data: Any, path: str | None, value: Any) -> Any:
     if path == "$":
         return value
     if not _PATH.match(path):
-        raise NotEmulated(f"ResultPath {path!r}: only $.a.b paths are emulated")
+        raise NotEmulatedError(f"ResultPath {path!r}: only $.a.b paths are emulated")
     out = json.loads(json.dumps(data))
     target = out
     parts = path.split(".")[1:]
@@ -93,7 +91,7 @@ def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
         return read_path(expression, data, context)
     match = re.match(r"^States\.Format\((.*)\)$", expression, re.DOTALL)
     if not match:
-        raise NotEmulated(f"intrinsic {expression[:60]!r}: only States.Format and paths are emulated")
+        raise NotEmulatedError(f"intrinsic {expression[:60]!r}: only States.Format and paths are emulated")
     template, *args = _split_args(match.group(1))
     values = [intrinsic(a, data, context) if a.startswith(("$", "States.")) else a.strip("'") for a in args]
     pieces = template.strip("'").split("{}")
@@ -151,7 +149,7 @@ def choice_matches(rule: Mapping[str, Any], data: Any, context: Mapping[str, Any
         if name in rule:
             value = read_path(rule["Variable"], data, context)
             return isinstance(value, kind) and compare(value, rule[name])
-    raise NotEmulated(f"Choice rule {sorted(rule)}: comparator not emulated")
+    raise NotEmulatedError(f"Choice rule {sorted(rule)}: comparator not emulated")
 
 
 # --- The interpreter ---------------------------------------------------------------------------------------
@@ -239,7 +237,7 @@ def run_definition(
             execution.status, execution.error, execution.cause = "FAILED", state.get("Error"), state.get("Cause")
             return execution
         else:
-            raise NotEmulated(f"state {name!r}: type {kind} is not emulated")
+            raise NotEmulatedError(f"state {name!r}: type {kind} is not emulated")
         if kind != "Choice" and state.get("OutputPath", "$") != "$":
             data = read_path(state["OutputPath"], data, context)
         execution.history.append((name, kind, time.perf_counter() - started))
@@ -247,6 +245,6 @@ def run_definition(
             execution.status, execution.output = "SUCCEEDED", data
             return execution
         if next_name is None:
-            raise NotEmulated(f"state {name!r} has neither Next nor End")
+            raise NotEmulatedError(f"state {name!r} has neither Next nor End")
         name = next_name
-    raise NotEmulated(f"more than {max_steps} state transitions: a loop the local run does not follow")
+    raise NotEmulatedError(f"more than {max_steps} state transitions: a loop the local run does not follow")

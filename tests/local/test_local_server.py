@@ -1,0 +1,58 @@
+"""The local sandbox's server is always stopped, and moto gets its own behaviour back, whatever happens."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_sandbox import emulation
+from local_sandbox.server import is_listening, local_aws
+
+
+def test_server_stops_and_the_emulation_is_removed_even_when_the_block_fails():
+    from moto.cloudformation import parsing
+
+    original = parsing.resource_class_from_type
+    seen: dict[str, object] = {}
+
+    def fail_inside_the_block() -> None:
+        with local_aws() as aws:
+            seen.update(endpoint=aws.endpoint_url, listening=is_listening(aws.endpoint_url))
+            seen["patched"] = parsing.resource_class_from_type is not original
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside_the_block()
+    assert seen["listening"] is True
+    assert seen["patched"] is True
+    assert not is_listening(str(seen["endpoint"]))
+    assert parsing.resource_class_from_type is original
+    assert "AWS::Glue::Job" not in parsing.get_model_map()
+    assert emulation._STATE == {}
+
+
+def test_cli_failure_stops_the_server_and_says_why_in_one_line(monkeypatch, tmp_path, capsys):
+    import re
+
+    from local_sandbox import __main__ as cli
+    from local_sandbox import deploy
+
+    monkeypatch.setattr(deploy, "CDK", tmp_path / "no-cdk")
+    assert cli.main(["--events", "10", "--outdir", str(tmp_path / "out")]) == 1
+    out, err = capsys.readouterr()
+    endpoint = re.search(r"http://localhost:\d+", out)
+    assert endpoint
+    assert not is_listening(endpoint.group(0))
+    assert err.strip().splitlines() == [
+        f"local sandbox failed: {tmp_path / 'no-cdk'} not found: run `make setup` (npm ci installs the pinned CDK CLI) "
+        f"(the local server at {endpoint.group(0)} is stopped)"
+    ]
+
+
+@pytest.mark.parametrize("argv", [["--events", "0"], ["--events", "many"], ["--unknown"]])
+def test_cli_rejects_bad_arguments(argv, capsys):
+    from local_sandbox import __main__ as cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: python -m local_sandbox" in capsys.readouterr().err
