@@ -1,0 +1,131 @@
+"""The training workflow's synthesized definition, walked by the local States Language interpreter with stub tasks.
+
+No server and no synthesis of its own: the sandbox template's definition, with its CloudFormation tokens replaced
+by placeholders, must route the data the way each state expects. (This is the test that would have caught the
+RunEtl state replacing the execution's state with the Glue result: ``"ResultPath": None`` vanished from the JSON.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local_sandbox import NotEmulatedError
+from local_sandbox.workflow import TaskFailed, choice_matches, intrinsic, run_definition, write_path
+
+PASSING = {"auc": 0.93, "precision": 0.36, "recall": 0.64, "f1": 0.46}
+
+
+def definition(sandbox: Any) -> dict[str, Any]:
+    template = sandbox.template(sandbox.stacks.training)
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+
+
+class StubTasks:
+    """Records every task call; answers like the service integrations do."""
+
+    def __init__(self, metrics: dict[str, float], fail: str | None = None) -> None:
+        self.metrics = metrics
+        self.fail = fail
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
+        action = resource.rsplit(":", 1)[-1]
+        self.calls.append((action, parameters))
+        if self.fail and self.fail in resource:
+            raise TaskFailed("SageMaker.AmazonSageMakerException", "stub failure")
+        if action == "startJobRun.sync":
+            return {"JobRunState": "SUCCEEDED", "Id": "jr_1", "Arguments": {"huge": "x" * 10}}
+        if action == "createTrainingJob.sync":
+            name = parameters["TrainingJobName"]  # DescribeTrainingJob's shape, which the .sync task returns
+            return {"TrainingJobName": name, "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{name}/model.tar.gz"}}
+        if action == "createModelPackage":
+            return {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"}
+        if action == "describeEndpoint":
+            return {"EndpointStatus": "InService"}
+        if resource == "TOKEN":  # the evaluation Lambda (its ARN is a GetAtt)
+            passed = all(self.metrics[k] >= parameters["thresholds"][k] for k in parameters["thresholds"])
+            return {"metrics": self.metrics, "passed": passed, "failures": []}
+        return {}
+
+
+def execute(sandbox: Any, tasks: StubTasks) -> Any:
+    return run_definition(
+        definition(sandbox), execution_name="exec-1", execution_id="arn:aws:states:::execution:m:exec-1", tasks=tasks
+    )
+
+
+def test_a_passing_model_goes_through_every_state_with_the_names_each_needs(sandbox):
+    tasks = StubTasks(PASSING)
+    execution = execute(sandbox, tasks)
+    assert execution.status == "SUCCEEDED", execution
+    calls = dict(tasks.calls[:3])
+    assert calls["createTrainingJob.sync"]["TrainingJobName"] == "mlspec-exec-1"
+    assert calls["createTrainingJob.sync"]["HyperParameters"]["num_round"] == "100"
+    transforms = [p for action, p in tasks.calls if action == "createTransformJob.sync"]
+    assert [t["TransformJobName"] for t in transforms] == ["mlspec-exec-1-val", "mlspec-exec-1-test"]
+    # both transforms send the 23 features only: every CSV split has the label first
+    assert all(t["DataProcessing"]["InputFilter"] == "$[1:]" for t in transforms)
+    assert execution.output == {
+        "model_name": "mlspec-exec-1",
+        "model_data_url": "s3://b/mlspec-exec-1/model.tar.gz",
+        "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
+        "metrics": PASSING,
+    }
+
+
+def test_a_model_below_the_gate_is_deleted_reported_and_fails_the_execution(sandbox):
+    tasks = StubTasks({**PASSING, "recall": 0.2})
+    execution = execute(sandbox, tasks)
+    assert (execution.status, execution.error) == ("FAILED", "QualityGateFailed")
+    actions = [action for action, _ in tasks.calls]
+    assert actions[-2:] == ["deleteModel", "publish"]
+    assert "createModelPackage" not in actions
+    assert tasks.calls[-1][1]["Message"]["metrics"]["recall"] == 0.2
+
+
+def test_a_failed_job_goes_to_the_failure_notification(sandbox):
+    tasks = StubTasks(PASSING, fail="createTrainingJob")
+    execution = execute(sandbox, tasks)
+    assert (execution.status, execution.error) == ("FAILED", "TrainingWorkflowFailed")
+    assert execution.caught == [("Train", "SageMaker.AmazonSageMakerException", "stub failure")]
+    assert tasks.calls[-1][0] == "publish"
+    assert tasks.calls[-1][1]["Message"]["error"]["Error"] == "SageMaker.AmazonSageMakerException"
+
+
+# --- The interpreter's pieces --------------------------------------------------------------------------------
+
+
+def test_states_format_and_paths():
+    data, context = {"names": {"run": "r1"}, "n": 3}, {"Execution": {"Name": "e1"}}
+    assert intrinsic("States.Format('x-{}-{}', $$.Execution.Name, $.n)", data, context) == "x-e1-3"
+    assert intrinsic("States.Format('a, {}', 'b')", data, context) == "a, b"
+    assert intrinsic("$.names.run", data, context) == "r1"
+    with pytest.raises(TaskFailed, match="could not be found"):
+        intrinsic("$.names.missing", data, context)
+    with pytest.raises(NotEmulatedError, match=r"States\.ArrayGetItem"):
+        intrinsic("States.ArrayGetItem($.a, 0)", data, context)
+
+
+def test_result_path_semantics():
+    assert write_path({"a": 1}, None, {"x": 1}) == {"a": 1}
+    assert write_path({"a": 1}, "$", {"x": 1}) == {"x": 1}
+    assert write_path({"a": 1}, "$.b.c", 2) == {"a": 1, "b": {"c": 2}}
+
+
+def test_choice_rules():
+    data = {"m": {"auc": 0.9, "s": "InService"}}
+    rule = {
+        "And": [
+            {"Variable": "$.m.auc", "NumericGreaterThanEquals": 0.8},
+            {"Variable": "$.m.s", "StringEquals": "InService"},
+        ]
+    }
+    assert choice_matches(rule, data, {})
+    assert not choice_matches({"Not": rule}, data, {})
+    assert not choice_matches({"Variable": "$.m.s", "NumericGreaterThanEquals": 1}, data, {})  # wrong type: no match
+    assert choice_matches({"Variable": "$.m.none", "IsPresent": False}, data, {})
