@@ -3,6 +3,7 @@
 #
 #   make synth   the main job: set up, then `cdk synth` into cdk.out and list each stack with its resources
 #   make test    set up, then the whole test suite (no AWS account, no network)
+#   make local   (optional) deploy every stack into a local moto server and run the worked example offline
 #
 # Extra context for synth/deploy/destroy/diff: make synth CONTEXT="-c profile=production"
 
@@ -24,7 +25,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev synth test lint format bench default-model bootstrap deploy destroy diff docs-config clean
+.PHONY: help setup setup-dev synth test lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,11 +75,23 @@ format: setup-dev ## apply ruff's formatting and safe fixes
 bench: setup-dev ## benchmarks: synth time against an empty App, test-suite time
 	$(PY) -m bench.bench_synth
 
+bench-local: setup-dev ## benchmark `make local`: wall time and peak memory of the whole process tree
+	$(PY) -m bench.bench_local $(LOCAL_ARGS)
+
+local: setup-dev ## deploy every stack into a local moto server and run the worked example, offline (LOCAL_ARGS=--events N)
+	$(PY) -m local_sandbox $(LOCAL_ARGS)
+
+leftovers: setup ## list what the project left in the account (tags and name prefixes); non-zero exit if anything remains
+	$(PY) -m tools.leftovers $(LEFTOVERS_ARGS)
+
 default-model: setup-dev ## rebuild the endpoint's default model and baseline (ml_constructs/serving/default_model)
 	$(PY) -m tools.build_default_model
 
 docs-config: setup ## regenerate docs/configuration.md from the config models
 	$(PY) -m tools.gen_config_docs > docs/configuration.md
+
+docs-costs: setup ## regenerate the cost tables in docs/costs.md from the config and the price table
+	$(PY) -m tools.costs --write
 
 bootstrap: setup ## cdk bootstrap the account and region of your credentials (once)
 	$(CDK) bootstrap $(CDK_FLAGS) $(CONTEXT)
@@ -93,4 +106,4 @@ diff: setup ## cdk diff against the deployed stacks
 	$(CDK) diff $(CDK_FLAGS) $(STACKS) $(CONTEXT)
 
 clean: ## remove build output (keeps the venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.local.out .pytest_cache .mypy_cache .ruff_cache
