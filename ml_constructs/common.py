@@ -19,6 +19,11 @@ def log_retention(days: int) -> logs.RetentionDays:
     return _RETENTION[days]
 
 
+def retention_days(retention: logs.RetentionDays) -> int:
+    """The number of days of a RetentionDays member (for L1 properties such as ``RetentionInDays``)."""
+    return next(days for days, member in _RETENTION.items() if member == retention)
+
+
 def via_service(scope: IConstruct, *services: str) -> dict[str, dict[str, object]]:
     """IAM condition: the KMS key may be used only through these services of this region (kms:ViaService)."""
     stack = cdk.Stack.of(scope)

@@ -41,6 +41,8 @@ class ServingStack(cdk.Stack):
             s3_kms=config.lake.encryption is Encryption.KMS,
             vpc=network.network.vpc,
             alerts=alerts.alerts.topic,
+            log_retention=log_retention(config.logs.retention_days),
+            removal_policy=removal_policy(config.lake.removal_policy),
         )
         if config.monitoring.engine is MonitoringEngine.MODEL_MONITOR:
             from ml_constructs.glue_etl import transforms

@@ -96,6 +96,8 @@ class GlueEtl(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(key),
         )
+        # Named resources: the L2 defaults to RETAIN, and a retained name blocks the next deploy of the stack.
+        self.security_configuration.apply_removal_policy(removal_policy)
         self._catalog_encryption(catalog.encryption, key)
 
         raw_events = f"s3://{zones.raw.bucket_name}/{zones.raw_events_prefix}"
@@ -287,6 +289,7 @@ class GlueEtl(Construct):
             target_table=glue.DataQualityTargetTable.from_table_name(database, CURATED_TABLE_NAME),
             dqdl=glue.Dqdl.from_string(curated_dqdl(spec)),
         )
+        self.quality.apply_removal_policy(removal_policy)  # fixed name: see the security configuration
 
     def _named_queries(self, database_name: str, raw_table: str) -> dict[str, athena.CfnNamedQuery]:
         queries = {

@@ -23,6 +23,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as deployment
@@ -31,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_config.config import ServingSettings
-from ml_constructs.common import sagemaker_vpc_access, via_service
+from ml_constructs.common import retention_days, sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -54,6 +55,8 @@ class RealTimeEndpoint(Construct):
         s3_kms: bool,
         vpc: ec2.IVpc,
         alerts: sns.ITopic,
+        log_retention: logs.RetentionDays,
+        removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -136,6 +139,17 @@ class RealTimeEndpoint(Construct):
             )
             copies[name].node.add_dependency(deployment_policy)
         self.default_model, self.baseline = copies["Model"], copies["Baseline"]
+        # The handler's log group is created by aws-cdk-lib with two years' retention, no key and RETAIN: a
+        # leftover after every `cdk destroy`. It gets the project's retention, key and removal policy instead.
+        handler_logs = [
+            c
+            for c in stack.node.find_all()
+            if isinstance(c, logs.CfnLogGroup) and "/Custom::CDKBucketDeployment" in f"/{c.node.path}"
+        ]
+        for group in handler_logs:
+            group.retention_in_days = retention_days(log_retention)
+            group.kms_key_id = key.key_arn
+            group.apply_removal_policy(removal_policy)
         for child in stack.node.children:
             if child.node.id.startswith("Custom::CDKBucketDeployment"):
                 acknowledge(

@@ -235,6 +235,10 @@ class StreamingIngest(Construct):
         )
         # Firehose checks its permissions when the stream is created: the policy must exist first.
         self.delivery_stream.node.add_dependency(self.delivery_policy)
+        # The L2 adds the destination's log stream to our group with RETAIN; it follows the group's policy.
+        for child in self.log_group.node.find_all():
+            if isinstance(child, logs.CfnLogStream):
+                child.apply_removal_policy(removal_policy)
         acknowledge(
             self.delivery_stream,
             "AwsSolutions-KDF1",

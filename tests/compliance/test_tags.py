@@ -40,3 +40,16 @@ def test_every_taggable_resource_carries_the_project_tags(request, profile):
     assert untagged == []
     # the check saw the app, including the resources that bill
     assert {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Kinesis::Stream", "AWS::StepFunctions::StateMachine"} <= checked
+
+
+def test_sandbox_destroy_retains_only_the_model_registry(sandbox):
+    """`cdk destroy` of a sandbox deletes everything, except the model package group (SageMaker refuses to delete a
+    group that holds versions; docs/training.md). A retained resource with a fixed name would also block the next
+    deploy ("already exists"), as Glue's security configuration and ruleset did before they got the policy."""
+    retained = {
+        f"{stack.stack_name}/{logical_id}": resource["Type"]
+        for stack in sandbox.stacks.all()
+        for logical_id, resource in sandbox.template(stack)["Resources"].items()
+        if resource.get("DeletionPolicy") == "Retain" or resource.get("UpdateReplacePolicy") == "Retain"
+    }
+    assert list(retained.values()) == ["AWS::SageMaker::ModelPackageGroup"], retained
