@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     log = tempfile.NamedTemporaryFile(prefix="bench-local-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    peak_total, peak_by_name = 0, defaultdict(int)
+    peak_total, peak_by_name = 0, defaultdict[str, int](int)
     while child.poll() is None:
-        total, by_name = 0, defaultdict(int)
+        total, by_name = 0, defaultdict[str, int](int)
         for pid in _tree(child.pid):
             name, rss = _rss_kib(pid)
             total += rss
