@@ -555,7 +555,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     arn = _STREAM_ARN_RE.match(args.stream)
     args.region = args.region or (arn.group(1) if arn else None) or _configured_region()
     if not args.region:
-        parser.error("no AWS region: pass --region, set AWS_REGION, or give the stream as an ARN")
+        parser.error("no AWS region: pass --region, set AWS_DEFAULT_REGION, or give the stream as an ARN")
     return args
 
 
