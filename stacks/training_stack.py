@@ -56,6 +56,7 @@ class TrainingStack(cdk.Stack):
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=removal_policy(config.lake.removal_policy),
             endpoint=endpoint,
+            job_prefix=f"{config.prefix}-",
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)

@@ -99,6 +99,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 # One app with every non-default choice the variant tests need (they do not interact): one synthesis instead
 # of one per variant, which keeps the CDK test tier within its time budget.
 VARIANT = {
+    "prefix": "alice",  # a second copy of the app in the same account
     "lake.encryption": "s3",
     "lake.raw.standard_ia_days": "45",
     "lake.raw.glacier_ir_days": "100",

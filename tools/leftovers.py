@@ -25,24 +25,35 @@ How it looks, in every region given (``--region``, repeatable; default: ``AWS_DE
      own groups and those services create at run time and no stack deletes (``/aws/lambda/<function>`` of
      CDK's custom-resource handlers, Glue's ``/aws-glue/jobs/<security configuration>-role/<role>/...`` and
      ``/aws-glue/crawlers-role/<role>-...``). In the shared groups ``/aws/sagemaker/TrainingJobs`` and
-     ``/aws/sagemaker/TransformJobs``: the log streams of the training workflow's jobs (``mlspec-...``). Groups
-     ``/aws/sagemaker/Endpoints/<name>`` of endpoints that no longer exist are printed as info (the app's
+     ``/aws/sagemaker/TransformJobs``: the log streams of the training workflow's jobs (``<prefix>-...``).
+     Groups ``/aws/sagemaker/Endpoints/<name>`` of endpoints that no longer exist are printed as info (the app's
      endpoint has a CloudFormation-generated name without the prefix, so they cannot be attributed).
    - Kinesis data streams named ``<prefix>-<stack>-...``.
-   - SageMaker: every endpoint whose model runs with one of the app's roles, or named ``<prefix>-...`` or
-     ``mlspec-...`` (bills every hour); endpoint configs and models the training workflow creates at run time
-     (named ``mlspec-<execution>``, whatever the prefix: see ``JOB_PREFIX``) and attributed to this copy by
-     their model's execution role (``<prefix>-training-...``); training, transform and tuning jobs still
-     ``InProgress`` whose role is the app's (jobs that ended cannot be deleted and cost nothing); model package
-     groups ``<prefix>-<stack>-...`` (the training stack retains its group).
+   - SageMaker, what the training workflow creates at run time (see ``run_prefix``): models and endpoint configs
+     (free, but no stack deletes them) and training, transform and tuning jobs still ``InProgress`` (jobs that
+     ended cannot be deleted and cost nothing), all named ``<prefix>-<execution name>`` (transform jobs
+     ``...-val`` and ``...-test``; a tuning job ``<prefix>-<execution name up to its first hyphen>``, its
+     training jobs ``<tuning job>-<NNN>-<hash>``). Every endpoint whose model runs with one of the app's roles
+     (``<prefix>-<stack>-...``) or, that model gone, whose endpoint config is one of those runs' (the app's
+     endpoint has a name CloudFormation generates; it bills every hour). Model package groups
+     ``<prefix>-<stack>-...`` (the training stack retains its group).
+
+     Another copy whose prefix extends this one (``mlspec-dev`` for ``mlspec``) names its runs
+     ``mlspec-dev-...``, which start with ``mlspec-`` too. So a run-time name counts by itself only when no such
+     longer prefix could have produced it: ``<prefix>-<UUID>`` (Step Functions' default execution name, and the
+     names derived from it above), or a name with no hyphen after ``<prefix>-`` in its first 21 characters (a
+     prefix has at most 20). Any other name ``<prefix>-...`` is attributed by the role the resource runs with
+     (a job's, a model's, or its model's for an endpoint config or transform job; a log stream's job's); when
+     that role is gone too (a model deleted by the quality gate or by hand), the resource is printed as info,
+     to be checked by hand.
    - Glue security configurations (not taggable; CDK names them ``<prefix without hyphens><stack>...``), the
      lake database ``<prefix>_lake`` and data quality rulesets ``<prefix>-<stack>-...``; the Athena workgroup
      ``<prefix>-lake``. These have fixed names: left behind, they also make the next deploy fail.
 
 What it cannot see: resources of types the Tagging API does not cover that no check above lists by name (IAM
 roles and policies are global and deleted with their stacks), objects the app wrote into buckets of other
-projects, the account-wide Data Catalog encryption setting, CloudWatch metrics (they expire by themselves),
-tuning jobs' log streams (SageMaker names them ``tune-...``), and anything in a region not passed.
+projects, the account-wide Data Catalog encryption setting, CloudWatch metrics (they expire by themselves), and
+anything in a region not passed.
 
 Exit status: 0 nothing left; 1 something is left, or a check could not run (then nothing can be promised;
 each such check is named on stderr); 2 bad arguments or no usable credentials (one line, no traceback).
@@ -67,9 +78,13 @@ EXIT_CLEAN, EXIT_LEFTOVERS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: The stacks of ``stacks.build_app``, as ``<prefix>-<suffix>`` (a test pins this list to stacks/__init__.py).
 STACK_SUFFIXES = ("data-lake", "network", "alerts", "streaming", "glue-etl", "training", "serving")
-#: ``ml_constructs.training.construct.JOB_PREFIX`` (pinned by a test; importing it would start jsii): the
-#: training workflow names every job, model and endpoint config ``mlspec-<execution name>``, whatever the prefix.
-JOB_PREFIX = "mlspec-"
+#: ``ml_config``'s rule for a prefix: a letter, then up to 19 letters, digits or hyphens (pinned by a test).
+MAX_PREFIX = 20
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: What follows ``<prefix>-`` in the names of a run with Step Functions' default (UUID) execution name: training
+#: job, model and endpoint config (the UUID), transform jobs (``-val``, ``-test``), tuning job (the UUID's first
+#: 8 hex digits) and the tuning job's training jobs (SageMaker appends ``-<NNN>-<8 hex digits>``).
+DEFAULT_RUN = re.compile(rf"^(?:{_UUID}(?:-val|-test)?|[0-9a-f]{{8}}(?:-\d{{3}}-[0-9a-f]{{8}})?)$")
 #: Shared log groups SageMaker writes the workflow's job logs into; they outlive every stack.
 JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
 ENDPOINT_LOG_GROUPS = "/aws/sagemaker/Endpoints/"
@@ -102,6 +117,14 @@ _MISSING_CODES = {
 _NOT_IMPLEMENTED_CODES = {"NotImplemented", "InvalidAction", "UnknownOperationException"}
 _KMS_PENDING = {"PendingDeletion", "PendingReplicaDeletion"}
 _RUNNING = {"InProgress", "Stopping"}
+
+
+def run_prefix(prefix: str) -> str:
+    """The start of every name the training workflow of copy ``prefix`` gives at run time: the training stack
+    passes ``job_prefix=f"{config.prefix}-"`` to the construct, whose default ``DEFAULT_JOB_PREFIX`` is the
+    default copy's (both pinned by a test; importing them would start jsii)."""
+    return f"{prefix}-"
+
 
 # Friendly names of resource types (service, resource type from the ARN); others print as "service type".
 _KINDS = {
@@ -277,7 +300,7 @@ class Scan:
         self._unique_id = re.compile(rf"^{re.escape(re.sub(r'[^A-Za-z0-9]', '', prefix))}(?:{alnum})")
         self.database = f"{prefix.lower().replace('-', '_')}_lake"  # stacks/data_lake_stack.py
         self.workgroup = f"{prefix}-lake"  # stacks/glue_etl_stack.py
-        self._own_prefix = f"{prefix}-"
+        self._own_prefix = run_prefix(prefix)
         self._tag = f"tagged Project={prefix}"
 
     # --- bookkeeping --------------------------------------------------------------------------------------
@@ -304,23 +327,39 @@ class Scan:
             return None
         return bool(self._generated.match(role_arn.rsplit("/", 1)[-1]))
 
+    def _name_is_ours(self, name: str) -> bool | None:
+        """Whether a run-time name (``<prefix>-<execution name>...``) is this copy's by the name alone; None when a
+        copy with a longer prefix (``<prefix>-<more>``, at most ``MAX_PREFIX`` characters) could have given it."""
+        if not name.startswith(self._own_prefix):
+            return False
+        rest = name[len(self._own_prefix) :]
+        if DEFAULT_RUN.match(rest):
+            return True
+        # another copy's prefix would be <prefix>-<rest up to one of its hyphens>, and its execution name the rest
+        longest = min(MAX_PREFIX - len(self._own_prefix) + 1, len(rest) - 1)
+        return None if "-" in rest[: max(longest, 0)] else True
+
+    def _owner(self, name: str, region: str, role: Callable[[str, str], str | None]) -> bool | None:
+        """Whether a run-time resource is this copy's: by its name, else (an ambiguous name) by the role it runs
+        with, ``role(name, region)``; None when neither tells."""
+        owner = self._name_is_ours(name)
+        return self._role_is_ours(role(name, region)) if owner is None else owner
+
     def _runtime(self, key: str, kind: str, name: str, region: str, owner: bool | None, reason: str) -> None:
-        """A resource the training workflow created at run time: ours by its role, else by its name."""
+        """A resource the training workflow created at run time, ``owner`` as ``_owner`` says."""
         if owner is False:
             return
-        if owner or name.startswith(self._own_prefix):
+        if owner:
             self.add(key, kind, name, region, reason)
         else:
-            self.add(
-                key,
-                kind,
-                name,
-                region,
-                reason,
-                f"the workflow names it {JOB_PREFIX}... whatever the prefix and its role is gone, so it may belong "
-                "to another copy of the app: check manually",
-                leftover=False,
-            )
+            self.add(key, kind, name, region, reason, self._ambiguous, leftover=False)
+
+    @property
+    def _ambiguous(self) -> str:
+        return (
+            f"a copy with a longer prefix ({self._own_prefix}...) could have named it too, and its role is gone: "
+            "check manually"
+        )
 
     # --- the checks -----------------------------------------------------------------------------------------
 
@@ -540,27 +579,24 @@ class Scan:
         self.add(arn, "log group", group["logGroupName"], region, reason, f"{stored:,} bytes stored")
 
     def _job_streams(self, logs: Any, group: dict[str, Any], region: str) -> None:
-        name = group["logGroupName"]
-        count = sum(
-            len(page.get("logStreams", []))
-            for page in _pages(logs, "describe_log_streams", logGroupName=name, logStreamNamePrefix=JOB_PREFIX)
-        )
-        if not count:
-            return
+        """The streams of this copy's jobs (``<job name>/<instance>...``), counted per group."""
+        name, prefix = group["logGroupName"], self._own_prefix
+        role = self._training_job_role if name.endswith("/TrainingJobs") else self._transform_job_role
+        owners: dict[str, bool | None] = {}  # per job: its streams are one per instance
+        counts: Counter[bool | None] = Counter()
+        for page in _pages(logs, "describe_log_streams", logGroupName=name, logStreamNamePrefix=prefix):
+            for stream in page.get("logStreams", []):
+                job = stream["logStreamName"].split("/", 1)[0]
+                if job not in owners:
+                    owners[job] = self._owner(job, region, role)
+                counts[owners[job]] += 1
         reason = "written by the training workflow's jobs; the shared group outlives the stacks"
-        if self._own_prefix == JOB_PREFIX:
+        if counts[True]:
+            self.add(f"{name}|{prefix}|{region}", "log streams", f"{name} ({counts[True]} x {prefix}*)", region, reason)
+        if counts[None]:
+            label = f"{name} ({counts[None]} x {prefix}* of jobs it cannot attribute)"
             self.add(
-                f"{name}|{JOB_PREFIX}|{region}", "log streams", f"{name} ({count} x {JOB_PREFIX}*)", region, reason
-            )
-        else:
-            self.add(
-                f"{name}|{JOB_PREFIX}|{region}",
-                "log streams",
-                f"{name} ({count} x {JOB_PREFIX}*)",
-                region,
-                reason,
-                f"the workflow names jobs {JOB_PREFIX}... whatever the prefix: check manually",
-                leftover=False,
+                f"{name}|{prefix}?|{region}", "log streams", label, region, reason, self._ambiguous, leftover=False
             )
 
     def _endpoint_log_group(self, group: dict[str, Any], region: str) -> None:
@@ -598,40 +634,37 @@ class Scan:
 
     # SageMaker -------------------------------------------------------------------------------------------------
 
-    def _model_role(self, model_name: str | None, region: str) -> str | None:
-        if not model_name:
-            return None
+    def _describe(self, region: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """A SageMaker Describe call; {} when the resource is gone."""
         try:
-            model = self.aws.client("sagemaker", region).describe_model(ModelName=model_name)
+            return dict(getattr(self.aws.client("sagemaker", region), operation)(**kwargs))
         except Exception as exc:
             if _missing(exc):
-                return None
+                return {}
             raise
-        return model.get("ExecutionRoleArn")
 
-    def _config_role(self, config_name: str | None, region: str) -> str | None:
-        if not config_name:
+    # The role a run-time resource runs with, by its name; None when it (or the model it names) is gone. Jobs
+    # are kept after they end: the role of a job whose log streams remain is known.
+
+    def _model_role(self, name: str | None, region: str) -> str | None:
+        return self._describe(region, "describe_model", ModelName=name).get("ExecutionRoleArn") if name else None
+
+    def _config_role(self, name: str | None, region: str) -> str | None:
+        if not name:
             return None
-        try:
-            config = self.aws.client("sagemaker", region).describe_endpoint_config(EndpointConfigName=config_name)
-        except Exception as exc:
-            if _missing(exc):
-                return None
-            raise
-        variants = config.get("ProductionVariants") or [{}]
-        return self._model_role(variants[0].get("ModelName"), region)
+        variants = self._describe(region, "describe_endpoint_config", EndpointConfigName=name).get("ProductionVariants")
+        return self._model_role((variants or [{}])[0].get("ModelName"), region)
 
-    def _candidates(self, region: str, operation: str, list_key: str, name_key: str) -> Iterator[dict[str, Any]]:
-        """Items of a SageMaker list call named ``<prefix>-...`` or ``mlspec-...`` (NameContains narrows)."""
-        sm = self.aws.client("sagemaker", region)
-        seen: set[str] = set()
-        for needle in dict.fromkeys((JOB_PREFIX, self._own_prefix)):
-            for page in _pages(sm, operation, NameContains=needle):
-                for item in page.get(list_key, []):
-                    name = item[name_key]
-                    if name.startswith(needle) and name not in seen:
-                        seen.add(name)
-                        yield item
+    def _training_job_role(self, name: str, region: str) -> str | None:
+        return self._describe(region, "describe_training_job", TrainingJobName=name).get("RoleArn")
+
+    def _transform_job_role(self, name: str, region: str) -> str | None:
+        job = self._describe(region, "describe_transform_job", TransformJobName=name)
+        return self._model_role(job.get("ModelName"), region)
+
+    def _tuning_job_role(self, name: str, region: str) -> str | None:
+        job = self._describe(region, "describe_hyper_parameter_tuning_job", HyperParameterTuningJobName=name)
+        return (job.get("TrainingJobDefinition") or {}).get("RoleArn")
 
     def endpoints(self, region: str) -> None:
         # Every endpoint, attributed by the role of the model it serves: the app's endpoint has a generated
@@ -639,66 +672,86 @@ class Scan:
         sm = self.aws.client("sagemaker", region)
         for page in _pages(sm, "list_endpoints"):
             for item in page.get("Endpoints", []):
-                name = item["EndpointName"]
-                try:
-                    endpoint = sm.describe_endpoint(EndpointName=name)
-                except Exception as exc:
-                    if _missing(exc):
-                        continue
-                    raise
-                owner = self._role_is_ours(self._config_role(endpoint.get("EndpointConfigName"), region))
-                if owner or (owner is None and name.startswith((JOB_PREFIX, self._own_prefix))):
-                    self._add_endpoint(endpoint, region, "serves a model of this project's roles or names")
+                endpoint = self._describe(region, "describe_endpoint", EndpointName=item["EndpointName"])
+                if not endpoint:
+                    continue
+                config = endpoint.get("EndpointConfigName")
+                owner = self._role_is_ours(self._config_role(config, region))
+                if owner is None:  # its model is gone: the workflow names the endpoint configs it rolls to
+                    owner = self._name_is_ours(config or "")
+                if owner is not False:
+                    reason = "serves a model of this project's roles, or an endpoint config of its training runs"
+                    self._add_endpoint(endpoint, region, reason, leftover=bool(owner))
 
-    def _add_endpoint(self, endpoint: dict[str, Any], region: str, reason: str) -> None:
-        status = endpoint.get("EndpointStatus", "?")
+    def _add_endpoint(self, endpoint: dict[str, Any], region: str, reason: str, *, leftover: bool = True) -> None:
+        detail = f"{endpoint.get('EndpointStatus', '?')}: an endpoint bills every hour it exists"
+        if not leftover:
+            detail = f"{detail}; {self._ambiguous}"
         self.add(
             endpoint["EndpointArn"],
             "sagemaker endpoint",
             endpoint["EndpointName"],
             region,
             reason,
-            f"{status}: an endpoint bills every hour it exists",
+            detail,
+            leftover=leftover,
         )
 
+    def _runtime_resources(
+        self,
+        region: str,
+        kind: str,
+        listing: tuple[str, str, str, str],
+        role: Callable[[str, str], str | None],
+        reason: str,
+        **kwargs: Any,
+    ) -> None:
+        """This copy's run-time resources among those a SageMaker list call returns: ``listing`` is its operation
+        and the keys of its list, of the names and of the ARNs; NameContains narrows to ``<prefix>-...``."""
+        operation, list_key, name_key, arn_key = listing
+        sm = self.aws.client("sagemaker", region)
+        for page in _pages(sm, operation, NameContains=self._own_prefix, **kwargs):
+            for item in page.get(list_key, []):
+                name = item[name_key]
+                self._runtime(item[arn_key], kind, name, region, self._owner(name, region, role), reason)
+
     def endpoint_configs(self, region: str) -> None:
-        for item in self._candidates(region, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"):
-            name = item["EndpointConfigName"]
-            owner = self._role_is_ours(self._config_role(name, region))
-            reason = "created at run time by the training workflow; cdk destroy does not delete it (free)"
-            self._runtime(item["EndpointConfigArn"], "sagemaker endpoint config", name, region, owner, reason)
+        reason = "created at run time by the training workflow; cdk destroy does not delete it (free)"
+        listing = ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn")
+        self._runtime_resources(region, "sagemaker endpoint config", listing, self._config_role, reason)
 
     def models(self, region: str) -> None:
-        for item in self._candidates(region, "list_models", "Models", "ModelName"):
-            name = item["ModelName"]
-            owner = self._role_is_ours(self._model_role(name, region))
-            reason = "created at run time by the training workflow; cdk destroy does not delete it (free)"
-            self._runtime(item["ModelArn"], "sagemaker model", name, region, owner, reason)
+        reason = "created at run time by the training workflow; cdk destroy does not delete it (free)"
+        listing = ("list_models", "Models", "ModelName", "ModelArn")
+        self._runtime_resources(region, "sagemaker model", listing, self._model_role, reason)
 
     def jobs(self, region: str) -> None:
-        """Jobs still running, attributed by their role (one Describe each: running jobs are few)."""
-        sm = self.aws.client("sagemaker", region)
+        """Jobs still running (jobs that ended cannot be deleted and cost nothing)."""
         reason = "still running: bills until it stops"
-        for page in _pages(sm, "list_training_jobs", StatusEquals="InProgress"):
-            for item in page.get("TrainingJobSummaries", []):
-                name = item["TrainingJobName"]
-                job = sm.describe_training_job(TrainingJobName=name)
-                owner = self._role_is_ours(job.get("RoleArn"))
-                self._runtime(item["TrainingJobArn"], "sagemaker training job", name, region, owner, reason)
-        for page in _pages(sm, "list_transform_jobs", StatusEquals="InProgress"):
-            for item in page.get("TransformJobSummaries", []):
-                name = item["TransformJobName"]
-                job = sm.describe_transform_job(TransformJobName=name)
-                owner = self._role_is_ours(self._model_role(job.get("ModelName"), region))
-                self._runtime(item["TransformJobArn"], "sagemaker transform job", name, region, owner, reason)
-        for page in _pages(sm, "list_hyper_parameter_tuning_jobs", StatusEquals="InProgress"):
-            for item in page.get("HyperParameterTuningJobSummaries", []):
-                name = item["HyperParameterTuningJobName"]
-                job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-                role = (job.get("TrainingJobDefinition") or {}).get("RoleArn")
-                owner = self._role_is_ours(role)
-                arn = item["HyperParameterTuningJobArn"]
-                self._runtime(arn, "sagemaker tuning job", name, region, owner, reason)
+        listings: list[tuple[str, tuple[str, str, str, str], Callable[[str, str], str | None]]] = [
+            (
+                "sagemaker training job",
+                ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobArn"),
+                self._training_job_role,
+            ),
+            (
+                "sagemaker transform job",
+                ("list_transform_jobs", "TransformJobSummaries", "TransformJobName", "TransformJobArn"),
+                self._transform_job_role,
+            ),
+            (
+                "sagemaker tuning job",
+                (
+                    "list_hyper_parameter_tuning_jobs",
+                    "HyperParameterTuningJobSummaries",
+                    "HyperParameterTuningJobName",
+                    "HyperParameterTuningJobArn",
+                ),
+                self._tuning_job_role,
+            ),
+        ]
+        for kind, listing, role in listings:
+            self._runtime_resources(region, kind, listing, role, reason, StatusEquals="InProgress")
 
     def model_package_groups(self, region: str) -> None:
         sm = self.aws.client("sagemaker", region)

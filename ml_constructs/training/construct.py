@@ -54,7 +54,10 @@ MODELS_PREFIX = "models/"
 EVALUATION_PREFIX = "evaluation/"
 PREDICTIONS_PREFIX = "predictions/"
 CAPTURE_PREFIX = "capture/"  # a rolled endpoint's model writes data capture with this role
-JOB_PREFIX = "mlspec-"  # every job and model this workflow creates starts with it (IAM scopes to it)
+#: Every job, model and endpoint config the workflow creates is named ``<job_prefix><execution name>`` (the
+#: training stack passes ``<config prefix>-``), and its IAM is scoped to that prefix: two copies of the app in one
+#: account (two prefixes) neither collide nor can touch each other's jobs.
+DEFAULT_JOB_PREFIX = "mlspec-"
 
 # Errors worth a retry: throttling and transient service faults, never a failed job.
 TRANSIENT = {
@@ -102,9 +105,11 @@ class TrainingPipeline(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
         endpoint: EndpointTarget | None = None,
+        job_prefix: str = DEFAULT_JOB_PREFIX,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
+        self._job_prefix = job_prefix
         self._endpoint = endpoint
         self._key = key
         self._stack = stack = cdk.Stack.of(self)
@@ -212,7 +217,7 @@ class TrainingPipeline(Construct):
             "Names",
             comment="One name per run for every job and model (SageMaker names: 63 characters at most)",
             parameters={
-                "run.$": f"States.Format('{JOB_PREFIX}{{}}', $$.Execution.Name)",
+                "run.$": f"States.Format('{self._job_prefix}{{}}', $$.Execution.Name)",
                 "models_uri": f"s3://{artifacts.bucket_name}/{MODELS_PREFIX}",
                 # one prefix per execution: the evaluation reads every object under its prefix
                 "evaluation_uri.$": _per_run(f"s3://{artifacts.bucket_name}/{EVALUATION_PREFIX}"),
@@ -539,9 +544,11 @@ class TrainingPipeline(Construct):
             "Tune",
             "createHyperParameterTuningJob.sync",
             {
-                # tuning job names are limited to 32 characters: "tune-" and the execution name's first part
+                # tuning job names are limited to 32 characters: the prefix (<= 21) and the execution name's first
+                # part (8 hex digits of a default, UUID-named execution)
                 "HyperParameterTuningJobName.$": (
-                    "States.Format('tune-{}', States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))"
+                    f"States.Format('{self._job_prefix}{{}}', "
+                    "States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))"
                 ),
                 "HyperParameterTuningJobConfig": {
                     # Bayesian search over few, bounded hyperparameters with little parallelism (seed §4.2)
@@ -740,14 +747,14 @@ class TrainingPipeline(Construct):
 
     def _grant_workflow(self) -> None:
         stack, role = self._stack, self.state_machine.role
-        names = f"{JOB_PREFIX}*"
+        names = f"{self._job_prefix}*"
         arns = {
             kind: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
             for kind, name in (
                 ("training-job", names),
                 ("transform-job", names),
                 ("model", names),
-                ("hyper-parameter-tuning-job", "tune-*"),
+                ("hyper-parameter-tuning-job", names),
                 ("model-package", f"{stack.stack_name.lower()}-models/*"),
                 ("endpoint-config", names),
                 ("endpoint", "*"),
@@ -777,7 +784,7 @@ class TrainingPipeline(Construct):
                 sid="RollEndpoint",
                 actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
                 resources=[
-                    stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name=f"{JOB_PREFIX}*"),
+                    stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name=names),
                     stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
                 ],
             ),
@@ -845,9 +852,9 @@ class TrainingPipeline(Construct):
             acknowledge_wildcard_resources(
                 policy,
                 resources,
-                "Job names are generated per run under the mlspec- prefix; objects under one prefix of one lake "
-                "bucket; /aws/sagemaker/ log groups; the evaluation function's versions; and '*' only for calls "
-                "without a resource type (EC2 network interfaces, CloudWatch metrics by namespace condition, "
+                f"Job names are generated per run under the {self._job_prefix} prefix; objects under one prefix of "
+                "one lake bucket; /aws/sagemaker/ log groups; the evaluation function's versions; and '*' only for "
+                "calls without a resource type (EC2 network interfaces, CloudWatch metrics by namespace condition, "
                 "X-Ray, CloudWatch Logs delivery).",
             )
 

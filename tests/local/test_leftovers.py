@@ -32,7 +32,10 @@ ALICE = {"Project": "alice", "Profile": "sandbox"}
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlspec-training-TrainingJobRoleF750C0D4-1A2B3C4D5E6F"
 SERVING_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlspec-serving-ServingModelRole28CC2AF6-6F5E4D3C2B1A"
 ALICE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/alice-training-TrainingJobRoleF750C0D4-0A9B8C7D6E5F"
-RUN = "mlspec-8d3f0c2e-5b1a-4f7e-9c6d-2a4b6c8d0e1f"  # Names state: mlspec-<execution name>
+DEV_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlspec-dev-training-TrainingJobRoleF750C0D4-5E6F1A2B3C4D"
+EXECUTION = "8d3f0c2e-5b1a-4f7e-9c6d-2a4b6c8d0e1f"  # Step Functions' default execution name: a UUID
+RUN = f"mlspec-{EXECUTION}"  # Names state: <prefix>-<execution name>
+TUNING = "mlspec-8d3f0c2e"  # <prefix>-<execution name up to its first hyphen>
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
 TEMPLATE = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
 
@@ -103,6 +106,12 @@ def endpoint(name: str, role: str, tags: dict[str, str] | None = None) -> None:
     )
 
 
+def _backend() -> Any:
+    from moto.sagemaker.models import sagemaker_backends  # moto starts every job as Completed
+
+    return sagemaker_backends[ACCOUNT][REGION]
+
+
 def training_job(name: str, role: str, status: str) -> None:
     client("sagemaker").create_training_job(
         TrainingJobName=name,
@@ -112,9 +121,33 @@ def training_job(name: str, role: str, status: str) -> None:
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
     )
-    from moto.sagemaker.models import sagemaker_backends  # moto starts every job as Completed
+    _backend().training_jobs[name].training_job_status = status
 
-    sagemaker_backends[ACCOUNT][REGION].training_jobs[name].training_job_status = status
+
+def tuning_job(name: str, role: str, status: str) -> None:
+    client("sagemaker").create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": role,
+            "OutputDataConfig": {"S3OutputPath": "s3://mlspec-data-lake-datalakeartifactsb270b651-x/models/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    )
+    _backend().hyper_parameter_tuning_jobs[name].hyper_parameter_tuning_job_status = status
+
+
+def job_stream(group: str, job: str) -> None:
+    """A job's log stream in SageMaker's shared group: ``<job name>/<instance>-<epoch>``."""
+    logs = client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=f"{job}/algo-1-1767225600")
 
 
 def key(tags: dict[str, str]) -> str:
@@ -146,11 +179,12 @@ def test_every_kind_of_leftover_is_reported_and_fails_the_check(aws, capsys):
             "log group",
             "/aws-glue/jobs/mlspecglueetlEtlSecurityFC463669-role/mlspec-glue-etl-EtlJobRole626395C9-Ab1Cd/output",
         ): "name holds",
-        ("log streams", "/aws/sagemaker/TrainingJobs (1 x mlspec-*)"): "training workflow",
+        ("log streams", "/aws/sagemaker/TrainingJobs (3 x mlspec-*)"): "training workflow",
         ("sagemaker endpoint", "ServingEndpointC149CBA2-Zz8Yy7"): "bills every hour",
         ("sagemaker model", RUN): "created at run time by the training workflow",
         ("sagemaker endpoint config", RUN): "created at run time by the training workflow",
         ("sagemaker training job", RUN): "still running",
+        ("sagemaker tuning job", TUNING): "still running",
         ("sagemaker model package group", "mlspec-training-models"): "the next deploy of this prefix fails",
         ("glue security configuration", "mlspecglueetlEtlSecurityFC463669"): "not taggable",
         ("glue database", "mlspec_lake"): "the next deploy of this prefix fails",
@@ -165,12 +199,13 @@ def test_every_kind_of_leftover_is_reported_and_fails_the_check(aws, capsys):
     log_group("mlspec-streaming-IngestDeliveryLogs55527FA4-Pq9rSt", TAGS)
     log_group("/aws/lambda/mlspec-data-lake-CustomS3AutoDeleteObjectsCustomRe-Uv3wXy")
     log_group("/aws-glue/jobs/mlspecglueetlEtlSecurityFC463669-role/mlspec-glue-etl-EtlJobRole626395C9-Ab1Cd/output")
-    log_group("/aws/sagemaker/TrainingJobs")
-    client("logs").create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{RUN}/algo-1-17")
+    for job in (RUN, f"{TUNING}-001-5f3e2a1b", f"{TUNING}-002-0c9d8e7f"):  # SageMaker names the tuning's jobs
+        job_stream("/aws/sagemaker/TrainingJobs", job)
     endpoint("ServingEndpointC149CBA2-Zz8Yy7", SERVING_ROLE, TAGS)
     model(RUN, ROLE)
     endpoint_config(RUN, RUN)
     training_job(RUN, ROLE, "InProgress")
+    tuning_job(TUNING, ROLE, "InProgress")
     client("sagemaker").create_model_package_group(ModelPackageGroupName="mlspec-training-models", Tags=tag_list(TAGS))
     client("glue").create_security_configuration(Name="mlspecglueetlEtlSecurityFC463669", EncryptionConfiguration={})
     client("glue").create_database(DatabaseInput={"Name": "mlspec_lake"})
@@ -206,8 +241,13 @@ def test_other_projects_and_the_cdk_bootstrap_bucket_are_not_reported(aws, capsy
     log_group("/aws/lambda/xmlspec-data-lake-handler")
     log_group("mlspec-network-lookalike-group", ALICE)
     endpoint("ServingEndpointC149CBA2-Other1", ALICE_ROLE, ALICE)
-    model("mlspec-run-of-alice", ALICE_ROLE)  # alice's workflow also names its runs mlspec-...
+    model(f"alice-{EXECUTION}", ALICE_ROLE)
+    model(f"mlspec2-{EXECUTION}", ROLE)  # another prefix that starts like ours, not like <prefix>-
+    model(f"mlspec-dev-{EXECUTION}", DEV_ROLE)  # starts with mlspec- too: its role tells
+    training_job(f"mlspec-dev-{EXECUTION}", DEV_ROLE, "InProgress")
+    job_stream("/aws/sagemaker/TrainingJobs", f"mlspec-dev-{EXECUTION}")
     training_job(RUN, ROLE, "Completed")  # ended: cannot be deleted, costs nothing
+    tuning_job(f"tune-{EXECUTION[:8]}", ROLE, "InProgress")  # the old naming: not this app's any more
     client("sagemaker").create_model_package_group(ModelPackageGroupName="alice-training-models")
     client("glue").create_security_configuration(Name="aliceglueetlEtlSecurityFC463669", EncryptionConfiguration={})
     client("glue").create_database(DatabaseInput={"Name": "alice_lake"})
@@ -224,33 +264,116 @@ def test_other_projects_and_the_cdk_bootstrap_bucket_are_not_reported(aws, capsy
 def test_the_prefix_selects_the_copy(aws, capsys):
     bucket("mlspec-data-lake-datalakeraw1f82835b-1a2b3c4d5e6f", TAGS)
     bucket("alice-data-lake-datalakeraw1f82835b-1a2b3c4d5e6f", ALICE)
-    model("mlspec-run-of-alice", ALICE_ROLE)
+    model(f"alice-{EXECUTION}", ALICE_ROLE)
     model(RUN, ROLE)
 
     code, lines, _ = run(capsys, "--prefix", "alice")
 
     assert code == 1
     assert reported(lines, "s3 bucket", "alice-data-lake-datalakeraw1f82835b-1a2b3c4d5e6f")
-    assert reported(lines, "sagemaker model", "mlspec-run-of-alice")  # attributed by its role
+    assert reported(lines, "sagemaker model", f"alice-{EXECUTION}")
     assert not reported(lines, "s3 bucket", "mlspec-data-lake-datalakeraw1f82835b-1a2b3c4d5e6f")
     assert not reported(lines, "sagemaker model", RUN)
     assert lines[-1].startswith("2 leftover(s) of alice")
 
 
-def test_a_runtime_model_whose_role_is_unknown_is_left_to_a_human(aws, capsys):
-    model("mlspec-deleted-model", ROLE)
-    endpoint_config("mlspec-orphan-config", "mlspec-deleted-model")
-    client("sagemaker").delete_model(ModelName="mlspec-deleted-model")  # as the quality gate does
+def test_a_prefix_and_a_longer_one_each_find_their_own(aws, capsys):
+    """mlspec-dev's runs start with mlspec- too: with default (UUID) execution names each copy's are told apart
+    by name, and an ambiguous name by the role the resource runs with."""
+    dev_run = f"mlspec-dev-{EXECUTION}"
+    for name, role in ((RUN, ROLE), (dev_run, DEV_ROLE)):
+        model(name, role)
+        endpoint_config(name, name)
+        training_job(name, role, "Completed")
+        job_stream("/aws/sagemaker/TrainingJobs", name)
+
+    code, lines, _ = run(capsys)
+
+    assert code == 1
+    assert reported(lines, "sagemaker model", RUN)
+    assert reported(lines, "sagemaker endpoint config", RUN)
+    assert reported(lines, "log streams", "/aws/sagemaker/TrainingJobs (1 x mlspec-*)")
+    assert not [line for line in lines if dev_run in line]
+    assert lines[-1].startswith("3 leftover(s) of mlspec ")
+
+    code, lines, _ = run(capsys, "--prefix", "mlspec-dev")
+
+    assert code == 1
+    assert reported(lines, "sagemaker model", dev_run)
+    assert reported(lines, "sagemaker endpoint config", dev_run)
+    assert reported(lines, "log streams", "/aws/sagemaker/TrainingJobs (1 x mlspec-dev-*)")
+    assert not reported(lines, "sagemaker model", RUN)
+    assert lines[-1].startswith("3 leftover(s) of mlspec-dev ")
+
+
+def test_an_ambiguous_name_whose_role_is_gone_is_left_to_a_human(aws, capsys):
+    """A custom execution name: mlspec-nightly-7 is mlspec's run nightly-7 or mlspec-nightly's run 7."""
+    for name in ("mlspec-nightly-7", RUN):
+        model(name, ROLE)
+        endpoint_config(name, name)
+        client("sagemaker").delete_model(ModelName=name)  # as the quality gate does: the role is gone
+    job_stream("/aws/sagemaker/TransformJobs", "mlspec-nightly-7-val")  # its job is gone from moto too
+
+    code, lines, _ = run(capsys)
+
+    assert code == 1
+    (line,) = reported(lines, "sagemaker endpoint config", "mlspec-nightly-7")
+    assert line.startswith("info")
+    assert "a copy with a longer prefix (mlspec-...) could have named it too" in line
+    assert "check manually" in line
+    (line,) = reported(lines, "log streams", "/aws/sagemaker/TransformJobs (1 x mlspec-* of jobs it cannot attribute)")
+    assert line.startswith("info")
+    assert reported(lines, "sagemaker endpoint config", RUN)[0].startswith("LEFTOVER")  # a UUID: mlspec's by name
+    assert lines[-1].startswith("1 leftover(s) of mlspec ")
+
+    code, lines, _ = run(capsys, "--prefix", "mlspec-nightly")  # its names are not ambiguous: counted
+    assert code == 1
+    assert reported(lines, "sagemaker endpoint config", "mlspec-nightly-7")[0].startswith("LEFTOVER")
+    # mlspec-nightly-7-val could still be the run val of a copy mlspec-nightly-7
+    label = "/aws/sagemaker/TransformJobs (1 x mlspec-nightly-* of jobs it cannot attribute)"
+    assert reported(lines, "log streams", label)[0].startswith("info")
+    assert not reported(lines, "sagemaker endpoint config", RUN)
+
+
+def test_an_endpoint_whose_model_is_gone_is_attributed_by_the_config_it_was_rolled_to(aws, capsys):
+    model(RUN, ROLE)
+    endpoint_config(RUN, RUN)
+    client("sagemaker").create_endpoint(EndpointName="ServingEndpointC149CBA2-Zz8Yy7", EndpointConfigName=RUN)
+    client("sagemaker").delete_model(ModelName=RUN)
+
+    code, lines, _ = run(capsys)
+    assert code == 1
+    assert reported(lines, "sagemaker endpoint", "ServingEndpointC149CBA2-Zz8Yy7")[0].startswith("LEFTOVER")
 
     code, lines, _ = run(capsys, "--prefix", "alice")
-    assert code == 0
-    (line,) = reported(lines, "sagemaker endpoint config", "mlspec-orphan-config")
-    assert line.startswith("info")
-    assert "check manually" in line
+    assert (code, lines) == (0, [f"Nothing left of alice in account {ACCOUNT} ({REGION})."])
 
-    code, lines, _ = run(capsys)  # the default prefix is the workflow's own: counted
-    assert code == 1
-    assert reported(lines, "sagemaker endpoint config", "mlspec-orphan-config")[0].startswith("LEFTOVER")
+
+@pytest.mark.parametrize(
+    ("prefix", "name", "ours"),
+    [
+        ("mlspec", RUN, True),
+        ("mlspec", f"{RUN}-val", True),
+        ("mlspec", f"{RUN}-test", True),
+        ("mlspec", TUNING, True),
+        ("mlspec", f"{TUNING}-001-5f3e2a1b", True),  # a tuning job's training job
+        ("mlspec", "mlspec-nightly", True),  # no hyphen: no longer prefix could have given it
+        ("mlspec", f"mlspec-dev-{EXECUTION}", None),  # mlspec-dev's run, or mlspec's run dev-<uuid>
+        ("mlspec", "mlspec-nightly-7", None),
+        ("mlspec", f"mlspec--{EXECUTION}", None),  # a prefix may end in a hyphen: mlspec-
+        ("mlspec", f"mlspec2-{EXECUTION}", False),
+        ("mlspec", f"tune-{EXECUTION[:8]}", False),
+        ("mlspec", f"MLSPEC-{EXECUTION}", False),
+        ("mlspec-dev", f"mlspec-dev-{EXECUTION}", True),
+        ("mlspec-dev", RUN, False),
+        ("a" * 20, f"{'a' * 20}-nightly-7", True),  # a longer prefix would pass 20 characters
+        ("a" * 18, f"{'a' * 18}-x-7", None),  # aaa...-x is a valid prefix (20 characters)
+        ("a" * 18, f"{'a' * 18}-xy-7", True),  # aaa...-xy is not (21)
+    ],
+)
+def test_run_time_names_are_told_apart_by_prefix(prefix, name, ours):
+    scan = leftovers.Scan(None, prefix, [REGION], ACCOUNT, "aws")  # type: ignore[arg-type]  # no AWS: names only
+    assert scan._name_is_ours(name) is ours
 
 
 def test_a_key_pending_deletion_is_not_a_leftover(aws, capsys):
@@ -362,12 +485,33 @@ def test_no_credentials_or_no_region_exit_2_without_a_traceback(capsys, monkeypa
 
 
 def test_the_names_it_looks_for_follow_the_app():
-    """STACK_SUFFIXES and JOB_PREFIX are copies (importing them would start jsii): pinned to their sources."""
+    """STACK_SUFFIXES, run_prefix and DEFAULT_RUN copy the app's naming (importing the stacks or constructs would
+    start jsii): pinned to their sources, read as text."""
+    from ml_config.config import ConfigError, load_config
+
     stacks = (ROOT / "stacks" / "__init__.py").read_text()
     assert set(re.findall(r'f"\{config\.prefix\}-([a-z-]+)"', stacks)) == set(leftovers.STACK_SUFFIXES)
+    # run-time names: <config prefix>- in the training stack, the default copy's prefix in the construct
+    training_stack = (ROOT / "stacks" / "training_stack.py").read_text()
+    assert re.findall(r"job_prefix=(.+),$", training_stack, flags=re.MULTILINE) == ['f"{config.prefix}-"']
+    assert leftovers.run_prefix("alice") == "alice-"
     training = (ROOT / "ml_constructs" / "training" / "construct.py").read_text()
-    (job_prefix,) = re.findall(r'^JOB_PREFIX = "([^"]+)"', training, flags=re.MULTILINE)
-    assert job_prefix == leftovers.JOB_PREFIX
+    (default,) = re.findall(r'^DEFAULT_JOB_PREFIX = "([^"]+)"$', training, flags=re.MULTILINE)
+    assert default == leftovers.run_prefix(load_config({}).prefix)
+    # the names DEFAULT_RUN expects after the prefix: the execution name, -val, -test, its first part (tuning)
+    assert '"run.$": f"States.Format(\'{self._job_prefix}{{}}\', $$.Execution.Name)"' in training
+    assert "States.Format('{}-val', $.names.run)" in training
+    assert "States.Format('{}-test', $.names.run)" in training
+    assert (
+        "f\"States.Format('{self._job_prefix}{{}}', \"\n"
+        "                    \"States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))\""
+    ) in training
+    for field in ("TrainingJobName", "ModelName", "EndpointConfigName"):  # or the best of the tuning's jobs
+        assert set(re.findall(rf'"{field}\.\$": "([^"]+)"', training)) <= {"$.names.run", "$.tuning.best"}, field
+    # MAX_PREFIX is the config's longest prefix
+    load_config({"prefix": "a" * leftovers.MAX_PREFIX})
+    with pytest.raises(ConfigError):
+        load_config({"prefix": "a" * (leftovers.MAX_PREFIX + 1)})
     assert 'model_package_group_name=f"{self._stack.stack_name}-models"' in training
     data_lake = (ROOT / "stacks" / "data_lake_stack.py").read_text()
     assert "database_name = f\"{prefix.lower().replace('-', '_')}_lake\"" in data_lake

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml_constructs.training.construct import JOB_PREFIX, TRANSIENT
+from ml_constructs.training.construct import TRANSIENT
 from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS
 from tests.conftest import resources
 
@@ -212,7 +212,8 @@ def test_workflow_role_is_scoped_to_this_workflows_names(training):
     )
     statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
-    assert f"training-job/{JOB_PREFIX}*" in jobs
+    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job"):
+        assert f"{kind}/mlspec-*" in jobs, kind
     assert statements["PassJobRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
@@ -263,3 +264,16 @@ def test_workflow_rolls_the_serving_endpoint_to_the_new_model(sandbox, states):
     assert [c["StringEquals"] for c in choice["Choices"]] == ["InService", "Failed"]
     assert choice["Default"] == "WaitForEndpoint"  # still Updating: wait and look again
     assert path(states, choice["Choices"][1]["Next"]) == ["EndpointUpdateFailed", "NotifyFailure", "Failed"]
+
+
+def test_job_names_and_their_iam_follow_the_prefix(variant):
+    """A second copy (prefix alice) names its jobs alice-... and may touch only those: no collision with mlspec-..."""
+    template = variant.template(variant.stacks.training)
+    text = json.dumps(template)
+    assert "mlspec-" not in text.replace("mlspec-training", "")  # only the stack-name placeholder could remain
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    definition = "".join(p for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(p, str))
+    assert "States.Format('alice-{}', $$.Execution.Name)" in definition
+    assert '"HyperParameterTuningJobName.$":"States.Format(\'alice-{}\'' in definition
+    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job", "endpoint-config"):
+        assert f":{kind}/alice-*" in text, kind
