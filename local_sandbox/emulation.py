@@ -101,6 +101,15 @@ def _strings(value: Any) -> Any:
     return out
 
 
+def _args(p: dict[str, Any], name: str, name_key: str, tags: Callable[[Any], Any]) -> dict[str, Any]:
+    """The API arguments: the properties, the generated name unless the template names it, tags reshaped."""
+    args = {k: v for k, v in p.items() if k != "Tags"}
+    args.setdefault(name_key, name)
+    if p.get("Tags"):
+        args["Tags"] = tags(p["Tags"])
+    return args
+
+
 def _firehose(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
     args: dict[str, Any] = {"DeliveryStreamName": p.get("DeliveryStreamName", name)}
     for key in (
@@ -130,21 +139,15 @@ def _glue_table(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def _glue_crawler(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
-    args = {k: v for k, v in p.items() if k not in ("Schedule", "Tags")}
-    args.setdefault("Name", name)
+    args = _args(p, name, "Name", _tags_dict)
     if "Schedule" in p:
         args["Schedule"] = p["Schedule"]["ScheduleExpression"]
-    if p.get("Tags"):
-        args["Tags"] = _tags_dict(p["Tags"])
     c.create_crawler(**args)
     return {"Ref": args["Name"]}
 
 
 def _glue_job(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
-    args = {k: v for k, v in p.items() if k != "Tags"}
-    args.setdefault("Name", name)
-    if p.get("Tags"):
-        args["Tags"] = _tags_dict(p["Tags"])
+    args = _args(p, name, "Name", _tags_dict)
     c.create_job(**args)
     return {"Ref": args["Name"]}
 
@@ -182,10 +185,7 @@ def _athena_named_query(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def _alarm(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
-    args = {k: v for k, v in p.items() if k != "Tags"}
-    args.setdefault("AlarmName", name)
-    if p.get("Tags"):
-        args["Tags"] = _tags_list(p["Tags"])
+    args = _args(p, name, "AlarmName", _tags_list)
     c.put_metric_alarm(**args)
     arn = c.describe_alarms(AlarmNames=[args["AlarmName"]])["MetricAlarms"][0]["AlarmArn"]
     return {"Ref": args["AlarmName"], "Arn": arn}
@@ -212,9 +212,7 @@ def _scaling_policy(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def _model_package_group(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
-    args = {k: v for k, v in p.items() if k != "Tags"}
-    if p.get("Tags"):
-        args["Tags"] = _tags_list(p["Tags"])
+    args = _args(p, name, "ModelPackageGroupName", _tags_list)
     arn = c.create_model_package_group(**args)["ModelPackageGroupArn"]
     return {"Ref": arn, "ModelPackageGroupArn": arn}
 
