@@ -55,11 +55,16 @@ def run_cdk(aws: LocalAws, args: Sequence[str], log: Path, echo: bool = True) ->
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert process.stdout is not None
-        for line in process.stdout:
-            out.write(line)
-            if echo and any(mark in line for mark in _ECHO) and not any(n in line for n in _NOISE):
-                print(f"    {line.rstrip()}", flush=True)
-        code = process.wait()
+        try:
+            for line in process.stdout:
+                out.write(line)
+                if echo and any(mark in line for mark in _ECHO) and not any(n in line for n in _NOISE):
+                    print(f"    {line.rstrip()}", flush=True)
+            code = process.wait()
+        except BaseException:  # Ctrl-C, SIGTERM: the CLI must not outlive the server it talks to
+            process.kill()
+            process.wait()
+            raise
     if code != 0:
         raise DeployError(f"`cdk {' '.join(args[:2])}` exited with {code}; the full output is in {log}")
 

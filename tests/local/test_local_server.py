@@ -56,3 +56,44 @@ def test_cli_rejects_bad_arguments(argv, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert "usage: python -m local_sandbox" in capsys.readouterr().err
+
+
+def test_sigterm_stops_the_cdk_cli_and_the_server(tmp_path):
+    """`make local` interrupted while the CDK CLI runs: exit 130, the server's port closed, no CLI left behind."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_sandbox", "--outdir", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # wait until the bootstrap (a CDK CLI process) has started
+        lines.append(line)
+        if line.startswith("==> cdk bootstrap"):
+            break
+    time.sleep(1)
+    children = [
+        int(pid)
+        for task in Path(f"/proc/{process.pid}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+    assert children, "the CDK CLI should be running"
+    process.send_signal(signal.SIGTERM)
+    lines += process.stdout.readlines()
+    assert process.wait(timeout=30) == 130, "".join(lines)
+    endpoint = re.search(r"http://localhost:\d+", "".join(lines))
+    assert endpoint is not None
+    assert not is_listening(endpoint.group(0))
+    assert "interrupted; the local server at" in "".join(lines)
+    time.sleep(0.5)
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == [], "a CDK CLI process outlived the run"
