@@ -249,6 +249,18 @@ def _log_stream(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
     return {"Ref": stream}
 
 
+def _subscription(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
+    args = {k: p[k] for k in ("TopicArn", "Protocol", "Endpoint") if k in p}
+    arn = c.subscribe(**args, ReturnSubscriptionArn=True)["SubscriptionArn"]
+    return {"Ref": arn}
+
+
+def _data_quality_job_definition(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
+    args = _args(p, name, "JobDefinitionName", _tags_list)
+    arn = c.create_data_quality_job_definition(**args)["JobDefinitionArn"]
+    return {"Ref": arn, "JobDefinitionArn": arn}
+
+
 def _recorded(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
     """No moto API for the type: the properties are kept on the model (and so on the stack), nothing else."""
     return {"Ref": p.get("Name", name)}
@@ -273,6 +285,12 @@ EMULATED_TYPES: tuple[Emulated, ...] = (
     Emulated("AWS::SNS::TopicPolicy", "sns", None, _topic_policy),
     Emulated("AWS::EC2::SecurityGroupEgress", "ec2", None, _sg_egress),
     Emulated("AWS::Logs::LogStream", "logs", None, _log_stream),
+    Emulated("AWS::SNS::Subscription", "sns", None, _subscription),
+    # monitoring.engine=model_monitor (closed to new customers; moto has no monitoring-schedule API)
+    Emulated(
+        "AWS::SageMaker::DataQualityJobDefinition", "sagemaker", "JobDefinitionName", _data_quality_job_definition
+    ),
+    Emulated("AWS::SageMaker::MonitoringSchedule", "sagemaker", "MonitoringScheduleName", _recorded),
 )
 
 
@@ -565,7 +583,17 @@ def install(endpoint_url: str) -> None:
         def resource_class_from_type(resource_type: str) -> type[CloudFormationModel]:
             if resource_type in CUSTOM_RESOURCE_RESPONDERS:
                 return _LocalCustomResource
-            return original(resource_type)
+            model = original(resource_type)
+            if model is None and resource_type not in parsing.NULL_MODELS:
+                # moto would skip the resource and still report CREATE_COMPLETE: a local pass must not hide it.
+                # A CloudFormation ValidationError reaches the caller (the CDK CLI) as a readable message.
+                from moto.cloudformation.exceptions import ValidationError
+
+                raise ValidationError(
+                    message=f"LOCAL EMULATION: moto has no model for {resource_type} and local_sandbox.emulation "
+                    "registers none (add one to EMULATED_TYPES)"
+                )
+            return model
 
         parsing.resource_class_from_type = resource_class_from_type
         _clear_model_caches()

@@ -97,3 +97,42 @@ def test_sigterm_stops_the_cdk_cli_and_the_server(tmp_path):
     assert "interrupted; the local server at" in "".join(lines)
     time.sleep(0.5)
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == [], "a CDK CLI process outlived the run"
+
+
+def test_every_resource_type_of_every_variant_has_a_model_while_the_emulation_runs(sandbox, production, variant):
+    """Whatever the configuration (the variant app turns on tuning, JSON delivery, SSE-S3, an e-mail subscription
+    and Model Monitor), moto gets a model for each type: nothing is skipped silently."""
+    from moto.cloudformation import parsing
+
+    types = {
+        resource["Type"]
+        for app in (sandbox, production, variant)
+        for template in app.templates.values()
+        for resource in template["Resources"].values()
+    }
+    from moto.cloudformation.exceptions import ValidationError
+
+    def has_model(resource_type: str) -> bool:
+        try:
+            return parsing.resource_class_from_type(resource_type) is not None
+        except ValidationError:  # the emulation's refusal of a type nobody models
+            return False
+
+    with local_aws():
+        missing = sorted(t for t in types if t not in parsing.NULL_MODELS and not has_model(t))
+    assert missing == []
+    assert {
+        "AWS::SageMaker::MonitoringSchedule",
+        "AWS::SNS::Subscription",
+        "AWS::KinesisFirehose::DeliveryStream",
+    } <= types
+
+
+def test_a_type_nobody_models_fails_the_stack_instead_of_being_skipped():
+    import json
+
+    from botocore.exceptions import ClientError
+
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}, "Thing": {"Type": "AWS::Foo::Bar"}}}
+    with local_aws() as aws, pytest.raises(ClientError, match=r"moto has no model for AWS::Foo::Bar"):
+        aws.client("cloudformation").create_stack(StackName="unknown", TemplateBody=json.dumps(template))
