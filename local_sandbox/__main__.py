@@ -72,6 +72,10 @@ def summary(result: RunResult, total: float, endpoint: str) -> str:
             f"  drift, {label} hour: {report['violations']} violations {report['drifted_features']}; "
             f"alarm {result.alarm_states[label]}"
         )
+    for crawl in result.crawls:
+        lines.append(
+            f"  crawler {crawl.crawler}: tables created {crawl.tables_created}, partitions added {crawl.partitions_added}"
+        )
     lines.append(f"  notifications on the alerts topic: {len(result.notifications)}")
     lines.append("  objects written (where the deployed stacks say they live):")
     lines += [f"    {count:6d}  {where}" for where, count in result.zones.items()]

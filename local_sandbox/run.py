@@ -9,10 +9,11 @@ stage before it really wrote, where the deployed stacks say it lives:
 3. the training workflow's deployed definition runs state by state (``workflow`` + ``tasks``, emulation of
    Step Functions' integrations): the Glue transforms on local Spark, xgboost training, the validation
    transform, the real evaluation Lambda handler, the quality gate, the registry, the endpoint update;
-4. the endpoint (``endpoint``, emulation of the container) scores the held-out ``test`` split, one request per
+4. the deployed crawlers crawl (``crawlers``, emulation): partitions of the raw events table, the curated table;
+5. the endpoint (``endpoint``, emulation of the container) scores the held-out ``test`` split, one request per
    event, and data capture writes the requests for the hour ``normal_hour``; then the same requests with a
    covariate shift on ``amount`` for the next hour;
-5. the drift job's Lambda handler runs with the event its deployed schedule sends, once per hour of traffic;
+6. the drift job's Lambda handler runs with the event its deployed schedule sends, once per hour of traffic;
    its metrics go to CloudWatch, and the drift alarm is evaluated (``alarms``, emulation) after each run,
    notifying the alerts topic, whose messages an SQS queue collects.
 """
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from local_sandbox import alarms, firehose_bridge
+from local_sandbox import alarms, crawlers, firehose_bridge
 from local_sandbox.endpoint import LocalEndpoint
 from local_sandbox.tasks import LocalTasks
 from local_sandbox.workflow import Execution, run_definition
@@ -63,6 +64,7 @@ class RunResult:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     timings: list[StepTiming] = field(default_factory=list)
     zones: dict[str, int] = field(default_factory=dict)
+    crawls: list[crawlers.CrawlReport] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -142,7 +144,7 @@ def run_worked_example(
     deployed = Deployed(aws, prefix)
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     s3 = aws.client("s3")
-    steps = 5
+    steps = 6
 
     @contextlib.contextmanager
     def step(number: int, title: str) -> Iterator[None]:
@@ -204,13 +206,23 @@ def run_worked_example(
         finally:
             tasks.close()
 
-        # 4. Traffic through the endpoint (now serving the new model), captured per hour.
+        # 4. The crawlers, as their schedule would run them: raw partitions, the curated table.
+        with step(4, "Glue crawlers (emulated crawl): raw events partitions, the curated table"):
+            for name in deployed.physical("glue-etl", "AWS::Glue::Crawler"):
+                crawl = crawlers.crawl(aws, name)
+                result.crawls.append(crawl)
+                progress(
+                    f"      {name}: created {crawl.tables_created or '-'}, updated {crawl.tables_updated or '-'}, "
+                    f"partitions added {crawl.partitions_added}"
+                )
+
+        # 5. Traffic through the endpoint (now serving the new model), captured per hour.
         endpoint_name = deployed.output("serving", "EndpointName")
         job = aws.client("glue").get_job(JobName=deployed.output("glue-etl", "JobName"))["Job"]
         curated = job["DefaultArguments"]["--curated_path"]
         columns = transforms.feature_columns(transforms.spec_from_schema())
         normal_hour, drifted_hour = now - timedelta(hours=3), now - timedelta(hours=2)
-        with step(4, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
+        with step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
             endpoint = LocalEndpoint(aws, endpoint_name)
             progress(f"      serving {endpoint.model_data_url}")
             rows: list[str] = []
@@ -225,8 +237,8 @@ def run_worked_example(
             flagged = sum(p >= 0.5 for p in normal_scores)
             progress(f"      {len(rows)} requests per hour; {flagged} flagged as fraud in the normal hour")
 
-        # 5. The drift job, as its schedule invokes it, and the alarm on its metric.
-        with step(5, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
+        # 6. The drift job, as its schedule invokes it, and the alarm on its metric.
+        with step(6, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
             rule = deployed.one("serving", "AWS::Events::Rule")
             target = aws.client("events").list_targets_by_rule(Rule=rule)["Targets"][0]
             event = json.loads(target["Input"])

@@ -360,3 +360,26 @@ def test_drift_is_detected_only_on_the_drifted_hour_and_the_alarm_fires(run, dep
     bucket_name, key = drifted["report_s3_uri"][5:].split("/", 1)
     report = json.loads(s3.get_object(Bucket=bucket_name, Key=key)["Body"].read())
     assert any(v["feature_name"] == DRIFT_COLUMN for v in report["violations"])
+
+
+def test_crawlers_add_the_raw_partitions_and_create_the_curated_table(run, deployed):
+    glue = deployed.aws.client("glue")
+    database = f"{CONFIG.prefix}_lake"
+    raw = {tuple(p["Values"]) for p in glue.get_partitions(DatabaseName=database, TableName="raw_events")["Partitions"]}
+    assert raw == {(key[len("events/dt=") : -1],) for key in run.bridge.partitions}  # one per delivered dt= folder
+    raw_table = glue.get_table(DatabaseName=database, Name="raw_events")["Table"]
+    assert [(c["Name"], c["Type"]) for c in raw_table["StorageDescriptor"]["Columns"]] == [
+        (f.name, f.type) for f in FIELDS
+    ]
+    curated = glue.get_table(DatabaseName=database, Name="curated_prepared")["Table"]
+    assert [k["Name"] for k in curated["PartitionKeys"]] == ["split", "dt"]
+    columns = {c["Name"]: c["Type"] for c in curated["StorageDescriptor"]["Columns"]}
+    assert columns["is_fraud"] == "int"
+    assert columns["amount"] == "double"
+    splits = {
+        p["Values"][0] for p in glue.get_partitions(DatabaseName=database, TableName="curated_prepared")["Partitions"]
+    }
+    assert splits == {"train", "validation", "test"}
+    crawled = {report.crawler: report for report in run.crawls}
+    assert sorted(crawled) == sorted(deployed.physical("glue-etl", "AWS::Glue::Crawler"))
+    assert sum(len(r.tables_created) for r in run.crawls) == 1  # the curated table; raw_events is the stack's
