@@ -74,7 +74,8 @@ def summary(result: RunResult, total: float, endpoint: str) -> str:
         )
     for crawl in result.crawls:
         lines.append(
-            f"  crawler {crawl.crawler}: tables created {crawl.tables_created}, partitions added {crawl.partitions_added}"
+            f"  crawler {crawl.crawler}: tables created {crawl.tables_created}, "
+            f"partitions added {crawl.partitions_added}"
         )
     lines.append(f"  notifications on the alerts topic: {len(result.notifications)}")
     lines.append("  objects written (where the deployed stacks say they live):")

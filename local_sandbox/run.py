@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -179,7 +180,7 @@ def run_worked_example(
         definition = json.loads(
             aws.client("stepfunctions").describe_state_machine(stateMachineArn=state_machine)["definition"]
         )
-        execution_name = f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
+        execution_name = str(uuid.uuid4())  # what StartExecution names an execution by default
         tasks = LocalTasks(aws, work, progress=lambda message: progress(f"      {message}"))
         try:
             with step(3, f"training workflow {state_machine.rsplit(':', 1)[-1]} (execution {execution_name})"):
@@ -193,8 +194,11 @@ def run_worked_example(
                 result.execution = execution
                 if execution.status != "SUCCEEDED":
                     caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
+                    evaluation = (execution.last_state or {}).get("evaluation", {}).get("metrics")
+                    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
                     raise RuntimeError(
                         f"the training workflow failed: {execution.error}: {execution.cause}"
+                        + (f" (measured: {measured})" if evaluation else "")
                         + (f" (caught: {caught})" if caught else "")
                     )
                 metrics = execution.output["metrics"]

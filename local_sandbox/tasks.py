@@ -22,8 +22,11 @@ location those parameters name in the local S3:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import math
+import random
 import re
 import tempfile
 import time
@@ -43,6 +46,27 @@ LAMBDA_HANDLERS: dict[str, str] = {
     "handler.handler": "ml_constructs.training.evaluate.handler",
     "drift_job.handler": "ml_constructs.monitoring.drift_job",
 }
+
+
+def sample_hyperparameters(ranges: dict[str, Any], rng: random.Random) -> dict[str, str]:
+    """One draw from a tuning job's ``ParameterRanges``, as strings (what the algorithm receives)."""
+    values: dict[str, str] = {}
+    for spec in ranges.get("ContinuousParameterRanges", []):
+        low, high = float(spec["MinValue"]), float(spec["MaxValue"])
+        scaling = spec.get("ScalingType", "Auto")
+        if scaling == "Logarithmic":
+            values[spec["Name"]] = f"{math.exp(rng.uniform(math.log(low), math.log(high))):.6g}"
+        elif scaling in ("Auto", "Linear"):
+            values[spec["Name"]] = f"{rng.uniform(low, high):.6g}"
+        else:
+            raise NotEmulatedError(f"ScalingType {scaling} of {spec['Name']} is not emulated")
+    for spec in ranges.get("IntegerParameterRanges", []):
+        if spec.get("ScalingType", "Auto") not in ("Auto", "Linear"):
+            raise NotEmulatedError(f"ScalingType {spec['ScalingType']} of {spec['Name']} is not emulated")
+        values[spec["Name"]] = str(rng.randint(int(spec["MinValue"]), int(spec["MaxValue"])))
+    for spec in ranges.get("CategoricalParameterRanges", []):
+        values[spec["Name"]] = rng.choice(spec["Values"])
+    return values
 
 
 def _snake(name: str) -> str:
@@ -78,6 +102,8 @@ class LocalTasks:
             return self.glue_job(parameters)
         if resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
             return self.training_job(parameters)
+        if resource.endswith(":states:::sagemaker:createHyperParameterTuningJob.sync"):
+            return self.tuning_job(parameters)
         if resource.endswith(":states:::sagemaker:createTransformJob.sync"):
             return self.transform_job(parameters)
         if resource.endswith(":states:::sagemaker:createModel"):
@@ -201,37 +227,101 @@ class LocalTasks:
     # --- SageMaker -----------------------------------------------------------------------------------------
 
     def training_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``createTrainingJob.sync``: one job, its result shaped as ``DescribeTrainingJob``."""
+        name = parameters["TrainingJobName"]
+        url, _ = self._train(name, parameters, dict(parameters["HyperParameters"]), objective=None)
+        return {
+            "TrainingJobName": name,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": url},
+            "HyperParameters": parameters["HyperParameters"],
+        }
+
+    def tuning_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``createHyperParameterTuningJob.sync``: the trials run one after another on local xgboost.
+
+        The search strategy is not emulated: each trial draws its hyperparameters from the ranges with a fixed
+        seed (uniformly, or on a log scale for ``Logarithmic``), up to ``MaxNumberOfTrainingJobs``; early
+        stopping and parallelism are ignored. The objective is computed as the built-in algorithm reports it
+        (``validation:auc``: xgboost's evaluation of the validation channel after the last round).
+        """
+        name = parameters["HyperParameterTuningJobName"]
+        config = parameters["HyperParameterTuningJobConfig"]
+        objective = config["HyperParameterTuningJobObjective"]
+        channel, metric = objective["MetricName"].split(":")
+        definition = parameters["TrainingJobDefinition"]
+        trials = []
+        for index in range(int(config["ResourceLimits"]["MaxNumberOfTrainingJobs"])):
+            tuned = sample_hyperparameters(config["ParameterRanges"], random.Random(f"{name}/{index}"))
+            digest = hashlib.sha256(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:8]
+            job = f"{name}-{index + 1:03d}-{digest}"
+            hyperparameters = {**definition.get("StaticHyperParameters", {}), **tuned}
+            _, value = self._train(job, definition, hyperparameters, objective=(channel, metric))
+            assert value is not None
+            trials.append((value, job, tuned))
+            self.progress(f"trial {job}: {tuned} -> {objective['MetricName']} {value:.4f}")
+        pick = max if objective["Type"] == "Maximize" else min
+        value, best, tuned = pick(trials, key=lambda trial: trial[0])
+        return {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobStatus": "Completed",
+            "TrainingJobStatusCounters": {"Completed": len(trials)},
+            "BestTrainingJob": {
+                "TrainingJobName": best,
+                "TunedHyperParameters": tuned,
+                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": objective["MetricName"], "Value": value},
+            },
+        }
+
+    def _train(
+        self, name: str, definition: dict[str, Any], hyperparameters: dict[str, str], objective: tuple[str, str] | None
+    ) -> tuple[str, float | None]:
+        """Train one job as SageMaker would; write its artifact and register the job with the local server.
+
+        Returns the artifact's S3 URL and, when asked, the objective (``channel``, ``metric``) after the last round.
+        """
         import xgboost as xgb
 
-        from tools.build_default_model import MODEL_FILE, deterministic_tar_gz, train
+        from tools.build_default_model import MODEL_FILE, deterministic_tar_gz, read_channel, train
 
-        name = parameters["TrainingJobName"]
         job_dir = Path(tempfile.mkdtemp(prefix="training-", dir=self.work))
-        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in parameters["InputDataConfig"]}
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in definition["InputDataConfig"]}
         train_files = sorted(self.download(channels["train"], job_dir / "train"))
         if not train_files:
             raise TaskFailed("SageMaker.ClientError", f"no data in the train channel {channels['train']}")
-        hyperparameters = dict(parameters["HyperParameters"])
-        self.progress(
-            f"training xgboost {xgb.__version__} on {len(train_files)} files ({hyperparameters['num_round']} rounds)"
-        )
+        self.progress(f"training {name}: xgboost {xgb.__version__}, {hyperparameters['num_round']} rounds")
+        value = None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Text file input has been deprecated")
             warnings.filterwarnings("ignore", message=".*UBJSON format as default")
             booster = train(train_files, hyperparameters, job_dir)
             booster.save_model(str(job_dir / MODEL_FILE))
-        output = parameters["OutputDataConfig"]
+            if objective is not None:
+                channel, metric = objective
+                files = sorted(self.download(channels[channel], job_dir / channel))
+                combined = job_dir / f"{channel}-combined"
+                combined.mkdir()
+                evaluated = booster.eval(read_channel(files, combined), channel)
+                value = float(dict(p.split(":") for p in evaluated.split("\t")[1:])[f"{channel}-{metric}"])
+        output = definition["OutputDataConfig"]
         bucket, prefix = parse_s3_uri(output["S3OutputPath"], "S3OutputPath")
         key = f"{prefix.rstrip('/')}/{name}/output/model.tar.gz".lstrip("/")
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else {}
         archive = deterministic_tar_gz(MODEL_FILE, (job_dir / MODEL_FILE).read_bytes())
         self.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=archive, **extra)
-        return {
-            "TrainingJobName": name,
-            "TrainingJobStatus": "Completed",
-            "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{key}"},
-            "HyperParameters": hyperparameters,
-        }
+        # The job's record, so that DescribeTrainingJob (the tuning path's BestTrainingJob state) finds it; moto
+        # reports it Completed with the artifact at <S3OutputPath><name>/output/model.tar.gz, where it now is.
+        self.aws.client("sagemaker").create_training_job(
+            TrainingJobName=name,
+            HyperParameters=hyperparameters,
+            AlgorithmSpecification=definition["AlgorithmSpecification"],
+            RoleArn=definition["RoleArn"],
+            InputDataConfig=definition["InputDataConfig"],
+            OutputDataConfig=output,
+            ResourceConfig=definition["ResourceConfig"],
+            StoppingCondition=definition["StoppingCondition"],
+        )
+        return f"s3://{bucket}/{key}", value
 
     def transform_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
         import io

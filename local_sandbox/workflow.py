@@ -73,11 +73,16 @@ def write_path(data: Any, path: str | None, value: Any) -> Any:
 
 
 def _split_args(text: str) -> list[str]:
-    args, current, quoted = [], "", False
+    """The arguments of an intrinsic call: commas outside quotes and outside nested calls separate them."""
+    args, current, quoted, depth = [], "", False, 0
     for i, char in enumerate(text):
         if char == "'" and (i == 0 or text[i - 1] != "\\"):
             quoted = not quoted
-        if char == "," and not quoted:
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        if char == "," and not quoted and depth == 0:
             args.append(current.strip())
             current = ""
         else:
@@ -85,22 +90,42 @@ def _split_args(text: str) -> list[str]:
     return [*args, current.strip()] if current.strip() else args
 
 
+def _argument(text: str, data: Any, context: Mapping[str, Any]) -> Any:
+    if text.startswith(("$", "States.")):
+        return intrinsic(text, data, context)
+    if text.startswith("'"):
+        return text[1:-1]
+    return json.loads(text)  # a number, true/false/null
+
+
 def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
-    """A ``.$`` value: a path, or ``States.Format('...{}...', args...)``."""
+    """A ``.$`` value: a path, or ``States.Format``, ``States.StringSplit``, ``States.ArrayGetItem`` (nested)."""
     if expression.startswith("$"):
         return read_path(expression, data, context)
-    match = re.match(r"^States\.Format\((.*)\)$", expression, re.DOTALL)
-    if not match:
-        raise NotEmulatedError(f"intrinsic {expression[:60]!r}: only States.Format and paths are emulated")
-    template, *args = _split_args(match.group(1))
-    values = [intrinsic(a, data, context) if a.startswith(("$", "States.")) else a.strip("'") for a in args]
-    pieces = template.strip("'").split("{}")
-    if len(pieces) != len(values) + 1:
-        raise TaskFailed("States.IntrinsicFailure", f"{expression}: {len(values)} arguments for {len(pieces) - 1}")
-    out = pieces[0]
-    for value, piece in zip(values, pieces[1:], strict=True):
-        out += (value if isinstance(value, str) else json.dumps(value)) + piece
-    return out
+    match = re.match(r"^States\.(\w+)\((.*)\)$", expression, re.DOTALL)
+    if not match or match.group(1) not in ("Format", "StringSplit", "ArrayGetItem"):
+        raise NotEmulatedError(
+            f"intrinsic {expression[:60]!r}: only States.Format, States.StringSplit, States.ArrayGetItem and paths "
+            "are emulated"
+        )
+    function, raw_args = match.group(1), _split_args(match.group(2))
+    if function == "Format":
+        template, values = raw_args[0].strip("'"), [_argument(a, data, context) for a in raw_args[1:]]
+        pieces = template.split("{}")
+        if len(pieces) != len(values) + 1:
+            raise TaskFailed("States.IntrinsicFailure", f"{expression}: {len(values)} arguments for {len(pieces) - 1}")
+        out = pieces[0]
+        for value, piece in zip(values, pieces[1:], strict=True):
+            out += (value if isinstance(value, str) else json.dumps(value)) + piece
+        return out
+    values = [_argument(a, data, context) for a in raw_args]
+    if function == "StringSplit":
+        text, separators = values
+        return [part for part in re.split("|".join(map(re.escape, separators)), text) if part]
+    array, index = values
+    if not isinstance(array, list) or not isinstance(index, int) or not 0 <= index < len(array):
+        raise TaskFailed("States.IntrinsicFailure", f"{expression}: index {index!r} out of the array")
+    return array[index]
 
 
 def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
@@ -164,6 +189,7 @@ class Execution:
     cause: str | None = None
     history: list[tuple[str, str, float]] = field(default_factory=list)  # (state, type, seconds)
     caught: list[tuple[str, str, str]] = field(default_factory=list)  # (state, error, cause) sent to a Catch
+    last_state: Any = None  # the state's data when the execution ended (what the history's last event shows)
 
 
 TaskHandler = Callable[[str, dict[str, Any]], Any]
@@ -213,6 +239,7 @@ def run_definition(
                 if catcher is None:
                     execution.history.append((name, kind, time.perf_counter() - started))
                     execution.status, execution.error, execution.cause = "FAILED", failure.error, failure.cause
+                    execution.last_state = data
                     return execution
                 execution.caught.append((name, failure.error, failure.cause))
                 data = write_path(
@@ -231,10 +258,12 @@ def run_definition(
         elif kind == "Succeed":
             execution.history.append((name, kind, time.perf_counter() - started))
             execution.status, execution.output = "SUCCEEDED", data
+            execution.last_state = data
             return execution
         elif kind == "Fail":
             execution.history.append((name, kind, time.perf_counter() - started))
             execution.status, execution.error, execution.cause = "FAILED", state.get("Error"), state.get("Cause")
+            execution.last_state = data
             return execution
         else:
             raise NotEmulatedError(f"state {name!r}: type {kind} is not emulated")

@@ -107,8 +107,14 @@ def test_states_format_and_paths():
     assert intrinsic("$.names.run", data, context) == "r1"
     with pytest.raises(TaskFailed, match="could not be found"):
         intrinsic("$.names.missing", data, context)
-    with pytest.raises(NotEmulatedError, match=r"States\.ArrayGetItem"):
-        intrinsic("States.ArrayGetItem($.a, 0)", data, context)
+    # the tuning job's name: the first part of a UUID execution name
+    context = {"Execution": {"Name": "3f2a9c1b-0d4e-4a5b-9c8d-7e6f5a4b3c2d"}}
+    nested = "States.Format('p-{}', States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))"
+    assert intrinsic(nested, data, context) == "p-3f2a9c1b"
+    with pytest.raises(TaskFailed, match="out of the array"):
+        intrinsic("States.ArrayGetItem(States.StringSplit('a-b', '-'), 5)", data, context)
+    with pytest.raises(NotEmulatedError, match=r"States\.MathAdd"):
+        intrinsic("States.MathAdd($.n, 1)", data, context)
 
 
 def test_result_path_semantics():
@@ -129,3 +135,34 @@ def test_choice_rules():
     assert not choice_matches({"Not": rule}, data, {})
     assert not choice_matches({"Variable": "$.m.s", "NumericGreaterThanEquals": 1}, data, {})  # wrong type: no match
     assert choice_matches({"Variable": "$.m.none", "IsPresent": False}, data, {})
+
+
+def test_the_tuning_path_names_its_job_from_the_execution_and_trains_the_best_model(variant):
+    """The variant app tunes (prefix alice): Tune -> BestTrainingJob -> CreateModel, with names from the intrinsics."""
+
+    class TuningStubs(StubTasks):
+        def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
+            action = resource.rsplit(":", 1)[-1]
+            if action == "createHyperParameterTuningJob.sync":
+                self.calls.append((action, parameters))
+                name = parameters["HyperParameterTuningJobName"]
+                return {"BestTrainingJob": {"TrainingJobName": f"{name}-004-0a1b2c3d"}}
+            if action == "describeTrainingJob":
+                self.calls.append((action, parameters))
+                job = parameters["TrainingJobName"]
+                return {"TrainingJobName": job, "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{job}/model.tar.gz"}}
+            return super().__call__(resource, parameters)
+
+    tasks = TuningStubs(PASSING)
+    execution = run_definition(
+        definition(variant),
+        execution_name="3f2a9c1b-0d4e-4a5b-9c8d-7e6f5a4b3c2d",
+        execution_id="arn:aws:states:::execution:m:e",
+        tasks=tasks,
+    )
+    assert execution.status == "SUCCEEDED", execution
+    calls = dict(tasks.calls)
+    assert calls["createHyperParameterTuningJob.sync"]["HyperParameterTuningJobName"] == "alice-3f2a9c1b"
+    assert calls["describeTrainingJob"]["TrainingJobName"] == "alice-3f2a9c1b-004-0a1b2c3d"
+    assert execution.output["model_data_url"] == "s3://b/alice-3f2a9c1b-004-0a1b2c3d/model.tar.gz"
+    assert "createTrainingJob.sync" not in calls
