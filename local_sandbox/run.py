@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from local_sandbox import alarms, crawlers, firehose_bridge
+from local_sandbox import NotEmulatedError, alarms, crawlers, firehose_bridge
 from local_sandbox.endpoint import LocalEndpoint
 from local_sandbox.tasks import LocalTasks
 from local_sandbox.workflow import Execution, run_definition
@@ -243,6 +243,14 @@ def run_worked_example(
 
         # 6. The drift job, as its schedule invokes it, and the alarm on its metric.
         with step(6, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
+            if not deployed.physical("serving", "AWS::Events::Rule") and deployed.physical(
+                "serving", "AWS::SageMaker::MonitoringSchedule"
+            ):
+                raise NotEmulatedError(
+                    "monitoring.engine=model_monitor: its schedule runs SageMaker's Model Monitor analyzer "
+                    "container, which the local sandbox does not emulate (steps 1-5 ran); run locally with the "
+                    "default engine, drift"
+                )
             rule = deployed.one("serving", "AWS::Events::Rule")
             target = aws.client("events").list_targets_by_rule(Rule=rule)["Targets"][0]
             event = json.loads(target["Input"])
