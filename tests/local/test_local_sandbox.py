@@ -383,3 +383,23 @@ def test_crawlers_add_the_raw_partitions_and_create_the_curated_table(run, deplo
     crawled = {report.crawler: report for report in run.crawls}
     assert sorted(crawled) == sorted(deployed.physical("glue-etl", "AWS::Glue::Crawler"))
     assert sum(len(r.tables_created) for r in run.crawls) == 1  # the curated table; raw_events is the stack's
+
+
+def test_lake_key_rotates_admits_cloudwatch_logs_and_objects_round_trip_encrypted(deployed):
+    kms, s3 = deployed.aws.client("kms"), deployed.aws.client("s3")
+    (key_id,) = deployed.physical("data-lake", "AWS::KMS::Key")
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    assert any(s.get("Sid") == "AllowCloudWatchLogsOfThisAccount" for s in policy["Statement"])
+    raw = bucket(deployed, "RawBucketName")
+    s3.put_object(Bucket=raw, Key="probe/probe.json", Body=b'{"probe": 1}')
+    assert s3.head_object(Bucket=raw, Key="probe/probe.json")["ServerSideEncryption"] == "aws:kms"
+    assert s3.get_object(Bucket=raw, Key="probe/probe.json")["Body"].read() == b'{"probe": 1}'
+    s3.delete_object(Bucket=raw, Key="probe/probe.json")
+
+
+def test_lake_buckets_carry_the_project_tags(deployed):
+    s3 = deployed.aws.client("s3")
+    for resource in _resources(deployed, "data-lake", "AWS::S3::Bucket"):
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=resource["PhysicalResourceId"])["TagSet"]}
+        assert (tags["Project"], tags["Profile"]) == (CONFIG.prefix, "local"), resource["LogicalResourceId"]
