@@ -230,7 +230,7 @@ def run_worked_example(
             endpoint = LocalEndpoint(aws, endpoint_name)
             progress(f"      serving {endpoint.model_data_url}")
             rows: list[str] = []
-            for bucket, key in tasks._objects(curated.rstrip("/") + "/test/"):
+            for bucket, key in tasks.objects(curated.rstrip("/") + "/test/"):
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
                 rows += [line.split(",", 1)[1] for line in body.splitlines() if line.strip()]
             result.traffic_rows = len(rows)

@@ -156,7 +156,7 @@ class LocalTasks:
 
     # --- S3 helpers -----------------------------------------------------------------------------------------
 
-    def _objects(self, uri: str) -> list[tuple[str, str]]:
+    def objects(self, uri: str) -> list[tuple[str, str]]:
         bucket, prefix = parse_s3_uri(uri, "S3Uri")
         s3 = self.aws.client("s3")
         keys = []
@@ -169,7 +169,7 @@ class LocalTasks:
         _, prefix = parse_s3_uri(uri, "S3Uri")
         s3 = self.aws.client("s3")
         files = []
-        for bucket, key in self._objects(uri):
+        for bucket, key in self.objects(uri):
             path = target / key[len(prefix) :].lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, key, str(path))
@@ -343,7 +343,7 @@ class LocalTasks:
         out_prefix = out_prefix if out_prefix.endswith("/") or not out_prefix else out_prefix + "/"
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else {}
         started, records = time.perf_counter(), 0
-        for in_bucket, in_key in self._objects(source):
+        for in_bucket, in_key in self.objects(source):
             lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
             lines = [line for line in lines if line.strip()]
             out_lines = []

@@ -136,3 +136,30 @@ def test_a_type_nobody_models_fails_the_stack_instead_of_being_skipped():
     template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}, "Thing": {"Type": "AWS::Foo::Bar"}}}
     with local_aws() as aws, pytest.raises(ClientError, match=r"moto has no model for AWS::Foo::Bar"):
         aws.client("cloudformation").create_stack(StackName="unknown", TemplateBody=json.dumps(template))
+
+
+def test_auto_delete_responder_empties_a_versioned_bucket_so_the_stack_deletes():
+    """`cdk destroy` of a sandbox: CDK's auto-delete handler, emulated, removes every version before the bucket."""
+    import json
+
+    template = {
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}},
+            "AutoDelete": {
+                "Type": "Custom::S3AutoDeleteObjects",
+                "Properties": {
+                    "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:h",
+                    "BucketName": {"Ref": "Bucket"},
+                },
+                "DependsOn": ["Bucket"],
+            },
+        }
+    }
+    with local_aws() as aws:
+        cloudformation, s3 = aws.client("cloudformation"), aws.client("s3")
+        cloudformation.create_stack(StackName="lake", TemplateBody=json.dumps(template))
+        (name,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        for body in (b"one", b"two"):  # two versions of one key
+            s3.put_object(Bucket=name, Key="events/a.json", Body=body)
+        cloudformation.delete_stack(StackName="lake")
+        assert s3.list_buckets()["Buckets"] == []
