@@ -1,11 +1,13 @@
 """``make local``: deploy every stack into a local moto server and run the worked example end to end, offline.
 
-``python -m local_sandbox [--events N] [--seed S] [--port P] [-c KEY=VALUE ...] [--keep-running]``
+``python -m local_sandbox [--events N] [--seed S] [--port P] [-c KEY=VALUE ...] [--no-destroy] [--keep-running]``
 
 1. starts moto on ``localhost`` (a free port unless ``--port``), with the local emulation installed;
 2. ``cdk bootstrap`` and ``cdk deploy --all --method=direct`` with ``-c profile=local`` (the CDK CLI, unmodified);
 3. runs the worked example (``local_sandbox.run``);
-4. prints a summary and stops the server, also on failure, Ctrl-C or SIGTERM.
+4. ``cdk destroy --all --force``, then ``make leftovers``' scan of the local server: what remains must be what
+   docs/runbook.md says a sandbox destroy leaves (unless ``--no-destroy`` or ``--keep-running``);
+5. prints a summary and stops the server, also on failure, Ctrl-C or SIGTERM.
 
 Exit status: 0 success; 1 a step failed (one line says which, the CDK CLI's output is in
 ``cdk.local.out/deploy.log``); 2 bad arguments; 130 interrupted.
@@ -22,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from local_sandbox.deploy import DEFAULT_OUTDIR, DeployError, bootstrap, deploy
-from local_sandbox.run import DEFAULT_EVENTS, DEFAULT_SEED, RunResult, run_worked_example
+from local_sandbox.deploy import DEFAULT_OUTDIR, DeployError, bootstrap, deploy, destroy
+from local_sandbox.run import DEFAULT_EVENTS, DEFAULT_SEED, RunResult, check_teardown, run_worked_example
 
 
 def _positive(text: str) -> int:
@@ -50,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-running",
         action="store_true",
-        help="after the run, keep the server up (print its endpoint) until Ctrl-C",
+        help="after the run, keep the stacks and the server up (print its endpoint) until Ctrl-C",
+    )
+    parser.add_argument(
+        "--no-destroy", action="store_true", help="skip the final `cdk destroy --all` and its leftovers check"
     )
     return parser
 
@@ -110,6 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.outdir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="work-", dir=args.outdir) as work:
                 result = run_worked_example(aws, Path(work), events=args.events, seed=args.seed)
+            if not (args.keep_running or args.no_destroy):
+                print("==> cdk destroy --all, then `make leftovers` against the local server", flush=True)
+                destroy(aws, args.outdir, log)
+                teardown = check_teardown(aws)
+                for line in teardown.expected:
+                    print(f"    left, as docs/runbook.md says a sandbox destroy leaves: {line}", flush=True)
+                if teardown.unexpected:
+                    for line in teardown.unexpected:
+                        print(f"    NOT EXPECTED: {line}", flush=True)
+                    raise RuntimeError(
+                        f"cdk destroy left {len(teardown.unexpected)} unexpected resource(s), listed above"
+                    )
             print(summary(result, time.perf_counter() - started, endpoint), flush=True)
             if args.keep_running:
                 print(f"==> serving at {endpoint} until Ctrl-C (AWS_ENDPOINT_URL={endpoint})", flush=True)

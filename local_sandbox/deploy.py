@@ -97,3 +97,8 @@ def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) 
         args += ["-c", item]
     run_cdk(aws, args, log)
     return json.loads(outputs.read_text())
+
+
+def destroy(aws: LocalAws, outdir: Path, log: Path) -> None:
+    """``cdk destroy --all --force`` of the deployed cloud assembly, as `make destroy` runs it."""
+    run_cdk(aws, ["destroy", "--all", "--force", "--app", str(outdir)], log)

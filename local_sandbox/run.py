@@ -287,3 +287,28 @@ def run_worked_example(
         f"{artifacts}/monitoring/": _count(s3, f"{artifacts}/monitoring/"),
     }
     return result
+
+
+#: What a sandbox `cdk destroy` leaves on purpose (docs/runbook.md, "What each profile leaves"): the retained model
+#: registry and the models and endpoint configs the training workflow created at run time.
+EXPECTED_AFTER_DESTROY = ("sagemaker model package group", "sagemaker model", "sagemaker endpoint config")
+
+
+@dataclass
+class Teardown:
+    expected: list[str]  # finding lines of what the runbook says a sandbox destroy leaves
+    unexpected: list[str]  # anything else still there: a teardown bug
+    info: list[str]
+
+
+def check_teardown(aws: Any, prefix: str = "mlspec") -> Teardown:
+    """`make leftovers` against the local server, split into what a sandbox destroy is documented to leave and
+    everything else."""
+    from tools import leftovers
+
+    with environ(aws.environ()):
+        result = leftovers.find(prefix, [aws.region], endpoint_url=aws.endpoint_url)
+    expected = [f.line() for f in result.leftovers if f.kind in EXPECTED_AFTER_DESTROY]
+    unexpected = [f.line() for f in result.leftovers if f.kind not in EXPECTED_AFTER_DESTROY]
+    unexpected += [f"could not check {problem}" for problem in result.problems]
+    return Teardown(expected, unexpected, [f.line() for f in result.findings if not f.leftover])

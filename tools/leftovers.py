@@ -960,6 +960,15 @@ def _connect(args: argparse.Namespace) -> tuple[Aws, list[str], str, str]:
     return aws, regions, str(identity["Account"]), partition
 
 
+def find(prefix: str, regions: list[str], *, endpoint_url: str | None = None) -> Result:
+    """The scan without the command line (the local sandbox checks its own `cdk destroy` with it).
+
+    Credentials and region come from the environment, as for the command; UsageError as the command reports it.
+    """
+    aws, regions, account, partition = _connect(argparse.Namespace(regions=regions, endpoint_url=endpoint_url))
+    return Scan(aws, prefix, regions, account, partition).run()
+
+
 def report(result: Result, prefix: str) -> list[str]:
     """The lines printed on stdout: one per finding, then the summary."""
     lines = [finding.line() for finding in result.findings]

@@ -403,3 +403,27 @@ def test_lake_buckets_carry_the_project_tags(deployed):
     for resource in _resources(deployed, "data-lake", "AWS::S3::Bucket"):
         tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=resource["PhysicalResourceId"])["TagSet"]}
         assert (tags["Project"], tags["Profile"]) == (CONFIG.prefix, "local"), resource["LogicalResourceId"]
+
+
+# --- Teardown: keep this test last in the module (it destroys what the tests above read) -----------------------
+
+
+def test_destroy_leaves_only_what_the_runbook_lists(run, deployed):
+    """`cdk destroy --all` through the CLI, then `make leftovers`' scan: only the retained model registry and the
+    workflow's run-time model and endpoint config remain (docs/runbook.md); the lake key is no leftover."""
+    from local_sandbox.deploy import destroy
+    from local_sandbox.run import check_teardown
+
+    before = check_teardown(deployed.aws, CONFIG.prefix)
+    assert any("cloudformation stack" in line for line in before.unexpected)  # the scan sees the live stacks
+    destroy(deployed.aws, deployed.outdir, deployed.outdir / "deploy.log")
+    stacks = deployed.aws.client("cloudformation").describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks] == ["CDKToolkit"]
+    after = check_teardown(deployed.aws, CONFIG.prefix)
+    assert after.unexpected == []
+    run_name = run.execution.output["model_name"]
+    assert sorted(line.split("  ")[1:3] for line in after.expected) == [
+        ["sagemaker endpoint config", run_name],
+        ["sagemaker model", run_name],
+        ["sagemaker model package group", f"{CONFIG.prefix}-training-models"],
+    ]
