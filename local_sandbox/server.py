@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -82,6 +83,8 @@ def local_aws(port: int = 0) -> Iterator[LocalAws]:
     try:
         _, bound = server.get_host_and_port()
         aws = LocalAws(endpoint_url=f"http://localhost:{bound}")
+        # moto's state is per process, not per server: start from an empty account whatever ran before
+        urllib.request.urlopen(urllib.request.Request(f"{aws.endpoint_url}/moto-api/reset", method="POST"), timeout=10)
         emulation.install(aws.endpoint_url)
         try:
             yield aws
