@@ -45,19 +45,10 @@ THROUGHPUT_RATIO_TARGET = 20.0
 
 
 def count_records(client: Any, stream: str) -> int:
-    """Records in a stream: every shard read from TRIM_HORIZON to its end."""
-    total = 0
-    for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            if not page["Records"]:
-                break
-            total += len(page["Records"])
-            iterator = page.get("NextShardIterator")
-    return total
+    """Records in a stream: every shard read from TRIM_HORIZON to its end (the local Firehose bridge's reader)."""
+    from local_sandbox.firehose_bridge import read_stream
+
+    return sum(1 for _ in read_stream(client, stream))
 
 
 def run_batched(client: Any, stream: str, records: list[Record]) -> tuple[int, float]:
