@@ -114,7 +114,8 @@ class Deployed:
 
 
 def _count(s3: Any, uri: str) -> int:
-    bucket, prefix = parse_s3_uri(uri, "uri") if uri.count("/") > 2 else (uri[5:].rstrip("/"), "")
+    """Objects under an ``s3://bucket/prefix/`` URI."""
+    bucket, prefix = parse_s3_uri(uri, "uri")
     total = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         total += len(page.get("Contents", []))
@@ -137,7 +138,7 @@ def run_worked_example(
     now: datetime | None = None,
     progress: Callable[[str], None] = lambda message: print(message, flush=True),
 ) -> RunResult:
-    """Run the five steps; return what each produced. Raises on any failed step."""
+    """Run the six steps; return what each produced. Raises on any failed step."""
     from ml_constructs.glue_etl import transforms
     from worked_example import producer
 
