@@ -107,14 +107,14 @@ class LocalTasks:
         if resource.endswith(":states:::sagemaker:createTransformJob.sync"):
             return self.transform_job(parameters)
         if resource.endswith(":states:::sagemaker:createModel"):
-            return self.aws.client("sagemaker").create_model(**parameters)
+            return self.sdk_call("sagemaker", "createModel", parameters)
         if resource.endswith(":states:::sns:publish"):
             message = parameters["Message"]
             text = message if isinstance(message, str) else json.dumps(message)
             args = {"TopicArn": parameters["TopicArn"], "Message": text}
             if "Subject" in parameters:
                 args["Subject"] = parameters["Subject"]
-            return self.aws.client("sns").publish(**args)
+            return self.sdk_call("sns", "publish", args)
         if match := re.search(r":states:::aws-sdk:([a-z0-9]+):(\w+)$", resource):
             return self.sdk_call(match.group(1), match.group(2), parameters)
         if ":lambda:" in resource and ":function:" in resource:
