@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 from ml_config.config import LOG_RETENTION_DAYS, RemovalPolicy
 
@@ -49,6 +50,18 @@ def sagemaker_vpc_access() -> iam.PolicyStatement:
         ],
         resources=["*"],
     )
+
+
+def sagemaker_security_group(scope: Construct, construct_id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
+    """The security group of SageMaker instances in the isolated subnets: no inbound, HTTPS out only.
+
+    The isolated subnets' only route leads to the S3 gateway endpoint, whose policy admits the lake buckets only:
+    the route table and the endpoint policy are the control, not this rule. (A rule on S3's managed prefix list
+    would need a lookup at synth, which this project does not do.)
+    """
+    group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False)
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: S3 via the gateway endpoint")
+    return group
 
 
 def removal_policy(policy: RemovalPolicy) -> cdk.RemovalPolicy:

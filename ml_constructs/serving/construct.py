@@ -32,7 +32,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_config.config import ServingSettings
-from ml_constructs.common import retention_days, sagemaker_vpc_access, via_service
+from ml_constructs.common import retention_days, sagemaker_security_group, sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -164,15 +164,11 @@ class RealTimeEndpoint(Construct):
 
         # --- network and role ------------------------------------------------------------------------------------
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = sagemaker_security_group(
             self,
             "EndpointSecurityGroup",
-            vpc=vpc,
-            description="SageMaker endpoint instances: HTTPS out to S3 via the gateway endpoint only",
-            allow_all_outbound=False,
-        )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: S3 via the gateway endpoint"
+            vpc,
+            "SageMaker endpoint instances: HTTPS out to S3 via the gateway endpoint only",
         )
         self.role = iam.Role(
             self,

@@ -45,7 +45,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 from ml_config.config import TrainingSettings
-from ml_constructs.common import sagemaker_vpc_access, via_service
+from ml_constructs.common import sagemaker_security_group, sagemaker_vpc_access, via_service
 from ml_constructs.nag import acknowledge_wildcard_resources
 
 HERE = Path(__file__).resolve().parent
@@ -117,22 +117,15 @@ class TrainingPipeline(Construct):
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
         # --- the jobs' network and role ---------------------------------------------------------------------
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = sagemaker_security_group(
             self,
             "JobsSecurityGroup",
-            vpc=vpc,
-            description="SageMaker training and transform instances: only each other, and S3 via the endpoint",
-            allow_all_outbound=False,
+            vpc,
+            "SageMaker training and transform instances: only each other, and S3 via the endpoint",
         )
         # distributed training talks between its own instances; S3 is reached through the gateway endpoint
         self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "between job instances")
         self.security_group.add_egress_rule(self.security_group, ec2.Port.all_traffic(), "between job instances")
-        # HTTPS out. The isolated subnets' only route leads to the S3 gateway endpoint, whose policy admits the
-        # lake buckets only: the route table and the endpoint policy are the control, not this rule. (A rule
-        # on S3's managed prefix list would need a lookup at synth, which this project does not do.)
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: S3 via the gateway endpoint"
-        )
         self.job_role = iam.Role(
             self,
             "JobRole",
