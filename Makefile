@@ -1,5 +1,5 @@
 # The commands the README names. Every target installs what it needs first, once: a second run skips what is
-# already installed (stamp files record the requirements they were installed from).
+# already installed (stamp files are remade when the lock they were installed from changes).
 #
 #   make synth   the main job: set up, then `cdk synth` into cdk.out and list each stack with its resources
 #   make test    set up, then the whole test suite (no AWS account, no network)
@@ -25,7 +25,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev synth test lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
+.PHONY: help setup setup-dev check-env lock upgrade synth test lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,20 +35,28 @@ $(VENV)/bin/python:
 	@echo "==> creating the virtualenv in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
-	@echo "==> installing Python runtime dependencies (requirements.txt)"
-	$(PY) -m pip install --progress-bar on -r requirements.txt
+# Python packages come from the hashed locks only (--require-hashes --no-deps): the whole graph is pinned, so a
+# fresh install today and next month are the same. A stamp is older than its lock when the lock changed, and
+# the packages are installed again. pyspark ships only an sdist: the build backend comes from its own lock and
+# the dev set is installed without build isolation, so no unpinned setuptools is fetched to build it.
+PIP_INSTALL := $(PY) -m pip install --progress-bar on --require-hashes --no-deps
+
+$(VENV)/.runtime-installed: requirements.lock | $(VENV)/bin/python
+	@echo "==> installing Python runtime dependencies (requirements.lock)"
+	$(PIP_INSTALL) -r requirements.lock
 	@touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(VENV)/bin/python
-	@echo "==> installing Python dev dependencies (requirements-dev.txt)"
-	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements-dev.lock requirements-build.lock | $(VENV)/bin/python
+	@echo "==> installing Python dev dependencies (requirements-build.lock, then requirements-dev.lock)"
+	$(PIP_INSTALL) -r requirements-build.lock
+	$(PIP_INSTALL) --no-build-isolation -r requirements-dev.lock
+	$(PY) -m tools.check_env --prune
 	@touch $@ $(VENV)/.runtime-installed
 
 node_modules/.installed: package.json package-lock.json
 	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node >= 20 is required"; exit 1; }
 	@echo "==> installing the pinned CDK CLI (package-lock.json)"
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
 setup: $(VENV)/.runtime-installed node_modules/.installed ## create the venv, install runtime and npm dependencies
@@ -59,6 +67,24 @@ synth: setup ## synthesize every stack into cdk.out and list them with their res
 	@echo "==> cdk synth (nag checks run during synthesis)"
 	$(CDK) synth $(CDK_FLAGS) --quiet $(CONTEXT)
 	@$(PY) tools/synth_summary.py cdk.out
+
+check-env: setup-dev ## prove the venv equals the locks (pip check, then every package against the lock)
+	$(PY) -m pip check
+	$(PY) -m tools.check_env
+
+# uv compiles one universal lock (Linux, macOS, every Python >= 3.11, with markers) from the top-level
+# requirements; an existing lock's versions are kept unless --upgrade. The dev lock is compiled first and the
+# runtime and build locks are constrained by it, so the three agree on every shared package.
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+
+lock: setup-dev ## recompile the locks from requirements*.txt, keeping the locked versions where still allowed
+	$(UV_COMPILE) $(UPGRADE) --custom-compile-command "make lock" requirements-dev.txt -o requirements-dev.lock
+	$(UV_COMPILE) --custom-compile-command "make lock" requirements.txt -c requirements-dev.lock -o requirements.lock
+	$(UV_COMPILE) $(UPGRADE) --custom-compile-command "make lock" requirements-build.txt -c requirements-dev.lock -o requirements-build.lock
+
+upgrade: ## move the locks to the newest releases requirements*.txt allow, reinstall, then run the tests
+	$(MAKE) lock UPGRADE=--upgrade
+	$(MAKE) check-env test
 
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
