@@ -28,7 +28,9 @@ import json
 import math
 import random
 import re
+import signal
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -95,6 +97,7 @@ class LocalTasks:
         self.progress = progress
         self._spark: Any = None
         self._owns_spark = False
+        self._sigint: Any = None
         self.etl_report: dict[str, Any] | None = None
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
@@ -201,6 +204,9 @@ class LocalTasks:
             self._owns_spark = active is None
             if active is None:
                 self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
+                # SparkContext replaces the SIGINT handler with one that cancels its jobs; after stop() that
+                # handler fails ('NoneType' object has no attribute 'sc'), so close() puts the old one back.
+                self._sigint = signal.getsignal(signal.SIGINT)
             self._spark = active or local_spark("local-sandbox")
         return self._spark
 
@@ -366,4 +372,7 @@ class LocalTasks:
     def close(self) -> None:
         if self._spark is not None and self._owns_spark:
             self._spark.stop()
+            if self._sigint is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, self._sigint)
         self._spark = None
+        self._sigint = None

@@ -163,3 +163,31 @@ def test_auto_delete_responder_empties_a_versioned_bucket_so_the_stack_deletes()
             s3.put_object(Bucket=name, Key="events/a.json", Body=body)
         cloudformation.delete_stack(StackName="lake")
         assert s3.list_buckets()["Buckets"] == []
+
+
+def test_ctrl_c_after_spark_stopped_is_a_clean_keyboard_interrupt(tmp_path):
+    """`make local --keep-running` then Ctrl-C: SparkContext's own SIGINT handler fails once Spark is stopped
+    ('NoneType' object has no attribute 'sc'); closing the tasks puts the previous handler back."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from pathlib import Path\n"
+        "from local_sandbox.tasks import LocalTasks\n"
+        "before = signal.getsignal(signal.SIGINT)\n"
+        f"tasks = LocalTasks(aws=None, work=Path({str(tmp_path)!r}), progress=lambda _: None)\n"
+        "tasks.spark()\n"
+        "assert signal.getsignal(signal.SIGINT) is not before, 'Spark installs its own handler'\n"
+        "tasks.close()\n"
+        "assert signal.getsignal(signal.SIGINT) is before\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    signal.pause()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('clean KeyboardInterrupt')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("clean KeyboardInterrupt")
+    assert "AttributeError" not in result.stderr
