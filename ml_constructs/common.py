@@ -1,22 +1,31 @@
-"""Small helpers shared by the constructs."""
+"""The plumbing every construct repeats, in one place each: the encrypted log group, the KMS key used through
+a service, the alarm that notifies the alerts topic, a role's default policy, and the SageMaker network
+pieces."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
-from ml_config.config import LOG_RETENTION_DAYS, RemovalPolicy
-
-# RetentionDays lists the periods CloudWatch Logs accepts in increasing order, then INFINITE; a unit test
-# checks the mapping against the synthesized RetentionInDays.
+#: The retention periods CloudWatch Logs accepts, in days, in the order of ``logs.RetentionDays`` (which lists
+#: them in increasing order, then INFINITE); a unit test checks the pairing against the synthesized template.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, [m for m in logs.RetentionDays if m.name != "INFINITE"], strict=True))
 
 
 def log_retention(days: int) -> logs.RetentionDays:
-    """The RetentionDays member for a number of days CloudWatch Logs accepts (validated in the config)."""
+    """The RetentionDays member for a number of days CloudWatch Logs accepts."""
     return _RETENTION[days]
 
 
@@ -25,11 +34,54 @@ def retention_days(retention: logs.RetentionDays) -> int:
     return next(days for days, member in _RETENTION.items() if member == retention)
 
 
+def encrypted_log_group(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+    log_group_name: str | None = None,
+) -> logs.LogGroup:
+    """A log group encrypted with ``key``, kept ``retention`` long, removed or kept with the stack's data."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=log_group_name,
+        encryption_key=key,
+        retention=retention,
+        removal_policy=removal_policy,
+    )
+
+
 def via_service(scope: IConstruct, *services: str) -> dict[str, dict[str, object]]:
     """IAM condition: the KMS key may be used only through these services of this region (kms:ViaService)."""
     stack = cdk.Stack.of(scope)
     names = [f"{service}.{stack.region}.{stack.url_suffix}" for service in services]
     return {"StringEquals": {"kms:ViaService": names[0] if len(names) == 1 else names}}
+
+
+def key_through(
+    scope: IConstruct, key: kms.IKey, actions: Sequence[str], *services: str, sid: str | None = None
+) -> iam.PolicyStatement:
+    """Allow ``actions`` on ``key`` only when ``services`` (``"s3"``, ``"sns"``, ...) make the call for the
+    principal: the key encrypts the lake, so it is never usable directly."""
+    return iam.PolicyStatement(
+        sid=sid, actions=list(actions), resources=[key.key_arn], conditions=via_service(scope, *services)
+    )
+
+
+def notify(alarm: cloudwatch.Alarm, topic: sns.ITopic) -> cloudwatch.Alarm:
+    """Send the alarm's state changes to ALARM to ``topic`` (the alerts topic); returns the alarm."""
+    alarm.add_alarm_action(actions.SnsAction(topic))
+    return alarm
+
+
+def default_policy(role: iam.IRole) -> cdk.CfnResource:
+    """The L1 resource of the policy CDK attaches to ``role`` for ``add_to_policy`` and ``grant_*`` calls."""
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert isinstance(policy, cdk.CfnResource), f"{role.node.path} has no default policy yet"
+    return policy
 
 
 def sagemaker_vpc_access() -> iam.PolicyStatement:
@@ -62,8 +114,3 @@ def sagemaker_security_group(scope: Construct, construct_id: str, vpc: ec2.IVpc,
     group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False)
     group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: S3 via the gateway endpoint")
     return group
-
-
-def removal_policy(policy: RemovalPolicy) -> cdk.RemovalPolicy:
-    """The CDK removal policy for the configured lake.removal_policy (shared by every stateful resource)."""
-    return cdk.RemovalPolicy.RETAIN if policy is RemovalPolicy.RETAIN else cdk.RemovalPolicy.DESTROY

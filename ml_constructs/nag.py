@@ -79,3 +79,27 @@ def acknowledge_wildcard_resources(construct: IConstruct, resources: Sequence[st
     """
     _check_reason("AwsSolutions-IAM5", reason)
     construct.node.add_validation(_AcknowledgeResolvedResources(construct, resources, reason))
+
+
+class WildcardLedger:
+    """Collects the wildcard resources a construct grants to its roles, then acknowledges each by name.
+
+    ``track(role, resource)`` where the grant is written; ``acknowledge(reason)`` once, after the last grant:
+    the IAM5 finding of exactly those resources is acknowledged on each role's default policy, so a wildcard
+    added later without being tracked is still reported.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Any, list[str]]] = {}
+
+    def track(self, role: Any, *resources: str) -> None:
+        """Remember ``resources`` (wildcard ARNs, or ``"*"``) granted to ``role`` (an ``iam.IRole``)."""
+        assert role is not None, "a role to track"
+        self._entries.setdefault(role.node.path, (role, []))[1].extend(resources)
+
+    def acknowledge(self, reason: str) -> None:
+        """Acknowledge every tracked resource on its role's default policy, for ``reason``."""
+        for role, resources in self._entries.values():
+            policy = role.node.find_child("DefaultPolicy").node.default_child
+            assert policy is not None, f"{role.node.path} has no default policy"
+            acknowledge_wildcard_resources(policy, resources, reason)

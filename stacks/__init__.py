@@ -11,12 +11,13 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from ml_config.config import AppConfig
-from ml_constructs.common import removal_policy
 from ml_constructs.serving.construct import VARIANT
 from ml_constructs.training.construct import EndpointTarget
 from stacks.alerts_stack import AlertsStack
 from stacks.data_lake_stack import DataLakeStack
 from stacks.glue_etl_stack import GlueEtlStack
+from stacks.mapping import removal_policy
+from stacks.mapping import tags as app_tags
 from stacks.network_stack import NetworkStack
 from stacks.serving_stack import ServingStack
 from stacks.streaming_stack import StreamingStack
@@ -60,7 +61,7 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
     """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on and the
     project's tags on every resource that takes tags (the leftovers check finds resources by them)."""
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    tags = {"Project": config.prefix, "Profile": config.profile.value}
+    tags = app_tags(config)
     for key, value in tags.items():
         cdk.Tags.of(app).add(key, value)
     cdk.Aspects.of(app).add(_TagProviders(tags))

@@ -9,13 +9,14 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ml_config.config import AppConfig, Encryption, MonitoringEngine
-from ml_constructs.common import log_retention, removal_policy
+from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
 from ml_constructs.monitoring.construct import DriftMonitor, ModelMonitorSchedule
 from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, RealTimeEndpoint
+from sagemaker_images.resolve import model_monitor_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
+from stacks.mapping import etl_feature_columns, removal_policy
 from stacks.network_stack import NetworkStack
-from stacks.training_stack import model_monitor_image, xgboost_image
 
 
 class ServingStack(cdk.Stack):
@@ -45,8 +46,6 @@ class ServingStack(cdk.Stack):
             removal_policy=removal_policy(config.lake.removal_policy),
         )
         if config.monitoring.engine is MonitoringEngine.MODEL_MONITOR:
-            from ml_constructs.glue_etl import transforms
-
             endpoint = self.endpoint
             self.model_monitor = ModelMonitorSchedule(
                 self,
@@ -54,7 +53,7 @@ class ServingStack(cdk.Stack):
                 settings=config.monitoring,
                 endpoint_name=endpoint.endpoint.attr_endpoint_name,
                 image_uri=model_monitor_image(self),
-                features=transforms.feature_columns(transforms.spec_from_schema()),
+                features=etl_feature_columns(),
                 artifacts=lake.artifacts,
                 baseline_prefix=BASELINE_PREFIX,
                 key=lake.key,

@@ -8,11 +8,12 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_config.config import AppConfig, CatalogEncryption, Encryption
-from ml_constructs.common import log_retention, removal_policy
+from ml_constructs.common import log_retention
 from ml_constructs.data_lake import DataLake
 from ml_constructs.streaming import Encryption as StreamEncryption
 from ml_constructs.streaming import StreamingIngest
 from stacks.alerts_stack import AlertsStack
+from stacks.mapping import removal_policy
 
 
 class StreamingStack(cdk.Stack):

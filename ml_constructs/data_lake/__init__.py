@@ -32,7 +32,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_config.config import Encryption, LakeSettings, RemovalPolicy
-from ml_constructs.common import removal_policy
 
 QUERY_RESULTS_PREFIX = "athena-results/"
 
@@ -44,7 +43,7 @@ class DataLake(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings
         retain = settings.removal_policy is RemovalPolicy.RETAIN
-        removal = removal_policy(settings.removal_policy)
+        removal = cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
 
         self.key = kms.Key(
             self,

@@ -83,8 +83,10 @@ def test_default_security_group_is_restricted(network):
 
 
 def test_log_retention_mapping_matches_cloudwatch_values():
-    from ml_config.config import LOG_RETENTION_DAYS
-    from ml_constructs.common import log_retention
+    from ml_config.config import LOG_RETENTION_DAYS as VALIDATED
+    from ml_constructs.common import LOG_RETENTION_DAYS, log_retention
+
+    assert VALIDATED == LOG_RETENTION_DAYS, "the config accepts exactly the periods the constructs can map"
 
     spelled = {
         1: "ONE_DAY",

@@ -1,0 +1,36 @@
+"""Every prefix of the data lake, in one place: which zone holds what, under which key prefix.
+
+The zones are three buckets (raw, curated, artifacts); each stage writes under its own prefix, and every grant
+is scoped to the prefixes below. The Glue job's sub-prefixes of ``CURATED_ROOT`` (train/, validation/,
+test/, prepared/, quarantine/, report/) are its output contract, in ``ml_constructs.glue_etl.runtime``.
+"""
+
+from __future__ import annotations
+
+# --- raw zone: what Firehose writes ------------------------------------------------------------------------
+#: Events, partitioned ``dt=YYYY-MM-DD/`` (Parquet or JSON lines).
+EVENTS_PREFIX = "events/"
+#: Records Firehose could not convert or deliver, with the reason in the key.
+ERRORS_PREFIX = "errors/"
+
+# --- curated zone: what the Glue ETL job writes --------------------------------------------------------------
+#: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/.
+CURATED_ROOT = "etl/"
+
+# --- artifacts zone: models, their evaluation, serving and monitoring ------------------------------------------
+#: Training jobs' output (``<job>/output/model.tar.gz``).
+MODELS_PREFIX = "models/"
+#: The model the endpoint serves before any training run (shipped with the project).
+DEFAULT_MODEL_PREFIX = "models/default/"
+#: Batch-transform output of the validation split, per execution, read by the evaluation function.
+EVALUATION_PREFIX = "evaluation/"
+#: Batch-transform output of the test split, per execution.
+PREDICTIONS_PREFIX = "predictions/"
+#: The training baseline (statistics and constraints) drift is measured against.
+BASELINE_PREFIX = "baselines/default/"
+#: The endpoint's data capture (SageMaker's layout: ``<endpoint>/<variant>/yyyy/mm/dd/hh/``).
+CAPTURE_PREFIX = "capture/"
+#: Drift reports, one per monitored hour.
+REPORTS_PREFIX = "monitoring/"
+#: Athena query results of the lake's workgroup.
+QUERY_RESULTS_PREFIX = "athena-results/"
