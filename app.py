@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 USAGE_EXIT = 2
-#: The feature flag (cdk.json: "weak") that the local profile sets to "strong".
-CROSS_STACK_REFERENCES_FLAG = "@aws-cdk/core:defaultCrossStackReferences"
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -77,7 +75,6 @@ def create_app(
     choose App settings (the built-in CloudFormation validator). Raises ``ml_config.ConfigError``.
     """
     from ml_config import load_config
-    from ml_config.config import Profile
 
     environ = os.environ if environ is None else environ
     context = cli_context(environ) if under_cli else {**cdk_json_context(), **(overrides or {})}
@@ -90,10 +87,6 @@ def create_app(
     app_props.setdefault("builtin_cloud_formation_validation", config.synth.cloudformation_validation)
     # Under the CLI, cdk.App reads the context and the output directory from the CLI's environment itself.
     app = cdk.App(**app_props) if under_cli else cdk.App(context=context, outdir=outdir, **app_props)
-    if config.profile is Profile.LOCAL:
-        # moto's CloudFormation resolves Exports/Fn::ImportValue but not Fn::GetStackOutput (weak references,
-        # cdk.json's default): the one template difference the local sandbox needs (docs/local-sandbox.md).
-        app.node.set_context(CROSS_STACK_REFERENCES_FLAG, "strong")
 
     # Environment-agnostic unless an account or region is asked for; a half-given environment is completed
     # from the CLI's defaults (the credentials' account, the profile's region).

@@ -3,7 +3,8 @@
 ``python -m local_sandbox [--events N] [--seed S] [--port P] [-c KEY=VALUE ...] [--no-destroy] [--keep-running]``
 
 1. starts moto on ``localhost`` (a free port unless ``--port``), with the local emulation installed;
-2. ``cdk bootstrap`` and ``cdk deploy --all --method=direct`` with ``-c profile=local`` (the CDK CLI, unmodified);
+2. ``cdk bootstrap`` and ``cdk deploy --all --method=direct`` of the sandbox profile with strong cross-stack
+   references (the CDK CLI, unmodified);
 3. runs the worked example (``local_sandbox.run``);
 4. ``cdk destroy --all --force``, then ``make leftovers``' scan of the local server: what remains must be what
    docs/runbook.md says a sandbox destroy leaves (unless ``--no-destroy`` or ``--keep-running``);
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"==> local AWS (moto) at {endpoint}; the CDK CLI's output goes to {log}", flush=True)
             print("==> cdk bootstrap", flush=True)
             bootstrap(aws, log)
-            print("==> cdk deploy --all --method=direct -c profile=local", flush=True)
+            print("==> cdk deploy --all --method=direct (strong cross-stack references)", flush=True)
             deployed_at = time.perf_counter()
             deploy(aws, args.outdir, log, context=args.context)
             print(f"    deployed in {time.perf_counter() - deployed_at:.1f} s", flush=True)

@@ -1,6 +1,6 @@
 """LOCAL EMULATION ONLY: run a deployed Glue crawler over the local S3, as its configuration says.
 
-moto stores crawlers but never crawls (DESIGN.md). ``crawl`` reads the crawler back (``GetCrawler``) and
+moto 5.2 stores crawlers but never crawls. ``crawl`` reads the crawler back (``GetCrawler``) and
 applies what this app's two crawlers use:
 
 - ``S3Targets`` paths, and ``Grouping.TableLevelConfiguration`` (the bucket is level 1): the folder at that

@@ -1,9 +1,9 @@
 """Deploy the app into the local server with the unmodified CDK CLI: ``cdk bootstrap``, then ``cdk deploy``.
 
 The CLI is the project's pinned one (``node_modules/.bin/cdk``, what ``make`` uses); the only differences from
-a deploy to AWS are the environment (``LocalAws.environ``: endpoint, dummy credentials) and the ``local``
-profile (``-c profile=local``), synthesized into its own output directory so that ``cdk.out`` is untouched.
-``--method=direct`` because moto's change sets lose outputs and exports (DESIGN.md).
+a deploy to AWS are the environment (``LocalAws.environ``: endpoint, dummy credentials) and one context value,
+``STRONG_REFERENCES``, synthesized into its own output directory so that ``cdk.out`` is untouched.
+``--method=direct`` because moto 5.2's change sets lose the stacks' outputs and exports.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ _NOISE = (
     "More information can be found",
     "node --trace-warnings",
 )
+
+
+#: moto's CloudFormation resolves Exports and Fn::ImportValue but not Fn::GetStackOutput, which the app's weak
+#: cross-stack references (cdk.json's default) render: the local deploy asks for strong ones, as context. The
+#: app itself knows nothing of the sandbox.
+STRONG_REFERENCES = "@aws-cdk/core:defaultCrossStackReferences=strong"
 
 
 class DeployError(RuntimeError):
@@ -75,7 +81,7 @@ def bootstrap(aws: LocalAws, log: Path) -> None:
 
 
 def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) -> dict[str, dict[str, str]]:
-    """``cdk deploy --all --method=direct`` of the local profile; returns the stacks' outputs."""
+    """``cdk deploy --all --method=direct`` of the sandbox profile with strong references; returns the outputs."""
     outputs = outdir / "outputs.json"
     outputs.unlink(missing_ok=True)
     args = [
@@ -91,7 +97,7 @@ def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) 
         "--outputs-file",
         str(outputs),
         "-c",
-        "profile=local",
+        STRONG_REFERENCES,
     ]
     for item in context:
         args += ["-c", item]

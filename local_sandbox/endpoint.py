@@ -1,6 +1,6 @@
 """LOCAL EMULATION ONLY: the deployed endpoint's model container and data capture, run in process.
 
-moto's ``InvokeEndpoint`` returns canned bytes (DESIGN.md). This module follows the deployed endpoint the way
+moto 5.2's ``InvokeEndpoint`` returns canned bytes. This module follows the deployed endpoint the way
 SageMaker would: ``DescribeEndpoint`` -> endpoint config -> production variant -> model -> ``ModelDataUrl``,
 downloads that ``model.tar.gz`` from the local S3, and loads it the way the XGBoost 3.2-0 container's
 ``serve_utils.get_loaded_booster`` does (pickle first, then ``Booster.load_model``). A request is the

@@ -1,6 +1,6 @@
 """LOCAL EMULATION ONLY: do what the deployed Firehose delivery stream would do with the stream's records.
 
-moto's Firehose never reads a Kinesis source and converts nothing (DESIGN.md), so this bridge reads the
+moto 5.2's Firehose never reads a Kinesis source and converts nothing, so this bridge reads the
 delivery stream's *deployed* configuration (``DescribeDeliveryStream``) and applies it:
 
 - source: every shard of the configured Kinesis stream, from TRIM_HORIZON;

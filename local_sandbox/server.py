@@ -2,7 +2,7 @@
 
 In process (a ``ThreadedMotoServer`` thread) rather than a ``moto_server`` subprocess, because the emulation
 in ``local_sandbox.emulation`` registers CloudFormation models with moto itself. The server listens on
-``localhost`` only (moto parses path-style template URLs only for that host name; see DESIGN.md).
+``localhost`` only (moto 5.2 parses path-style template URLs only for that host name).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """LOCAL EMULATION ONLY: execute the *deployed* Step Functions definition, state by state, on local compute.
 
-moto's Step Functions stores the state machine but does not run Glue or SageMaker integrations (DESIGN.md).
+moto's Step Functions stores the state machine but does not run Glue or SageMaker integrations (moto 5.2).
 This interpreter reads the definition back from the local server (``DescribeStateMachine``) and walks it with
 the Amazon States Language semantics the definition uses:
 

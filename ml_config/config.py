@@ -111,7 +111,6 @@ class _Section(BaseModel):
 class Profile(StrEnum):
     SANDBOX = "sandbox"
     PRODUCTION = "production"
-    LOCAL = "local"  # the sandbox, deployed into the local moto server by `make local` (docs/local-sandbox.md)
 
 
 class Encryption(StrEnum):
@@ -332,7 +331,7 @@ class CapacityMode(StrEnum):
 
 
 class StreamSettings(_Section):
-    """The Kinesis data stream the producer writes to (seed §1.2)."""
+    """The Kinesis data stream the producer writes to (syllabus §1.2)."""
 
     capacity_mode: CapacityMode = Field(
         CapacityMode.PROVISIONED,
@@ -540,7 +539,7 @@ class WorkerType(StrEnum):
 
 
 class EtlSettings(_Section):
-    """The Glue ETL job (raw -> curated) and the data preparation it performs (seed §2.7-2.10)."""
+    """The Glue ETL job (raw -> curated) and the data preparation it performs (syllabus §2.7-2.10)."""
 
     glue_version: GlueVersion = Field(GlueVersion.V5_0, description="Glue version of the job: 5.0 or 5.1.")
     worker_type: WorkerType = Field(
@@ -613,7 +612,7 @@ InstanceType = Annotated[str, BeforeValidator(_instance_type)]
 
 
 class Hyperparameters(_Section):
-    """Built-in XGBoost hyperparameters (names as the algorithm takes them). Seed §4: objective and rounds."""
+    """Built-in XGBoost hyperparameters (names as the algorithm takes them). Syllabus §4: objective and rounds."""
 
     # Shallow trees and few rounds: the ETL copies each fraud ~6 times in train, and deeper, longer boosting
     # memorises the copies (measured: depth 5 x 200 rounds passed the gate for 3 of 8 generator seeds at
@@ -633,7 +632,7 @@ class Hyperparameters(_Section):
 
 
 class GateThresholds(_Section):
-    """The quality gate: every metric on the validation split must reach its threshold (seed §3.9)."""
+    """The quality gate: every metric on the validation split must reach its threshold (syllabus §3.9)."""
 
     auc: Float = Field(0.80, ge=0, le=1, description="Minimum validation ROC AUC (0-1).")
     precision: Float = Field(0.30, ge=0, le=1, description="Minimum validation precision at the decision threshold.")
@@ -642,7 +641,7 @@ class GateThresholds(_Section):
 
 
 class TuningSettings(_Section):
-    """Automatic model tuning (seed §4.2): few hyperparameters, bounded ranges, little parallelism."""
+    """Automatic model tuning (syllabus §4.2): few hyperparameters, bounded ranges, little parallelism."""
 
     enabled: bool = Field(
         False, description="Run a hyperparameter tuning job instead of a single training job (Bayesian search)."
@@ -653,7 +652,7 @@ class TuningSettings(_Section):
         ge=1,
         le=10,
         description="Training jobs at a time. Few: Bayesian search learns from finished jobs, so running "
-        "many at once wastes them (seed §4.2).",
+        "many at once wastes them (syllabus §4.2).",
     )
     eta_min: Float = Field(0.01, gt=0, le=1, description="Lower bound of the eta range (log scale).")
     eta_max: Float = Field(0.3, gt=0, le=1, description="Upper bound of the eta range.")
@@ -705,7 +704,7 @@ class TrainingSettings(_Section):
         0.5, gt=0, lt=1, description="Probability above which an event is predicted fraudulent (0-1, exclusive)."
     )
     batch_transform_test: bool = Field(
-        True, description="After the gate, score the test split with a batch transform (seed §4: batch inference)."
+        True, description="After the gate, score the test split with a batch transform (syllabus §4: batch inference)."
     )
     schedule: str | None = Field(
         None, description="Run the workflow on this EventBridge cron expression; unset: on demand only."
@@ -736,7 +735,7 @@ class TrainingSettings(_Section):
 
 
 class ServingSettings(_Section):
-    """The real-time endpoint (seed §4: persistent endpoint, autoscaling) and its data capture (§4.5)."""
+    """The real-time endpoint (syllabus §4: persistent endpoint, autoscaling) and its data capture (§4.5)."""
 
     instance_type: InstanceType = Field(
         "ml.t2.medium",
@@ -780,7 +779,7 @@ class MonitoringEngine(StrEnum):
 
 
 class MonitoringSettings(_Section):
-    """Drift monitoring of the endpoint's captured traffic against the training baseline (seed §4.5)."""
+    """Drift monitoring of the endpoint's captured traffic against the training baseline (syllabus §4.5)."""
 
     engine: MonitoringEngine = Field(
         MonitoringEngine.DRIFT,
@@ -838,8 +837,7 @@ class AppConfig(_Section):
     profile: Profile = Field(
         Profile.SANDBOX,
         description="sandbox (small, cheap, everything destroyable) or production (retained data, redundancy). "
-        "Sets the defaults of the keys below. `local` is the sandbox for `make local`'s moto server: same "
-        "defaults, strong cross-stack references (docs/local-sandbox.md).",
+        "Sets the defaults of the keys below.",
     )
     prefix: str = Field(
         "mlspec",
@@ -973,8 +971,6 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "etl.timeout_minutes": 180,
     },
 }
-# The local sandbox is the sandbox: only how the app wires stacks differs (``app.create_app``).
-PROFILE_DEFAULTS[Profile.LOCAL] = dict(PROFILE_DEFAULTS[Profile.SANDBOX])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """ECR image URIs of SageMaker's built-in XGBoost and of the Model Monitor analyzer, per region, as code.
 
 SageMaker's built-in algorithms are container images that AWS publishes in its own ECR registries, one AWS
-account per region (seed §4: "training code comes from a Docker image registered with an ECR path"). A
+account per region (syllabus §4: training code comes from a Docker image registered with an ECR path). A
 training job, a model and a monitoring schedule name the image by URI::
 
     <account>.dkr.ecr.<region>.<DNS suffix>/sagemaker-xgboost:<version>
@@ -90,7 +90,7 @@ XGBOOST_ACCOUNTS: Mapping[str, str] = MappingProxyType(
 )
 
 #: Region -> AWS account of the Model Monitor analyzer registry (sagemaker-core 2.27.0, ``model-monitor.json``).
-#: Note (DESIGN.md): Model Monitor is closed to new customers; this table is for accounts that still have it.
+#: Model Monitor is closed to new customers (docs/service-status.md); this table is for accounts that still have it.
 MODEL_MONITOR_ACCOUNTS: Mapping[str, str] = MappingProxyType(
     {
         "af-south-1": "875698925577",

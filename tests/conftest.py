@@ -39,11 +39,6 @@ class Synth:
     def template(self, stack: Any) -> dict[str, Any]:
         return self.templates[stack.stack_name]
 
-    def assertions(self, stack: Any) -> Any:
-        from aws_cdk.assertions import Template
-
-        return Template.from_json(self.template(stack))
-
 
 def synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
     import app as app_module

@@ -67,10 +67,11 @@ UNVERIFIED = "unverified here"
 class Price:
     """One list price and where it comes from.
 
-    ``status`` says how far the search tool could confirm it on ``CHECKED``: ``AWS page`` (the figure is on
+    ``status`` says how far the figure could be confirmed on ``CHECKED``: ``AWS page`` (the figure is on
     the AWS page named in ``source``), ``third-party copy`` (AWS's pricing page renders its price cells with
-    JavaScript and the stored copy does not show them; the figure was found in the third-party page named in
-    ``note``) or ``unverified here`` (no copy of the figure found; check the AWS page before relying on it).
+    JavaScript and a copy of the page without it does not show them; the figure was found in the third-party
+    page named in ``note``) or ``unverified here`` (no copy of the figure found; check the AWS page before
+    relying on it).
     """
 
     usd: float
@@ -93,21 +94,21 @@ PRICES: dict[str, Price] = {
         "per instance-hour (real-time inference)",
         SAGEMAKER_PRICING,
         THIRD_PARTY,
-        "same figure in several public SageMaker cost scripts on GitHub (search tool, code index)",
+        "same figure in several public SageMaker cost scripts on GitHub",
     ),
     "sagemaker.hosting.ml.m5.large": Price(
         0.115,
         "per instance-hour (real-time inference)",
         SAGEMAKER_PRICING,
         THIRD_PARTY,
-        "same figure in several public SageMaker cost scripts on GitHub (search tool, code index)",
+        "same figure in several public SageMaker cost scripts on GitHub",
     ),
     "sagemaker.training.ml.m5.large": Price(
         0.115,
         "per instance-hour (training)",
         SAGEMAKER_PRICING,
         THIRD_PARTY,
-        "public SageMaker training cost scripts on GitHub (search tool, code index)",
+        "public SageMaker training cost scripts on GitHub",
     ),
     "sagemaker.transform.ml.m5.large": Price(
         0.115,
@@ -232,7 +233,7 @@ PRICES: dict[str, Price] = {
         "per DPU-hour (ETL jobs: per second, 1-minute minimum; crawlers: 10-minute minimum per crawl)",
         "https://aws.amazon.com/glue/pricing/",
         AWS_PAGE,
-        "stored copy of aws.amazon.com/jp/glue/pricing/ states $0.44 per DPU-hour; the minimums from "
+        "aws.amazon.com/jp/glue/pricing/ (2026-11) states $0.44 per DPU-hour; the minimums from "
         "awsnegotiations.com/glue-job-cost-optimization.html (May 2026)",
     ),
     "athena.tb_scanned": Price(

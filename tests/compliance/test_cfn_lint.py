@@ -1,5 +1,6 @@
 """cfn-lint over every synthesized template: zero errors and zero warnings, except W3005 on the DependsOn
-that CDK itself generates (a known cfn-lint false positive for CDK output, see DESIGN.md)."""
+that CDK itself generates (a known false positive for CDK output: the DependsOn repeats what a reference
+already implies)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 then the worked example end to end on a small event count.
 
 One server for the module (started and stopped by the ``deployed`` fixture, whatever the tests do); the CLI
-synthesizes the ``local`` profile into a temporary directory, and those templates are compared with the
-sandbox's to pin exactly how they differ.
+synthesizes the sandbox profile with strong cross-stack references (the one context value the local deploy
+adds) into a temporary directory, and those templates are compared with the sandbox's to pin how they differ.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from worked_example.schema import FIELDS
 
 EVENTS = 8_000
 SEED = 20261124
-CONFIG = load_config({"profile": "local"})
+CONFIG = load_config({})
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "ml_constructs" / "serving" / "default_model"
 
 
@@ -64,13 +64,13 @@ def bucket(deployed: Deployment, output_uri_key: str) -> str:
     return deployed.outputs[f"{CONFIG.prefix}-data-lake"][output_uri_key]
 
 
-# --- The local profile: the templates differ from the sandbox's only where moto needs it ----------------------
+# --- The local deploy: its templates differ from the sandbox's only where moto needs it --------------------------
 
 
 def _normalise(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """Cross-stack references by producing stack only, the outputs that carry them dropped, the profile tag
-    value neutral; returns the counts of each replacement."""
-    counts = {"import_value": 0, "get_stack_output": 0, "profile_tag": 0, "reference_outputs": 0}
+    """Cross-stack references by producing stack only, the outputs that carry them dropped; returns the counts
+    of each replacement."""
+    counts = {"import_value": 0, "get_stack_output": 0, "reference_outputs": 0}
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -80,14 +80,7 @@ def _normalise(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
             if set(value) == {"Fn::GetStackOutput"}:
                 counts["get_stack_output"] += 1
                 return f"<reference to {value['Fn::GetStackOutput']['StackName']}>"
-            if value.get("Key") == "Profile" and set(value) == {"Key", "Value"}:
-                counts["profile_tag"] += 1
-                return {"Key": "Profile", "Value": "<profile>"}
-            out = {k: walk(v) for k, v in value.items()}
-            if out.get("Profile") in ("sandbox", "local") and "Project" in out:  # map-shaped tags
-                counts["profile_tag"] += 1
-                out["Profile"] = "<profile>"
-            return out
+            return {k: walk(v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
@@ -112,16 +105,15 @@ def _normalise(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
     return result, counts
 
 
-def test_local_templates_differ_from_the_sandbox_only_in_references_and_the_profile_tag(deployed, sandbox):
-    """Listed differences: strong references (Fn::ImportValue + exports) where the sandbox has weak ones
-    (Fn::GetStackOutput + published outputs), and the Profile tag's value. Nothing else."""
+def test_local_templates_differ_from_the_sandbox_only_in_cross_stack_references(deployed, sandbox):
+    """The one listed difference: strong references (Fn::ImportValue + exports) where the sandbox has weak ones
+    (Fn::GetStackOutput + published outputs). Nothing else: the product does not know about the sandbox."""
     for stack in sandbox.stacks.all():
         local_template, local_counts = _normalise(deployed.template(stack.stack_name.split("-", 1)[1]))
         sandbox_template, sandbox_counts = _normalise(sandbox.template(stack))
         assert local_template == sandbox_template, stack.stack_name
         assert local_counts["get_stack_output"] == sandbox_counts["import_value"] == 0
         assert local_counts["import_value"] == sandbox_counts["get_stack_output"], stack.stack_name
-        assert local_counts["profile_tag"] == sandbox_counts["profile_tag"] > 0
     # and the references exist: the consuming stacks really import from the lake
     _, training = _normalise(deployed.template("training"))
     assert training["import_value"] > 0
@@ -402,7 +394,7 @@ def test_lake_buckets_carry_the_project_tags(deployed):
     s3 = deployed.aws.client("s3")
     for resource in _resources(deployed, "data-lake", "AWS::S3::Bucket"):
         tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=resource["PhysicalResourceId"])["TagSet"]}
-        assert (tags["Project"], tags["Profile"]) == (CONFIG.prefix, "local"), resource["LogicalResourceId"]
+        assert (tags["Project"], tags["Profile"]) == (CONFIG.prefix, "sandbox"), resource["LogicalResourceId"]
 
 
 # --- Teardown: keep this test last in the module (it destroys what the tests above read) -----------------------
