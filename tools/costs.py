@@ -614,83 +614,90 @@ def alerts_lines(config: AppConfig) -> list[Line]:
     ]
 
 
+def _provisioned_stream_lines(stack: str, shards: int, retention_hours: int) -> list[Line]:
+    lines = [
+        Line(
+            stack,
+            "Kinesis stream, provisioned shards",
+            f"{shards} shard(s)",
+            _rate("kinesis.shard_hour"),
+            monthly=shards * price("kinesis.shard_hour") * HOURS_PER_MONTH,
+            count=shards,
+            prices=("kinesis.shard_hour",),
+        )
+    ]
+    if retention_hours > 24:
+        lines.append(
+            Line(
+                stack,
+                f"Kinesis extended retention ({retention_hours} h)",
+                f"{shards} shard(s)",
+                _rate("kinesis.extended_retention_shard_hour"),
+                monthly=shards * price("kinesis.extended_retention_shard_hour") * HOURS_PER_MONTH,
+                count=shards,
+                prices=("kinesis.extended_retention_shard_hour",),
+            )
+        )
+    lines.append(
+        Line(
+            stack,
+            "Kinesis PUT payload units",
+            "-",
+            _rate("kinesis.put_payload_units"),
+            per_use=price("kinesis.put_payload_units"),
+            per="million records of up to 25 KB",
+            prices=("kinesis.put_payload_units",),
+        )
+    )
+    return lines
+
+
+def _on_demand_stream_lines(stack: str, retention_hours: int) -> list[Line]:
+    lines = [
+        Line(
+            stack,
+            "Kinesis stream, on-demand (Standard)",
+            "1 stream",
+            _rate("kinesis.on_demand_stream_hour"),
+            monthly=price("kinesis.on_demand_stream_hour") * HOURS_PER_MONTH,
+            count=1,
+            prices=("kinesis.on_demand_stream_hour",),
+        ),
+        Line(
+            stack,
+            "Kinesis data written + read once (Firehose)",
+            "-",
+            f"{_rate('kinesis.on_demand_ingest_gb')} + {_rate('kinesis.on_demand_retrieval_gb')}",
+            per_use=price("kinesis.on_demand_ingest_gb") + price("kinesis.on_demand_retrieval_gb"),
+            per="GB",
+            prices=("kinesis.on_demand_ingest_gb", "kinesis.on_demand_retrieval_gb"),
+        ),
+    ]
+    if retention_hours > 24:
+        lines.append(
+            Line(
+                stack,
+                f"Kinesis extended retention ({retention_hours} h)",
+                "-",
+                _rate("kinesis.on_demand_retention_gb_month"),
+                per_use=price("kinesis.on_demand_retention_gb_month"),
+                per="GB-month retained",
+                prices=("kinesis.on_demand_retention_gb_month",),
+            )
+        )
+    return lines
+
+
 def streaming_lines(config: AppConfig) -> list[Line]:
     stack = "streaming"
     stream = config.stream
-    extra_hours = stream.retention_hours > 24
     parquet = config.firehose.output_format is OutputFormat.PARQUET
-    lines: list[Line] = []
-    if stream.capacity_mode is CapacityMode.PROVISIONED:
-        shards = stream.shards or 1
-        lines.append(
-            Line(
-                stack,
-                "Kinesis stream, provisioned shards",
-                f"{shards} shard(s)",
-                _rate("kinesis.shard_hour"),
-                monthly=shards * price("kinesis.shard_hour") * HOURS_PER_MONTH,
-                count=shards,
-                prices=("kinesis.shard_hour",),
-            )
-        )
-        if extra_hours:
-            lines.append(
-                Line(
-                    stack,
-                    f"Kinesis extended retention ({stream.retention_hours} h)",
-                    f"{shards} shard(s)",
-                    _rate("kinesis.extended_retention_shard_hour"),
-                    monthly=shards * price("kinesis.extended_retention_shard_hour") * HOURS_PER_MONTH,
-                    count=shards,
-                    prices=("kinesis.extended_retention_shard_hour",),
-                )
-            )
-        lines.append(
-            Line(
-                stack,
-                "Kinesis PUT payload units",
-                "-",
-                _rate("kinesis.put_payload_units"),
-                per_use=price("kinesis.put_payload_units"),
-                per="million records of up to 25 KB",
-                prices=("kinesis.put_payload_units",),
-            )
-        )
-    else:
-        lines.append(
-            Line(
-                stack,
-                "Kinesis stream, on-demand (Standard)",
-                "1 stream",
-                _rate("kinesis.on_demand_stream_hour"),
-                monthly=price("kinesis.on_demand_stream_hour") * HOURS_PER_MONTH,
-                count=1,
-                prices=("kinesis.on_demand_stream_hour",),
-            )
-        )
-        lines.append(
-            Line(
-                stack,
-                "Kinesis data written + read once (Firehose)",
-                "-",
-                f"{_rate('kinesis.on_demand_ingest_gb')} + {_rate('kinesis.on_demand_retrieval_gb')}",
-                per_use=price("kinesis.on_demand_ingest_gb") + price("kinesis.on_demand_retrieval_gb"),
-                per="GB",
-                prices=("kinesis.on_demand_ingest_gb", "kinesis.on_demand_retrieval_gb"),
-            )
-        )
-        if extra_hours:
-            lines.append(
-                Line(
-                    stack,
-                    f"Kinesis extended retention ({stream.retention_hours} h)",
-                    "-",
-                    _rate("kinesis.on_demand_retention_gb_month"),
-                    per_use=price("kinesis.on_demand_retention_gb_month"),
-                    per="GB-month retained",
-                    prices=("kinesis.on_demand_retention_gb_month",),
-                )
-            )
+    provisioned = stream.capacity_mode is CapacityMode.PROVISIONED
+    lines = (
+        _provisioned_stream_lines(stack, stream.shards or 1, stream.retention_hours)
+        if provisioned
+        else _on_demand_stream_lines(stack, stream.retention_hours)
+    )
     keys = ["firehose.ingest_gb", "firehose.dynamic_partitioning_gb"] + (
         ["firehose.format_conversion_gb"] if parquet else []
     )
@@ -706,7 +713,7 @@ def streaming_lines(config: AppConfig) -> list[Line]:
             prices=(*keys, "firehose.dynamic_partitioning_objects"),
         )
     )
-    alarms = STREAMING_BASE_ALARMS + (stream.capacity_mode is CapacityMode.PROVISIONED) + parquet
+    alarms = STREAMING_BASE_ALARMS + provisioned + parquet
     lines.append(_alarms(stack, alarms, "iterator age, freshness, throttling, conversion"))
     lines.append(_log_groups(stack, 1, config.logs.retention_days, "Firehose delivery log group"))
     return lines
@@ -1046,6 +1053,31 @@ class LifecycleExample:
         return self.all_standard - self.with_rules
 
 
+def _early_deletion(
+    per_day: Sequence[StorageClass], day_cost: Callable[[StorageClass], float]
+) -> tuple[float, list[str]]:
+    """Minimum storage durations: a class left (by the next transition) before its minimum is billed the rest.
+    Returns the charge and one note per class it applies to."""
+    early = 0.0
+    early_notes = []
+    spans: list[tuple[StorageClass, int, int]] = []
+    for day, storage_class in enumerate(per_day):
+        if spans and spans[-1][0] is storage_class:
+            spans[-1] = (storage_class, spans[-1][1], day + 1)
+        else:
+            spans.append((storage_class, day, day + 1))
+    for storage_class, start, end in spans[:-1]:  # the last class is not left inside the window
+        stayed = end - start
+        if stayed < storage_class.minimum_days:
+            charge = day_cost(storage_class) * (storage_class.minimum_days - stayed)
+            early += charge
+            early_notes.append(
+                f"{storage_class.label}: {stayed} days < {storage_class.minimum_days}-day minimum, "
+                f"{storage_class.minimum_days - stayed} more days billed ({_usd(charge)})"
+            )
+    return early, early_notes
+
+
 def lifecycle_example(config: AppConfig, tib: float = EXAMPLE_TIB) -> LifecycleExample:
     """1 TiB written to the raw zone on day 0 and kept a year, with the raw zone's rules or all in Standard.
 
@@ -1081,25 +1113,7 @@ def lifecycle_example(config: AppConfig, tib: float = EXAMPLE_TIB) -> LifecycleE
     requests = sum(
         objects / 1000 * price(c.transition_key) for c, due in transitions if due < WINDOW_DAYS and c.transition_key
     )
-    # Minimum storage durations: a class left (by the next transition) before its minimum is billed the rest.
-    early = 0.0
-    early_notes = []
-    spans: list[tuple[StorageClass, int, int]] = []
-    for day, storage_class in enumerate(per_day):
-        if spans and spans[-1][0] is storage_class:
-            spans[-1] = (storage_class, spans[-1][1], day + 1)
-        else:
-            spans.append((storage_class, day, day + 1))
-    for index, (storage_class, start, end) in enumerate(spans):
-        stayed = end - start
-        left_inside = index + 1 < len(spans)
-        if left_inside and stayed < storage_class.minimum_days:
-            charge = day_cost(storage_class) * (storage_class.minimum_days - stayed)
-            early += charge
-            early_notes.append(
-                f"{storage_class.label}: {stayed} days < {storage_class.minimum_days}-day minimum, "
-                f"{storage_class.minimum_days - stayed} more days billed ({_usd(charge)})"
-            )
+    early, early_notes = _early_deletion(per_day, day_cost)
     after = []
     for storage_class, due in transitions:
         if due >= WINDOW_DAYS:

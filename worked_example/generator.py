@@ -196,6 +196,12 @@ class Drift:
         for name, factor in self.scale.items():
             if not (math.isfinite(factor) and factor > 0):
                 raise ValueError(f"Drift scale for {name!r} must be a finite number > 0, got {factor!r}")
+        self._check_category_weights()
+        for name in (*self.drop, *self.as_string):
+            if name not in FIELDS_BY_NAME:
+                raise ValueError(f"Drift drop/as_string: unknown field {name!r}")
+
+    def _check_category_weights(self) -> None:
         for name, weights in self.category_weights.items():
             if name not in _WEIGHTED_FIELDS:
                 raise ValueError(f"Drift category_weights: {name!r} is not one of {sorted(_WEIGHTED_FIELDS)}")
@@ -209,9 +215,6 @@ class Drift:
                     "Drift category_weights['merchant_category']: cash_withdrawal comes only from the atm "
                     "channel; change the channel weights instead"
                 )
-        for name in (*self.drop, *self.as_string):
-            if name not in FIELDS_BY_NAME:
-                raise ValueError(f"Drift drop/as_string: unknown field {name!r}")
 
     def adjust(self, name: str, value: float) -> float:
         """Apply ``scale`` then ``shift`` to a numeric value, clamped to the field's domain."""
@@ -297,6 +300,81 @@ def _event_id(seed: int | str, index: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+@dataclass(frozen=True)
+class _Samplers:
+    """The categorical draws of one run (the drift's category weights applied)."""
+
+    channel: _Categorical
+    tier: _Categorical
+    merchant_present: _Categorical
+    merchant_remote: _Categorical
+
+    @classmethod
+    def for_drift(cls, drift: Drift) -> _Samplers:
+        weights = {**_WEIGHTED_FIELDS, **drift.category_weights}
+        if "merchant_category" in drift.category_weights:
+            present = remote = _Categorical(drift.category_weights["merchant_category"])
+        else:
+            present, remote = _Categorical(_MERCHANT_WEIGHTS_PRESENT), _Categorical(_MERCHANT_WEIGHTS_REMOTE)
+        return cls(_Categorical(weights["channel"]), _Categorical(weights["customer_tier"]), present, remote)
+
+    def merchant(self, channel: str, u_merchant: float, u_present: float) -> tuple[str, bool]:
+        """The merchant category and whether the card was present, for a channel."""
+        if channel == "atm":
+            return "cash_withdrawal", u_present < 0.995  # the rare card-less ATM withdrawal
+        if channel == "in_store":
+            return self.merchant_present.sample(u_merchant), u_present < 0.96  # the rest is manual key entry
+        return self.merchant_remote.sample(u_merchant), False
+
+
+def _check_generator_args(n: int, start: datetime, span: timedelta, rates: Mapping[str, float]) -> None:
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware (use datetime(..., tzinfo=UTC))")
+    if span <= timedelta(0):
+        raise ValueError("span must be positive")
+    for name, rate in rates.items():
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be within [0, 1], got {rate}")
+
+
+def _true_features(draws: Sequence[float], samplers: _Samplers, drift: Drift) -> dict[str, Any]:
+    """The features of one event as they really are (before missing values and recording errors)."""
+    _, u_channel, u_merchant, u_present, u_tier, u_amount, u_age, u_velocity, u_distance = draws[:9]
+    channel = samplers.channel.sample(u_channel)
+    merchant, card_present = samplers.merchant(channel, u_merchant, u_present)
+    tier = samplers.tier.sample(u_tier)
+    tier_rank = FIELDS_BY_NAME["customer_tier"].values.index(tier)
+    median, sigma = _AMOUNT_MEDIAN_SIGMA[merchant]
+    amount = drift.adjust("amount", round(median * math.exp(sigma * _normal(u_amount)), 2))
+    # Older accounts in higher tiers; exponential by inversion (one draw).
+    age = drift.adjust("account_age_days", float(int(-(500 + 450 * tier_rank) * math.log(1.0 - u_age))))
+    velocity = drift.adjust("prior_transactions_24h", float(_poisson(2.2, u_velocity)))
+    home_scale, home_sigma = (6.0, 1.0) if card_present else (30.0, 1.3)
+    distance = drift.adjust("distance_from_home_km", round(home_scale * math.exp(home_sigma * _normal(u_distance)), 2))
+    return {
+        "amount": amount,
+        "account_age_days": int(age),
+        "prior_transactions_24h": int(velocity),
+        "distance_from_home_km": distance,
+        "merchant_category": merchant,
+        "channel": channel,
+        "customer_tier": tier,
+        "card_present": card_present,
+    }
+
+
+def _drifted_format(event: dict[str, Any], drift: Drift) -> dict[str, Any]:
+    """The drift's format faults: fields sent as JSON strings, fields left out."""
+    for name in drift.as_string:
+        if event[name] is not None and not isinstance(event[name], str):
+            event[name] = json.dumps(event[name])
+    for name in drift.drop:
+        del event[name]
+    return event
+
+
 def generate_events(
     n: int,
     seed: int | str,
@@ -313,98 +391,29 @@ def generate_events(
     non-decreasing and inside ``[start, start + span)``. The generator is lazy: memory use is constant,
     so ``generate_events(10_000_000, 1)`` streams fine.
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    if start.tzinfo is None:
-        raise ValueError("start must be timezone-aware (use datetime(..., tzinfo=UTC))")
-    if span <= timedelta(0):
-        raise ValueError("span must be positive")
-    for name, rate in (("missing_rate", missing_rate), ("outlier_rate", outlier_rate)):
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"{name} must be within [0, 1], got {rate}")
+    _check_generator_args(n, start, span, {"missing_rate": missing_rate, "outlier_rate": outlier_rate})
     drift = drift or _NO_DRIFT
     rng = random.Random(seed)
-    weights = {**_WEIGHTED_FIELDS, **drift.category_weights}
-    channel_sampler = _Categorical(weights["channel"])
-    tier_sampler = _Categorical(weights["customer_tier"])
-    if "merchant_category" in drift.category_weights:
-        present_sampler = remote_sampler = _Categorical(drift.category_weights["merchant_category"])
-    else:
-        present_sampler = _Categorical(_MERCHANT_WEIGHTS_PRESENT)
-        remote_sampler = _Categorical(_MERCHANT_WEIGHTS_REMOTE)
+    samplers = _Samplers.for_drift(drift)
     span_us = span / timedelta(microseconds=1)
     names = field_names()
-
     for index in range(n):
         # A fixed sequence of 12 uniform draws per event, whatever the values: this is what keeps a
         # drifted run aligned with the baseline run of the same seed, event by event.
-        (
-            u_time,
-            u_channel,
-            u_merchant,
-            u_present,
-            u_tier,
-            u_amount,
-            u_age,
-            u_velocity,
-            u_distance,
-            u_missing,
-            u_outlier,
-            u_label,
-        ) = [rng.random() for _ in range(12)]
-
-        moment = start + timedelta(microseconds=span_us * (index + u_time) / n)
-        channel = channel_sampler.sample(u_channel)
-        if channel == "atm":
-            merchant = "cash_withdrawal"
-            card_present = u_present < 0.995  # the rare card-less ATM withdrawal
-        elif channel == "in_store":
-            merchant = present_sampler.sample(u_merchant)
-            card_present = u_present < 0.96  # the rest is manual key entry
-        else:
-            merchant = remote_sampler.sample(u_merchant)
-            card_present = False
-        tier = tier_sampler.sample(u_tier)
-        tier_rank = FIELDS_BY_NAME["customer_tier"].values.index(tier)
-
-        median, sigma = _AMOUNT_MEDIAN_SIGMA[merchant]
-        amount = drift.adjust("amount", round(median * math.exp(sigma * _normal(u_amount)), 2))
-        # Older accounts in higher tiers; exponential by inversion (one draw).
-        age = drift.adjust("account_age_days", float(int(-(500 + 450 * tier_rank) * math.log(1.0 - u_age))))
-        velocity = drift.adjust("prior_transactions_24h", float(_poisson(2.2, u_velocity)))
-        home_scale, home_sigma = (6.0, 1.0) if card_present else (30.0, 1.3)
-        distance = drift.adjust(
-            "distance_from_home_km", round(home_scale * math.exp(home_sigma * _normal(u_distance)), 2)
-        )
-
-        true_features = {
-            "amount": amount,
-            "account_age_days": int(age),
-            "prior_transactions_24h": int(velocity),
-            "distance_from_home_km": distance,
-            "merchant_category": merchant,
-            "channel": channel,
-            "customer_tier": tier,
-            "card_present": card_present,
-        }
+        draws = [rng.random() for _ in range(12)]
+        u_time, u_missing, u_outlier, u_label = draws[0], draws[9], draws[10], draws[11]
+        true_features = _true_features(draws, samplers, drift)
         is_fraud = int(u_label < fraud_probability(true_features))
-
-        recorded_amount = round(amount * OUTLIER_FACTOR, 2) if u_outlier < outlier_rate else round(amount, 2)
+        amount, distance = true_features["amount"], true_features["distance_from_home_km"]
         event: dict[str, Any] = {
             "event_id": _event_id(seed, index),
-            "event_time": format_timestamp(moment),
+            "event_time": format_timestamp(start + timedelta(microseconds=span_us * (index + u_time) / n)),
             **true_features,
-            "amount": recorded_amount,
+            "amount": round(amount * OUTLIER_FACTOR, 2) if u_outlier < outlier_rate else round(amount, 2),
             "distance_from_home_km": None if u_missing < missing_rate else round(distance, 2),
             "is_fraud": is_fraud,
         }
-        event = {name: event[name] for name in names}  # schema order
-        for name in drift.as_string:
-            if event[name] is not None and not isinstance(event[name], str):
-                event[name] = json.dumps(event[name])
-        for name in drift.drop:
-            del event[name]
-        yield event
+        yield _drifted_format({name: event[name] for name in names}, drift)  # schema order
 
 
 def to_json_line(event: Mapping[str, Any]) -> bytes:

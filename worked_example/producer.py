@@ -428,58 +428,64 @@ class KinesisProducer:
 
     def _send_batch(self, batch: list[Record], report: SendReport) -> None:
         """Send one batch; re-send only what failed, until written, given up on, or a fatal error."""
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
         pending = batch
         attempt = 0  # retries done so far for this batch
         while pending:
             if attempt:
                 report.retries += 1
             report.requests += 1
-            # (record, error code, message, retryable) for every record of this request not written
-            failed: list[tuple[Record, str, str, bool]] = []
-            try:
-                response = self._client.put_records(Records=[r.entry() for r in pending], **self._target)
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code = str(error.get("Code", "Unknown"))
-                message = str(error.get("Message", exc))
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if not is_retryable(code, status):
-                    raise FatalProducerError(code, message, pending[0].index) from exc
-                report.throttled_requests += 1
-                failed = [(r, code, message, True) for r in pending]
-            except (BotoConnectionError, HTTPClientError) as exc:
-                # Network trouble (refused, reset, timed out): retryable, but the request may have been
-                # written already, so a retry can duplicate records (at-least-once delivery).
-                failed = [(r, type(exc).__name__, str(exc), True) for r in pending]
-            except BotoCoreError as exc:  # no credentials, bad parameters, ...: retrying cannot help
-                raise FatalProducerError(type(exc).__name__, str(exc), pending[0].index) from exc
-            else:
-                # Entries come back in request order, one per record: pair them up. (FailedRecordCount
-                # says how many failed, but it is absent on a full success; the entries are the truth.)
-                for record, result in zip(pending, response["Records"], strict=True):
-                    if "ErrorCode" in result:
-                        code = result["ErrorCode"]
-                        failed.append((record, code, result.get("ErrorMessage", ""), is_retryable(code)))
-                failed_bytes = sum(r.size for r, _, _, _ in failed)
-                report.sent += len(pending) - len(failed)
-                report.sent_bytes += sum(r.size for r in pending) - failed_bytes
-                self._on_progress(len(pending) - len(failed))
-
-            retry: list[Record] = []
-            for record, code, message, retryable in failed:
-                if not retryable:  # an entry-level error that retrying cannot fix: report it now
-                    self._give_up(record, code, message, report)
-                elif attempt >= self.max_retries:
-                    self._give_up(record, code, f"{message} (gave up after {attempt} retries)", report)
-                else:
-                    retry.append(record)
+            retry = self._triage(self._put(pending, report), attempt, report)
             if retry:
                 self._sleep(self.backoff(attempt))
                 attempt += 1
             pending = retry
+
+    def _put(self, pending: list[Record], report: SendReport) -> list[tuple[Record, str, str, bool]]:
+        """One PutRecords request: (record, error code, message, retryable) for every record not written."""
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        try:
+            response = self._client.put_records(Records=[r.entry() for r in pending], **self._target)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            message = str(error.get("Message", exc))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if not is_retryable(code, status):
+                raise FatalProducerError(code, message, pending[0].index) from exc
+            report.throttled_requests += 1
+            return [(r, code, message, True) for r in pending]
+        except (BotoConnectionError, HTTPClientError) as exc:
+            # Network trouble (refused, reset, timed out): retryable, but the request may have been
+            # written already, so a retry can duplicate records (at-least-once delivery).
+            return [(r, type(exc).__name__, str(exc), True) for r in pending]
+        except BotoCoreError as exc:  # no credentials, bad parameters, ...: retrying cannot help
+            raise FatalProducerError(type(exc).__name__, str(exc), pending[0].index) from exc
+        # Entries come back in request order, one per record: pair them up. (FailedRecordCount says how
+        # many failed, but it is absent on a full success; the entries are the truth.)
+        failed = [
+            (record, result["ErrorCode"], result.get("ErrorMessage", ""), is_retryable(result["ErrorCode"]))
+            for record, result in zip(pending, response["Records"], strict=True)
+            if "ErrorCode" in result
+        ]
+        failed_bytes = sum(r.size for r, _, _, _ in failed)
+        report.sent += len(pending) - len(failed)
+        report.sent_bytes += sum(r.size for r in pending) - failed_bytes
+        self._on_progress(len(pending) - len(failed))
+        return failed
+
+    def _triage(self, failed: list[tuple[Record, str, str, bool]], attempt: int, report: SendReport) -> list[Record]:
+        """Give up on what retrying cannot fix or has retried enough; return what to send again."""
+        retry: list[Record] = []
+        for record, code, message, retryable in failed:
+            if not retryable:  # an entry-level error that retrying cannot fix: report it now
+                self._give_up(record, code, message, report)
+            elif attempt >= self.max_retries:
+                self._give_up(record, code, f"{message} (gave up after {attempt} retries)", report)
+            else:
+                retry.append(record)
+        return retry
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -194,31 +194,40 @@ def test_every_link_resolves() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_every_row_says_where_in_the_form_its_kind_needs() -> None:
+def implemented_problems(row: Row) -> list[str]:
+    """An implemented row links a code file, names a `code:` symbol and the stack / construct (or module)."""
+    where = row.cells[1]
+    construct, module = _CONSTRUCT.search(where), _MODULE.search(where)
     problems = []
-    for row in rows():
-        where = row.cells[1]
-        if row.kind not in WHERE_KINDS:
-            problems.append(f"line {row.map_line}: Where is {where!r}, not one of {WHERE_KINDS}")
-        elif row.kind == "implemented":
-            construct, module = _CONSTRUCT.search(where), _MODULE.search(where)
-            if not code_files(row.text):
-                problems.append(f"line {row.map_line}: implemented, but no link to a code file")
-            if not _CODE.search(row.text):
-                problems.append(f"line {row.map_line}: implemented, but no `code:NAME` symbol")
-            if module is not None:
-                if not (REPO / (module.group(1).replace(".", "/") + ".py")).is_file():
-                    problems.append(f"line {row.map_line}: no module {module.group(1)}")
-            elif construct is None:
-                problems.append(f"line {row.map_line}: implemented, but no `stack` / `Construct` in {where!r}")
-            elif construct.group(1) not in construct_classes():
-                problems.append(f"line {row.map_line}: no construct class {construct.group(1)} in ml_constructs/")
-        elif row.kind == "docs":
-            pages = [target.split("#")[0] for _, target in _LINK.findall(row.text)]
-            if not any(page.endswith(".md") or page == "" for page in pages):  # "": a section of this page
-                problems.append(f"line {row.map_line}: docs, but no link to a Markdown page")
-        elif len(row.cells[2]) < 40:
-            problems.append(f"line {row.map_line}: out of scope, but no reason given")
+    if not code_files(row.text):
+        problems.append("implemented, but no link to a code file")
+    if not _CODE.search(row.text):
+        problems.append("implemented, but no `code:NAME` symbol")
+    if module is not None:
+        if not (REPO / (module.group(1).replace(".", "/") + ".py")).is_file():
+            problems.append(f"no module {module.group(1)}")
+    elif construct is None:
+        problems.append(f"implemented, but no `stack` / `Construct` in {where!r}")
+    elif construct.group(1) not in construct_classes():
+        problems.append(f"no construct class {construct.group(1)} in ml_constructs/")
+    return problems
+
+
+def row_problems(row: Row) -> list[str]:
+    if row.kind not in WHERE_KINDS:
+        return [f"Where is {row.cells[1]!r}, not one of {WHERE_KINDS}"]
+    if row.kind == "implemented":
+        return implemented_problems(row)
+    if row.kind == "docs":
+        pages = [target.split("#")[0] for _, target in _LINK.findall(row.text)]
+        if not any(page.endswith(".md") or page == "" for page in pages):  # "": a section of this page
+            return ["docs, but no link to a Markdown page"]
+        return []
+    return ["out of scope, but no reason given"] if len(row.cells[2]) < 40 else []
+
+
+def test_every_row_says_where_in_the_form_its_kind_needs() -> None:
+    problems = [f"line {row.map_line}: {problem}" for row in rows() for problem in row_problems(row)]
     assert not problems, "\n".join(problems)
 
 
@@ -246,3 +255,8 @@ def test_the_checks_catch_a_stale_symbol_and_a_line_anchor() -> None:
     assert link_problems("../ml_constructs/lake_layout.py#L3-L9", DOCS, MAP)
     assert link_problems("data-lake.md#no-such-heading", DOCS, MAP)
     assert not link_problems("../ml_constructs/lake_layout.py", DOCS, MAP)
+    row = Row(0, ["t", "implemented: `mlspec-x` / `NoSuchConstruct`", "what", "[a](../app.py)"], "[a](../app.py)")
+    assert implemented_problems(row) == [
+        "implemented, but no `code:NAME` symbol",
+        "no construct class NoSuchConstruct in ml_constructs/",
+    ]
