@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_config.config import LakeSettings
-from ml_constructs.data_lake import DataLake
+from ml_constructs.data_lake.construct import DataLake
 
 
 class DataLakeStack(cdk.Stack):

@@ -9,9 +9,9 @@ from constructs import Construct
 
 from ml_config.config import AppConfig, CatalogEncryption, Encryption
 from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
-from ml_constructs.streaming import Encryption as StreamEncryption
-from ml_constructs.streaming import StreamingIngest
+from ml_constructs.data_lake.construct import DataLake
+from ml_constructs.streaming.construct import Encryption as StreamEncryption
+from ml_constructs.streaming.construct import StreamingIngest
 from stacks.alerts_stack import AlertsStack
 from stacks.mapping import removal_policy
 
