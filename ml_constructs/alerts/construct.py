@@ -1,8 +1,8 @@
-"""The alerts topic every pipeline's alarms publish to: SNS, encrypted with the lake key, TLS-only.
+"""The alerts topic every pipeline's alarms publish to: SNS, encrypted with the caller's key, TLS-only.
 
-CloudWatch alarms publish to an encrypted topic only if the key lets the CloudWatch service use it; the key
-policy statement is added here, next to the topic that needs it. An optional e-mail subscription (AWS sends
-a confirmation mail first). Precedence: the caller's key and e-mail; encryption and TLS-only are fixed.
+The caller controls the key and an optional e-mail subscription (AWS sends a confirmation mail first).
+Fixed: encryption, TLS-only, and the key policy statement that lets CloudWatch alarms publish to the
+encrypted topic, added here next to the topic that needs it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from constructs import Construct
 
 
 class AlertTopic(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, email: str | None) -> None:
+    """``topic``: the SNS topic alarms notify, encrypted with ``key``; ``email`` (if any) is subscribed."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, email: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self,
