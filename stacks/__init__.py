@@ -97,7 +97,7 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         f"{config.prefix}-streaming",
         config=config,
         lake=data_lake.lake,
-        alerts=alerts,
+        alerts=alerts.alerts.topic,
         env=env,
         description="ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
     )

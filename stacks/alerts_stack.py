@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_config.config import AlertSettings
-from ml_constructs.alerts import AlertTopic
-from ml_constructs.data_lake import DataLake
+from ml_constructs.alerts.construct import AlertTopic
+from ml_constructs.data_lake.construct import DataLake
 
 
 class AlertsStack(cdk.Stack):

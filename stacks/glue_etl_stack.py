@@ -9,9 +9,10 @@ from constructs import Construct
 
 from ml_config.config import AppConfig, Encryption
 from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
+from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.glue_etl.construct import GlueEtl, Zones
-from ml_constructs.streaming import EVENTS_PREFIX, RAW_TABLE_NAME
+from ml_constructs.lake_layout import EVENTS_PREFIX
+from ml_constructs.streaming.construct import RAW_TABLE_NAME
 from stacks.mapping import removal_policy
 
 

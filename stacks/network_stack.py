@@ -9,8 +9,8 @@ from constructs import Construct
 
 from ml_config.config import LogSettings, NetworkSettings
 from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
-from ml_constructs.network import IsolatedNetwork
+from ml_constructs.data_lake.construct import DataLake
+from ml_constructs.network.construct import IsolatedNetwork
 
 
 class NetworkStack(cdk.Stack):

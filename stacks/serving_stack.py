@@ -10,7 +10,7 @@ from constructs import Construct
 
 from ml_config.config import AppConfig, Encryption, MonitoringEngine
 from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
+from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.monitoring.construct import DriftMonitor, ModelMonitorSchedule
 from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, RealTimeEndpoint
 from sagemaker_images.resolve import model_monitor_image, xgboost_image

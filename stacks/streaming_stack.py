@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_config.config import AppConfig, CatalogEncryption, Encryption
-from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
-from ml_constructs.streaming import Encryption as StreamEncryption
-from ml_constructs.streaming import StreamingIngest
-from stacks.alerts_stack import AlertsStack
-from stacks.mapping import removal_policy
+from ml_config.config import AppConfig, CapacityMode, CatalogEncryption, Encryption, OutputFormat
+from ml_constructs.data_lake.construct import DataLake
+from ml_constructs.streaming.construct import EventColumn, StreamingIngest
+from stacks.mapping import removal_policy, retention
+from worked_example import schema
 
 
 class StreamingStack(cdk.Stack):
@@ -24,25 +24,36 @@ class StreamingStack(cdk.Stack):
         *,
         config: AppConfig,
         lake: DataLake,
-        alerts: AlertsStack,
+        alerts: sns.ITopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        stream, delivery = config.stream, config.firehose
         self.ingest = StreamingIngest(
             self,
             "Ingest",
-            stream_settings=config.stream,
-            firehose_settings=config.firehose,
-            alert_settings=config.alerts,
             raw_bucket=lake.raw,
             database=lake.database,
-            encryption=StreamEncryption(
-                key=lake.key,
-                s3_kms=config.lake.encryption is Encryption.KMS,
-                catalog_kms=config.catalog.encryption is CatalogEncryption.LAKE_KEY,
-            ),
-            alerts=alerts.alerts.topic,
-            log_retention=log_retention(config.logs.retention_days),
+            key=lake.key,
+            alerts=alerts,
+            # the worked example's schema is the single source of the raw table's columns
+            columns=[EventColumn(field.name, field.type, field.description) for field in schema.FIELDS],
+            event_time_column=schema.TIMESTAMP_FIELD,
+            timestamp_format=schema.TIMESTAMP_JODA_FORMAT,
+            table_description="Raw card-transaction events as Firehose delivers them (worked example)",
+            stream_mode=kinesis.StreamMode.PROVISIONED
+            if stream.capacity_mode is CapacityMode.PROVISIONED
+            else kinesis.StreamMode.ON_DEMAND,
+            shard_count=stream.shards,
+            retention_hours=stream.retention_hours,
+            parquet=delivery.output_format is OutputFormat.PARQUET,
+            buffer_interval_seconds=delivery.buffer_interval_seconds,
+            buffer_size_mib=delivery.buffer_size_mib,
+            objects_encrypted_with_key=config.lake.encryption is Encryption.KMS,
+            catalog_encrypted_with_key=config.catalog.encryption is CatalogEncryption.LAKE_KEY,
+            iterator_age_minutes=config.alerts.iterator_age_minutes,
+            data_freshness_seconds=config.alerts.data_freshness_seconds,
+            log_retention=retention(config),
             removal_policy=removal_policy(config.lake.removal_policy),
         )
         # The Firehose L2 always adds a mapping of its service CIDR blocks, used only by Redshift and Splunk

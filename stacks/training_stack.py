@@ -9,7 +9,7 @@ from constructs import Construct
 
 from ml_config.config import AppConfig, Encryption
 from ml_constructs.common import log_retention
-from ml_constructs.data_lake import DataLake
+from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
 from ml_constructs.training.construct import EndpointTarget, TrainingPipeline
 from sagemaker_images.resolve import xgboost_image

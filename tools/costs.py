@@ -330,10 +330,10 @@ def sagemaker_price(use: str, instance_type: str) -> float:
 # ---------------------------------------------------------------------------------------------------------
 # Fixed quantities and assumptions (each names what fixes it)
 
-#: ml_constructs.data_lake.DataLake creates one customer-managed key (the lake key), whatever the encryption
+#: ml_constructs.data_lake.construct.DataLake creates one customer-managed key (the lake key), whatever the encryption
 #: mode: the stream, the topic and every log group use it too. AWS-managed keys (aws/glue) cost nothing.
 CUSTOMER_MANAGED_KEYS = 1
-#: ml_constructs.network.IsolatedNetwork: nat_gateways=0, one S3 *gateway* endpoint, no interface endpoints.
+#: ml_constructs.network.construct.IsolatedNetwork: nat_gateways=0, one S3 *gateway* endpoint, no interface endpoints.
 NAT_GATEWAYS = 0
 INTERFACE_ENDPOINTS = 0
 #: Application Auto Scaling "creates and manages the CloudWatch alarms" of a target-tracking policy

@@ -38,8 +38,8 @@ from constructs import Construct, IConstruct
 
 from ml_config.config import AthenaSettings, CatalogEncryption, CatalogSettings, EtlSettings
 from ml_constructs.common import via_service
-from ml_constructs.data_lake import QUERY_RESULTS_PREFIX
 from ml_constructs.glue_etl import transforms
+from ml_constructs.lake_layout import QUERY_RESULTS_PREFIX
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 
 HERE = Path(__file__).resolve().parent

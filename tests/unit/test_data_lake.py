@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ml_config.config import LakeSettings
-from ml_constructs.data_lake import QUERY_RESULTS_PREFIX
+from ml_constructs.lake_layout import QUERY_RESULTS_PREFIX
 from tests.conftest import resources
 
 # Logical IDs of stateful resources are a contract: renaming one replaces (and, with RETAIN, orphans) the

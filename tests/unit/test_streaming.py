@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml_constructs.streaming import ERRORS_PREFIX, EVENTS_PREFIX
+from ml_constructs.lake_layout import ERRORS_PREFIX, EVENTS_PREFIX
 from tests.conftest import resources
 from worked_example import schema
 

@@ -1,0 +1,71 @@
+"""AlertTopic alone in a bare stack: the encrypted, TLS-only topic, and the key statement alarms need."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
+
+from ml_constructs.alerts.construct import AlertTopic
+
+
+def alerts(stack: cdk.Stack, **props) -> Template:
+    AlertTopic(stack, "Alerts", key=kms.Key(stack, "Key"), **props)
+    return Template.from_stack(stack)
+
+
+def test_topic_is_encrypted_with_the_key_and_tls_only(stack):
+    template = alerts(stack)
+    (key,) = template.find_resources("AWS::KMS::Key")
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.has_resource_properties(
+        "AWS::SNS::Topic", Match.object_like({"KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}})
+    )
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": Match.object_like(
+                {
+                    "Statement": Match.array_with(
+                        [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                    )
+                }
+            )
+        },
+    )
+
+
+def test_cloudwatch_may_use_the_key_to_publish_alarms(stack):
+    template = alerts(stack)
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": Match.object_like(
+                {
+                    "Statement": Match.array_with(
+                        [
+                            {
+                                "Sid": "AllowCloudWatchAlarmsToPublishToEncryptedTopics",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                "Resource": "*",
+                            }
+                        ]
+                    )
+                }
+            )
+        },
+    )
+
+
+def test_no_subscription_by_default(stack):
+    alerts(stack).resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_an_email_address_is_subscribed(stack):
+    template = alerts(stack, email="ops@example.com")
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": topic}}
+    )
