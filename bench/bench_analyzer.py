@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python bench/bench_analyzer.py`
     sys.path.insert(0, str(ROOT))
 
-from ml_constructs.monitoring import analyzer  # noqa: E402
+from ml_constructs.monitoring.runtime.drift_job import analyzer  # noqa: E402
 from tests.monitoring.test_analyzer import baseline_files, capture_line, feature_rows  # noqa: E402
 
 POOL = 5000

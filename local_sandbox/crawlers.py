@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_sandbox import NotEmulatedError
-from ml_constructs.monitoring.drift_job import parse_s3_uri
+from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 
 _PARTITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=([^/]+)$")
 PARQUET = {

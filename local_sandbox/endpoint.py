@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ml_constructs.monitoring.drift_job import parse_s3_uri
+from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 
 
 def load_boosters(model_dir: Path) -> list[Any]:

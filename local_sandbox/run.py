@@ -35,8 +35,8 @@ from local_sandbox import NotEmulatedError, alarms, crawlers, firehose_bridge
 from local_sandbox.endpoint import LocalEndpoint
 from local_sandbox.tasks import LocalTasks
 from local_sandbox.workflow import Execution, run_definition
-from ml_constructs.monitoring import drift_job
-from ml_constructs.monitoring.drift_job import parse_s3_uri
+from ml_constructs.monitoring.runtime import drift_job
+from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 
 DEFAULT_EVENTS = 20_000
 DEFAULT_SEED = 20261124

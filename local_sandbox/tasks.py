@@ -41,12 +41,12 @@ from typing import Any
 from local_sandbox import NotEmulatedError
 from local_sandbox.endpoint import load_boosters, predict_csv
 from local_sandbox.workflow import TaskFailed
-from ml_constructs.monitoring.drift_job import parse_s3_uri
+from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 
 #: Lambda handler string (the deployed function's ``Handler``) -> the module that implements it.
 LAMBDA_HANDLERS: dict[str, str] = {
     "handler.handler": "ml_constructs.training.evaluate.handler",
-    "drift_job.handler": "ml_constructs.monitoring.drift_job",
+    "drift_job.handler": "ml_constructs.monitoring.runtime.drift_job",
 }
 
 

@@ -17,7 +17,7 @@ same way the training workflow builds a real one, only locally:
    the quality-gate metrics come from ``ml_constructs.training.evaluate.metrics`` (what the evaluation Lambda
    runs); the build fails if the model does not pass the config's gate;
 5. the drift monitor's baseline (``statistics.json``, ``constraints.json``) is computed from the train features
-   with ``ml_constructs.monitoring.analyzer.baseline``, *without* the oversampled copies of the positives: the
+   with the drift analyzer's ``baseline``, *without* the oversampled copies of the positives: the
    ``prepared/`` Parquet carries ``oversample_copy`` (0 = the original row), the CSV does not. The baseline must
    describe what the endpoint will see, and the endpoint sees the natural class balance.
 
@@ -64,7 +64,7 @@ from typing import Any
 
 from ml_config import load_config
 from ml_constructs.glue_etl import transforms
-from ml_constructs.monitoring import analyzer
+from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.evaluate import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from worked_example.generator import generate_events, to_json_line

@@ -1,12 +1,14 @@
-"""The drift monitor of the endpoint: a scheduled Lambda function running ``drift_job`` (this directory's
-``analyzer``), its metrics, and an alarm on violations.
+"""DriftMonitor: the endpoint's drift job, a Lambda function an EventBridge schedule runs every window, and the
+alarm on the violations it counts.
 
-It works in any account (Amazon SageMaker Model Monitor is closed to new customers): every
-``window_hours`` an EventBridge schedule runs the job over the capture files of the last window; it writes
-``constraint_violations.json`` and ``statistics.json`` to the artifacts zone, puts per-feature drift metrics,
-and the alarm on ``ViolationCount`` notifies the alerts topic.
+Every ``window_hours`` the job reads the capture files of the last window, compares them with the training
+baseline (Model Monitor's ``statistics.json`` and ``constraints.json``), writes ``constraint_violations.json`` and
+``statistics.json`` under ``monitoring/`` and puts per-feature drift metrics; the ``ViolationCount`` alarm notifies
+the alerts topic. It works in any account (Amazon SageMaker Model Monitor is closed to new customers).
 
-Precedence: the caller's validated ``MonitoringSettings``; encryption and IAM scoping are fixed.
+The caller controls the endpoint, the window, the drift threshold, the metric namespace and the log retention.
+Fixed: the code (``runtime/``, shipped whole), the lake prefixes it reads and writes, the KMS key used only
+through S3, and a role limited to those prefixes and that namespace.
 """
 
 from __future__ import annotations
@@ -23,39 +25,103 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_config.config import MonitoringSettings
-from ml_constructs.common import sagemaker_vpc_access, via_service
-from ml_constructs.nag import acknowledge_wildcard_resources
+from ml_constructs.common import encrypted_log_group, key_through, notify
+from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
+from ml_constructs.nag import WildcardLedger
 
-HERE = Path(__file__).resolve().parent
-REPORTS_PREFIX = "monitoring/"
+#: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only).
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+#: The drift job accepts windows of 1 to 168 hours (a week).
+MAX_WINDOW_HOURS = 168
 
 
 class DriftMonitor(Construct):
+    """The drift job of ``endpoint_name``: every ``window_hours`` it compares the window's captured requests under
+    ``capture_prefix`` with the baseline under ``baseline_prefix`` of ``artifacts``; a feature drifts when its
+    distance exceeds ``distance_threshold`` (None: the baseline constraints' own threshold). Metrics go to
+    ``namespace`` (default ``<stack name>/drift``)."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        settings: MonitoringSettings,
         endpoint_name: str,
         artifacts: s3.IBucket,
+        key: kms.IKey,
+        alerts: sns.ITopic,
+        window_hours: int = 1,
+        distance_threshold: float | None = 0.1,
+        namespace: str | None = None,
+        capture_prefix: str = CAPTURE_PREFIX,
+        baseline_prefix: str = BASELINE_PREFIX,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not 1 <= window_hours <= MAX_WINDOW_HOURS:
+            raise ValueError(f"window_hours={window_hours}: the drift job reads 1 to {MAX_WINDOW_HOURS} hours")
+        namespace = namespace or f"{cdk.Stack.of(self).stack_name}/drift"
+        ledger = WildcardLedger()
+        log_group = encrypted_log_group(self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy)
+        role = self._role(artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger)
+        self.function = lambda_.Function(
+            self,
+            "Job",
+            description="Drift of the captured endpoint traffic against the training baseline (Model Monitor formats)",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="drift_job.handler",
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
+            timeout=cdk.Duration.minutes(15),
+            memory_size=1024,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        ledger.acknowledge(
+            "Objects under the capture/, baselines/ and monitoring/ prefixes of the artifacts bucket (SageMaker names "
+            "capture files by time), and '*' only for CloudWatch PutMetricData (namespace condition) and X-Ray."
+        )
+        bucket = f"s3://{artifacts.bucket_name}"
+        #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
+        self.event = {
+            "capture_s3_uri": f"{bucket}/{capture_prefix}",
+            "endpoint_name": endpoint_name,
+            "window_hours": window_hours,
+            "baseline_statistics_s3_uri": f"{bucket}/{baseline_prefix}statistics.json",
+            "baseline_constraints_s3_uri": f"{bucket}/{baseline_prefix}constraints.json",
+            "output_s3_uri": f"{bucket}/{REPORTS_PREFIX}",
+            "cloudwatch_namespace": namespace,
+            "distance_threshold": distance_threshold,
+        }
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description="Runs the drift job over the last window of captured traffic",
+            schedule=events.Schedule.rate(cdk.Duration.hours(window_hours)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function, event=events.RuleTargetInput.from_object(self.event), retry_attempts=2
+                )
+            ],
+        )
+        self.alarm = self._violations_alarm(endpoint_name, namespace, window_hours, alerts)
+
+    def _role(
+        self,
+        artifacts: s3.IBucket,
+        key: kms.IKey,
         capture_prefix: str,
         baseline_prefix: str,
         namespace: str,
-        key: kms.IKey,
-        alerts: sns.ITopic,
-        log_retention: logs.RetentionDays,
-        removal_policy: cdk.RemovalPolicy,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
-        )
+        log_group: logs.ILogGroup,
+        ledger: WildcardLedger,
+    ) -> iam.Role:
+        """Read the capture and the baseline, write the reports, put metrics in ``namespace``, write its logs."""
         role = iam.Role(
             self,
             "Role",
@@ -73,12 +139,7 @@ class DriftMonitor(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
             ),
             iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[writes]),
-            iam.PolicyStatement(
-                sid="LakeKeyThroughS3",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-                conditions=via_service(self, "s3"),
-            ),
+            key_through(self, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"),
             iam.PolicyStatement(
                 sid="DriftMetrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -92,51 +153,14 @@ class DriftMonitor(Construct):
             ),
         ):
             role.add_to_policy(statement)
-        self.function = lambda_.Function(
-            self,
-            "Job",
-            description="Drift of the captured endpoint traffic against the training baseline (Model Monitor formats)",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="drift_job.handler",
-            # this directory alone: analyzer.py and drift_job.py (standard library and boto3 only)
-            code=lambda_.Code.from_asset(str(HERE), exclude=["construct.py", "__pycache__", "*.pyc"]),
-            timeout=cdk.Duration.minutes(15),
-            memory_size=1024,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-        )
-        policy = role.node.find_child("DefaultPolicy").node.default_child
-        assert policy is not None
-        acknowledge_wildcard_resources(
-            policy,
-            [*reads, writes, "*"],
-            "Objects under the capture/, baselines/ and monitoring/ prefixes of the artifacts bucket (SageMaker names "
-            "capture files by time), and '*' only for CloudWatch PutMetricData (namespace condition) and X-Ray.",
-        )
-        self.event = {
-            "capture_s3_uri": f"s3://{artifacts.bucket_name}/{capture_prefix}",
-            "endpoint_name": endpoint_name,
-            "window_hours": settings.window_hours,
-            "baseline_statistics_s3_uri": f"s3://{artifacts.bucket_name}/{baseline_prefix}statistics.json",
-            "baseline_constraints_s3_uri": f"s3://{artifacts.bucket_name}/{baseline_prefix}constraints.json",
-            "output_s3_uri": f"s3://{artifacts.bucket_name}/{REPORTS_PREFIX}",
-            "cloudwatch_namespace": namespace,
-            "distance_threshold": settings.distance_threshold,
-        }
-        self.schedule = events.Rule(
-            self,
-            "Schedule",
-            description="Runs the drift job over the last window of captured traffic",
-            schedule=events.Schedule.rate(cdk.Duration.hours(settings.window_hours)),
-            targets=[
-                targets.LambdaFunction(
-                    self.function, event=events.RuleTargetInput.from_object(self.event), retry_attempts=2
-                )
-            ],
-        )
-        self.alarm = cloudwatch.Alarm(
+        ledger.track(role, *reads, writes, "*")  # '*': PutMetricData here, and X-Ray's calls the tracing adds
+        return role
+
+    def _violations_alarm(
+        self, endpoint_name: str, namespace: str, window_hours: int, alerts: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        """Any violation in a window (the job's ``ViolationCount``) alarms; the alerts topic hears both ways."""
+        alarm = cloudwatch.Alarm(
             self,
             "ViolationsAlarm",
             metric=cloudwatch.Metric(
@@ -144,7 +168,7 @@ class DriftMonitor(Construct):
                 metric_name="ViolationCount",
                 dimensions_map={"Endpoint": endpoint_name},
                 statistic="Maximum",
-                period=cdk.Duration.hours(settings.window_hours),
+                period=cdk.Duration.hours(window_hours),
             ),
             threshold=1,
             evaluation_periods=1,
@@ -153,154 +177,5 @@ class DriftMonitor(Construct):
             alarm_description="The captured traffic violates the training baseline's constraints (drift, "
             "missing values or type changes): see the constraint_violations.json of the window",
         )
-        self.alarm.add_alarm_action(actions.SnsAction(alerts))
-        self.alarm.add_ok_action(actions.SnsAction(alerts))
-
-
-class ModelMonitorSchedule(Construct):
-    """SageMaker Model Monitor (existing customers only): an hourly data-quality schedule on the same baseline.
-
-    The analyzer image compares each hour's captured inputs with ``statistics.json``/``constraints.json`` and
-    publishes ``feature_baseline_drift_<feature>`` metrics; one alarm per feature notifies the alerts topic.
-    """
-
-    NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: MonitoringSettings,
-        endpoint_name: str,
-        image_uri: str,
-        features: list[str],
-        artifacts: s3.IBucket,
-        baseline_prefix: str,
-        key: kms.IKey,
-        subnet_ids: list[str],
-        security_group_id: str,
-        alerts: sns.ITopic,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Model Monitor: read baselines/ and capture/, write monitoring/model-monitor/",
-        )
-        reads = artifacts.arn_for_objects("*")  # the capture (endpoint input) and the baseline
-        writes = artifacts.arn_for_objects(f"{REPORTS_PREFIX}model-monitor/*")
-        for statement in (
-            iam.PolicyStatement(sid="ReadCaptureAndBaseline", actions=["s3:GetObject"], resources=[reads]),
-            iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts.bucket_arn]),
-            iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[writes]),
-            iam.PolicyStatement(
-                sid="LakeKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
-                resources=[key.key_arn],
-            ),
-            sagemaker_vpc_access(),
-            iam.PolicyStatement(
-                sid="Metrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": self.NAMESPACE}},
-            ),
-        ):
-            role.add_to_policy(statement)
-        policy = role.node.find_child("DefaultPolicy").node.default_child
-        assert policy is not None
-        acknowledge_wildcard_resources(
-            policy,
-            [reads, writes, "*"],
-            "Model Monitor reads the endpoint's capture (keys named by time) and the baseline in the artifacts "
-            "bucket and writes its reports under monitoring/; '*' only for EC2 network interfaces and CloudWatch "
-            "PutMetricData (namespace condition), which have no resource type.",
-        )
-        name = f"{stack.stack_name}-data-quality"
-        self.job_definition = sagemaker.CfnDataQualityJobDefinition(
-            self,
-            "JobDefinition",
-            job_definition_name=name,
-            role_arn=role.role_arn,
-            data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
-                image_uri=image_uri
-            ),
-            data_quality_baseline_config=sagemaker.CfnDataQualityJobDefinition.DataQualityBaselineConfigProperty(
-                constraints_resource=sagemaker.CfnDataQualityJobDefinition.ConstraintsResourceProperty(
-                    s3_uri=f"s3://{artifacts.bucket_name}/{baseline_prefix}constraints.json"
-                ),
-                statistics_resource=sagemaker.CfnDataQualityJobDefinition.StatisticsResourceProperty(
-                    s3_uri=f"s3://{artifacts.bucket_name}/{baseline_prefix}statistics.json"
-                ),
-            ),
-            data_quality_job_input=sagemaker.CfnDataQualityJobDefinition.DataQualityJobInputProperty(
-                endpoint_input=sagemaker.CfnDataQualityJobDefinition.EndpointInputProperty(
-                    endpoint_name=endpoint_name, local_path="/opt/ml/processing/input/endpoint"
-                )
-            ),
-            data_quality_job_output_config=sagemaker.CfnDataQualityJobDefinition.MonitoringOutputConfigProperty(
-                kms_key_id=key.key_arn,
-                monitoring_outputs=[
-                    sagemaker.CfnDataQualityJobDefinition.MonitoringOutputProperty(
-                        s3_output=sagemaker.CfnDataQualityJobDefinition.S3OutputProperty(
-                            local_path="/opt/ml/processing/output",
-                            s3_uri=f"s3://{artifacts.bucket_name}/{REPORTS_PREFIX}model-monitor/",
-                            s3_upload_mode="EndOfJob",
-                        )
-                    )
-                ],
-            ),
-            job_resources=sagemaker.CfnDataQualityJobDefinition.MonitoringResourcesProperty(
-                cluster_config=sagemaker.CfnDataQualityJobDefinition.ClusterConfigProperty(
-                    instance_count=1, instance_type="ml.m5.large", volume_size_in_gb=20, volume_kms_key_id=key.key_arn
-                )
-            ),
-            network_config=sagemaker.CfnDataQualityJobDefinition.NetworkConfigProperty(
-                enable_network_isolation=True,
-                vpc_config=sagemaker.CfnDataQualityJobDefinition.VpcConfigProperty(
-                    security_group_ids=[security_group_id], subnets=subnet_ids
-                ),
-            ),
-            stopping_condition=sagemaker.CfnDataQualityJobDefinition.StoppingConditionProperty(
-                max_runtime_in_seconds=1800
-            ),
-        )
-        self.job_definition.node.add_dependency(role)
-        dimensions = {"Endpoint": endpoint_name, "MonitoringSchedule": name}
-        self.schedule = sagemaker.CfnMonitoringSchedule(
-            self,
-            "Schedule",
-            monitoring_schedule_name=name,
-            endpoint_name=endpoint_name,
-            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                monitoring_job_definition_name=name,
-                monitoring_type="DataQuality",
-                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
-                    schedule_expression="cron(0 * ? * * *)"  # hourly, Model Monitor's finest schedule
-                ),
-            ),
-        )
-        self.schedule.add_dependency(self.job_definition)
-        self.alarms = []
-        for index, feature in enumerate(features):
-            alarm = cloudwatch.Alarm(
-                self,
-                f"Drift{index}",
-                metric=cloudwatch.Metric(
-                    namespace=self.NAMESPACE,
-                    metric_name=f"feature_baseline_drift_{feature}",
-                    dimensions_map=dimensions,
-                    statistic="Maximum",
-                    period=cdk.Duration.hours(1),
-                ),
-                threshold=settings.distance_threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Model Monitor: {feature} drifted from the training baseline",
-            )
-            alarm.add_alarm_action(actions.SnsAction(alerts))
-            self.alarms.append(alarm)
+        notify(alarm, alerts).add_ok_action(actions.SnsAction(alerts))
+        return alarm

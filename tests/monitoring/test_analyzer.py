@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from ml_constructs.glue_etl import transforms
-from ml_constructs.monitoring import analyzer
+from ml_constructs.monitoring.runtime.drift_job import analyzer
 from worked_example.generator import Drift, generate_events
 
 SPEC = transforms.spec_from_schema()

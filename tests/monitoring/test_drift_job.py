@@ -14,7 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ml_constructs.monitoring import analyzer, drift_job
+from ml_constructs.monitoring.runtime import drift_job
+from ml_constructs.monitoring.runtime.drift_job import analyzer
 from tests.monitoring.test_analyzer import (
     COLUMNS,
     TRAFFIC_SEED,
@@ -214,25 +215,29 @@ def test_invalid_events_are_rejected(overrides: dict[str, Any], message: str) ->
         drift_job.check_event({k: v for k, v in event().items() if k != "output_s3_uri"})
 
 
-def test_lambda_asset_imports_analyzer_as_a_sibling(tmp_path, monkeypatch) -> None:
-    """The code asset is ml_constructs/monitoring/ alone: drift_job must import without the package."""
+def test_the_runtime_folder_runs_as_the_lambda_code_root(tmp_path) -> None:
+    """The code asset is ml_constructs/monitoring/runtime/, whole: with that folder as the only code on the path
+    (no ml_constructs package), the handler imports and finds its analyzer."""
     import shutil
     import subprocess
     import sys
     from pathlib import Path
 
-    source = Path(drift_job.__file__).parent
-    for name in ("analyzer.py", "drift_job.py"):
-        shutil.copy(source / name, tmp_path / name)
-    code = "import drift_job, analyzer; assert drift_job.analyzer is analyzer; print('ok')"
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    from ml_constructs.monitoring.construct import RUNTIME_DIR
+
+    assert Path(drift_job.__file__).resolve().parent.parent == RUNTIME_DIR
+    shutil.copytree(RUNTIME_DIR, tmp_path / "code", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    code = (
+        "import importlib.util, drift_job; from drift_job import analyzer; assert drift_job.analyzer is analyzer; "
+        "assert importlib.util.find_spec('ml_constructs') is None; print(drift_job.handler.__name__)"
+    )
     done = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {code}"],
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'code')!r}); {code}"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env={"PATH": "/usr/bin:/bin"},
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert done.stdout.strip() == "handler"

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from ml_constructs.serving.construct import BASELINE_PREFIX, CAPTURE_PREFIX, DEFAULT_MODEL_PREFIX, VARIANT
+from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, DEFAULT_MODEL_PREFIX
+from ml_constructs.serving.construct import VARIANT
+from ml_constructs.serving.model_copy import DEFAULT_MODEL_DIR
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from tests.conftest import resources
 
@@ -137,15 +139,18 @@ def test_drift_violations_alarm_notifies_the_alerts_topic(sandbox, serving):
     assert "AlertsTopic" in json.dumps(violations["AlarmActions"])
 
 
-def test_drift_job_asset_is_the_runtime_code_only(sandbox):
+def test_drift_job_asset_is_the_runtime_folder_only(sandbox):
+    from ml_constructs.monitoring.construct import RUNTIME_DIR
+
     manifest = json.loads((sandbox.outdir / f"{sandbox.stacks.serving.stack_name}.assets.json").read_text())
-    staged = [
-        sorted(p.name for p in (sandbox.outdir / f["source"]["path"]).iterdir())
-        for f in manifest["files"].values()
-        if (sandbox.outdir / f["source"]["path"]).is_dir()
-        and (sandbox.outdir / f["source"]["path"] / "drift_job.py").exists()
-    ]
-    assert staged == [["__init__.py", "analyzer.py", "drift_job.py"]]  # no construct.py: no aws_cdk in the Lambda
+    folders = [sandbox.outdir / f["source"]["path"] for f in manifest["files"].values()]
+    (staged,) = [d for d in folders if (d / "drift_job").is_dir()]
+
+    def files(root):
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+    assert files(staged) == files(RUNTIME_DIR) == ["__init__.py", "drift_job/__init__.py", "drift_job/analyzer.py"]
+    assert not [f for f in files(staged) if "aws_cdk" in (staged / f).read_text()]  # no CDK in the Lambda
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +159,6 @@ def model_monitor(variant):
 
 
 def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_monitor):
-    from ml_constructs.glue_etl import transforms
-
     template = model_monitor.template(model_monitor.stacks.serving)
     job = one(template, "AWS::SageMaker::DataQualityJobDefinition")
     baseline = job["DataQualityBaselineConfig"]
@@ -170,7 +173,7 @@ def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_
     assert schedule["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     drift = sorted(a["MetricName"] for a in alarms if a["MetricName"].startswith("feature_baseline_drift_"))
-    features = transforms.feature_columns(transforms.spec_from_schema())
+    features = json.loads((DEFAULT_MODEL_DIR / "manifest.json").read_text())["feature_columns"]  # the model's input
     assert drift == sorted(f"feature_baseline_drift_{f}" for f in features)
     assert all(
         a["Threshold"] == model_monitor.config.monitoring.distance_threshold

@@ -1,54 +1,9 @@
-"""The drift-monitoring Lambda function: analyse the last window of data capture, write reports, put metrics.
+"""The drift job's Lambda handler (``drift_job.handler``): analyse the last window of the endpoint's data capture
+against the training baseline, write the reports to S3 and put the metrics in CloudWatch.
 
-Thin on purpose: it reads the event, lists and streams S3 objects, writes the reports and calls PutMetricData;
-every statistic and check is in ``analyzer.py`` (standard library, tested on its own). Standard library and
-boto3 only (both are in the Lambda runtime); the code asset is this directory alone, where ``analyzer`` is a
-top-level sibling module. Run it every hour from an EventBridge schedule, in place of a Model Monitor
-monitoring schedule (closed to new customers).
-
-Event (every key is required unless marked optional; nothing has a hidden default)::
-
-    {
-      "capture_s3_uri": "s3://<bucket>/<prefix>",           # the endpoint's DataCaptureConfig.DestinationS3Uri
-      "endpoint_name": "mlspec-endpoint",                    # capture objects live under <prefix>/<endpoint>/
-      "window_hours": 1,                                     # whole hours before the end hour, 1..168
-      "baseline_statistics_s3_uri": "s3://.../statistics.json",
-      "baseline_constraints_s3_uri": "s3://.../constraints.json",
-      "output_s3_uri": "s3://<bucket>/<prefix>",             # reports go below <prefix>/<endpoint>/yyyy/mm/dd/hh/
-      "cloudwatch_namespace": "MLSpecialty/DataQuality",
-      "distance_threshold": 0.1,                             # or null: the constraints' comparison_threshold
-      "end_time": "2026-11-20T10:05:00Z"                     # optional, default now; the window ends at its hour
-    }
-
-The window: capture objects sit under ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`` (UTC hour of capture).
-The window is the ``window_hours`` whole hours before the hour of ``end_time``: a run at 10:05 with
-``window_hours: 1`` reads the ``.../09/`` prefixes of every variant (the current hour is still being written).
-Each object is streamed line by line (``StreamingBody.iter_lines``): memory stays bounded by the analyzer's
-per-feature state, not by the size of the window.
-
-Outputs, under ``<output prefix>/<endpoint>/<yyyy>/<mm>/<dd>/<hh>/`` of the window's end hour:
-``constraint_violations.json`` and ``statistics.json`` (the current window), as a monitoring execution writes.
-
-CloudWatch (namespace from the event; one PutMetricData per batch of at most 1,000 data / ~1 MB):
-``FeatureBaselineDrift`` (dimensions ``Endpoint``, ``Feature``; the L-infinity distance, unit None),
-``ViolationCount``, ``RecordsAnalyzed`` and ``MalformedRecords`` (dimension ``Endpoint``, unit Count), all
-timestamped with the window's end. Alarm on ``ViolationCount > 0`` (missing data: not breaching), and on
-``RecordsAnalyzed`` if silence matters.
-
-Response::
-
-    {"status": "CompletedWithViolations" | "Completed" | "NoData",
-     "endpoint_name": "...", "window": {"start": "...Z", "end": "...Z", "hours": 1},
-     "objects": 3, "lines": 1200, "records": 1200,
-     "malformed": {"lines": 0, "records": 0, "examples": []},
-     "violations": 1, "violation_types": {"baseline_drift_check": 1}, "drifted_features": ["amount"],
-     "report_s3_uri": "s3://.../constraint_violations.json", "statistics_s3_uri": "s3://.../statistics.json",
-     "metric_data": 31, "put_metric_data_calls": 1}
-
-An empty window (no objects, or no usable record) returns ``NoData``: nothing is written to S3 and only
-``RecordsAnalyzed = 0`` (and ``MalformedRecords``) are put, so a zero-traffic alarm can see it while the
-violation alarm is not fed a misleading 0. Errors: ``InvalidEventError`` for a bad event, ``BaselineError``
-for unusable baseline files; S3/CloudWatch errors propagate as botocore ``ClientError``.
+Thin on purpose: S3 and CloudWatch calls here, every statistic and check in ``analyzer`` (standard library).
+Standard library and boto3 only, both in the Lambda runtime. The window, the outputs, the metrics and the
+response: docs/serving-and-monitoring.md, "The drift job".
 """
 
 from __future__ import annotations
@@ -63,12 +18,7 @@ from typing import Any
 
 import boto3
 
-# Package import first, so that no other top-level ``analyzer`` module on the path can shadow ours in the
-# repository; in Lambda there is no ``ml_constructs`` package and the sibling file is used.
-try:  # in the repository and the tests
-    from ml_constructs.monitoring import analyzer
-except ModuleNotFoundError:  # in Lambda: the asset directory is the code root, analyzer.py a top-level module
-    import analyzer  # type: ignore[no-redef]
+from . import analyzer
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -89,7 +39,7 @@ STATISTICS_FILE = "statistics.json"
 
 
 class InvalidEventError(ValueError):
-    """The event does not follow the contract in the module docstring."""
+    """The event does not follow the contract in ``handler``'s docstring."""
 
 
 def parse_s3_uri(uri: object, key: str) -> tuple[str, str]:
@@ -207,7 +157,20 @@ def _iso(moment: datetime) -> str:
 
 
 def handler(event: Mapping[str, Any], context: object = None, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
-    """Lambda entry point (``drift_job.handler``); ``s3``/``cloudwatch`` let tests pass clients."""
+    """Lambda entry point (``drift_job.handler``); ``s3``/``cloudwatch`` let tests pass clients.
+
+    The event (every key required except ``end_time``; nothing has a hidden default)::
+
+        {"capture_s3_uri": "s3://<bucket>/<prefix>",   # the endpoint's DataCaptureConfig.DestinationS3Uri
+         "endpoint_name": "mlspec-endpoint",            # capture objects live under <prefix>/<endpoint>/
+         "window_hours": 1,                             # whole hours before the end hour, 1..168
+         "baseline_statistics_s3_uri": "s3://.../statistics.json",
+         "baseline_constraints_s3_uri": "s3://.../constraints.json",
+         "output_s3_uri": "s3://<bucket>/<prefix>",     # reports go below <prefix>/<endpoint>/yyyy/mm/dd/hh/
+         "cloudwatch_namespace": "MLSpecialty/DataQuality",
+         "distance_threshold": 0.1,                     # or null: the constraints' comparison_threshold
+         "end_time": "2026-11-20T10:05:00Z"}            # default now; the window ends at its hour
+    """
     cfg = check_event(event)
     s3 = s3 if s3 is not None else boto3.client("s3")
     cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")

@@ -1,109 +1,10 @@
 """Data-quality and drift analysis of SageMaker data capture, in SageMaker Model Monitor's own file formats.
 
-Standard library only: this module runs unchanged in a Lambda function without layers and in the tests.
-
-Why it exists
--------------
-Amazon SageMaker Model Monitor is no longer open to new customers; AWS points new customers to open-source
-monitoring plus CloudWatch custom metrics and alarms. This module is that open-source monitor for the worked
-example's endpoint. It keeps Model Monitor's vocabulary and JSON files, so what the exam asks about (a baseline
-computed from the training data, constraints suggested from it, violations per monitoring run, metrics in
-CloudWatch) reads the same here:
-
-1. ``baseline(rows, columns)`` -> ``statistics.json`` and ``constraints.json`` from the training features.
-2. ``analyze(capture_lines, statistics, constraints, distance_threshold=...)`` -> a report holding
-   ``constraint_violations.json``, the current window's ``statistics.json``, per-feature metric values and the
-   counts of malformed capture lines.
-
-The files (AWS documentation, SageMaker Developer Guide)
---------------------------------------------------------
-- Data capture, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html and
-  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html: the endpoint writes
-  JSON Lines under ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``, one inference per line::
-
-      {"captureData": {"endpointInput":  {"observedContentType": "text/csv", "mode": "INPUT",
-                                          "data": "0.5,1,0,...", "encoding": "CSV"},
-                       "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT",
-                                          "data": "0.0123", "encoding": "CSV"}},
-       "eventMetadata": {"eventId": "...", "inferenceTime": "2026-11-20T10:15:30Z"}, "eventVersion": "0"}
-
-  ``encoding`` is ``CSV`` when the content type is listed in ``CaptureContentTypeHeader.CsvContentTypes``
-  (``data`` is then the request body as text) and ``BASE64`` otherwise ("If no headers are specified SageMaker
-  AI will by default base64 encode", API reference ``DataCaptureConfig``). The endpoint of this project receives
-  the ETL's feature CSV without the label, one or more rows per request.
-- ``statistics.json``, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-statistics.html
-  (and ``model-monitor-byoc-statistics.html``): ``{"version": 0, "dataset": {"item_count": n}, "features": [...]}``;
-  a numeric feature has ``name``, ``inferred_type`` (``Integral`` | ``Fractional``) and ``numerical_statistics``
-  with ``common.num_present``, ``common.num_missing``, ``mean``, ``sum``, ``std_dev``, ``min``, ``max`` and
-  ``distribution.kll`` (``buckets`` of ``lower_bound``/``upper_bound``/``count``, plus the KLL ``sketch``).
-  Model Monitor materialises the distribution in 10 buckets; so does ``DEFAULT_BINS``.
-- ``constraints.json``, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html:
-  per feature ``name``, ``inferred_type``, ``completeness`` (fraction of non-null values the data must reach),
-  ``num_constraints.is_non_negative``; ``monitoring_config`` with ``evaluate_constraints``, ``emit_metrics``,
-  ``datatype_check_threshold``, ``domain_content_threshold`` and ``distribution_constraints``
-  (``perform_comparison``, ``comparison_threshold``, ``comparison_method`` ``"Simple"`` | ``"Robust"``,
-  ``categorical_comparison_threshold``, ``categorical_drift_method``). Baselining *suggests* these values; a
-  person is expected to read and edit them (loosen a completeness, raise a threshold) before monitoring.
-- ``constraint_violations.json``,
-  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-violations.html:
-  ``{"violations": [{"feature_name", "constraint_check_type", "description"}]}`` with the check types
-  ``data_type_check``, ``completeness_check``, ``baseline_drift_check``, ``missing_column_check``,
-  ``extra_column_check`` and ``categorical_values_check``.
-
-How the constraints are read (the checks ``analyze`` runs)
-----------------------------------------------------------
-The CSV columns are positional: the baseline's ``features`` list, in order, names the columns of every captured
-row (the order of ``transforms.feature_columns(spec)``, which is also the model's input order).
-
-- ``completeness_check``: completeness = non-empty values / rows. A violation when the window's completeness is
-  below the feature's ``completeness`` constraint (the baseline's own completeness; 1.0 for the ETL's imputed
-  features, so a single empty value is flagged, as Model Monitor does: loosen the constraint to tolerate some).
-- ``data_type_check``: a value that is not a finite number is a type mismatch, and so is a non-integer number in
-  an ``Integral`` feature (``"0.5"`` in a one-hot column). A violation when mismatches / non-empty values exceed
-  ``monitoring_config.datatype_check_threshold`` (documented default 0.1: "not triggering a violation if 10% or
-  less data is not matching").
-- ``baseline_drift_check``: a violation when the distribution distance (below) exceeds the threshold. Threshold
-  precedence: the feature's ``monitoringConfigOverrides.comparison_threshold``, else the ``distance_threshold``
-  argument, else ``monitoring_config.distribution_constraints.comparison_threshold``. Skipped when
-  ``perform_comparison`` is ``Disabled`` (the distance is still reported as a metric); no violation at all when
-  ``evaluate_constraints`` is ``Disabled``.
-
-The distance: L-infinity between empirical CDFs on the baseline's buckets
--------------------------------------------------------------------------
-Model Monitor's numeric drift distance is the L-infinity norm of the difference of the two cumulative
-distribution functions (the ``Simple`` method; the Kolmogorov-Smirnov statistic). Here both CDFs are evaluated
-at the edges of the baseline's buckets: the current window is counted into the *baseline's* buckets (plus an
-underflow and an overflow count for values outside the baseline's ``[min, max]``), and::
-
-    distance = max over edges e of | F_baseline(e) - F_current(e) |
-
-Why this one: it is bounded in [0, 1] whatever the feature's unit (one threshold fits amounts, counts and 0/1
-flags alike); for a 0/1 feature it is exactly the difference of the two positive rates; it needs only the
-bucket counts, so the window is analysed in one streaming pass with memory proportional to features x buckets;
-and it is a lower bound of the exact KS statistic (the supremum is taken over the bucket edges only), so it never
-exaggerates drift. It misses a change that stays inside one bucket: with the baseline's deciles as buckets
-(``bucket_edges``) that is a change of well under a tenth of the probability mass.
-
-``comparison_method``: ``Simple`` compares the distance with the threshold as is. ``Robust`` is documented as
-meant for small samples and based on the two-sample Kolmogorov-Smirnov test; this module's reading is that
-the threshold is raised to at least the KS critical value at alpha = 0.01,
-``1.628 * sqrt((n + m) / (n * m))``, so a window of a few dozen requests cannot raise a drift alarm by chance.
-
-What is simplified compared with Model Monitor
-----------------------------------------------
-- No KLL sketch: ``distribution.kll`` holds ``buckets`` only (exact counts) and no ``sketch``. Exact counts are
-  cheap here (numeric features, at most 10 buckets each), merge by addition and make the distance exact on the
-  edges. The buckets are the baseline's deciles (equal-mass; one bucket per value for a feature with at most
-  10 distinct values, see ``bucket_edges``) where Model Monitor's 10 buckets span min..max in equal widths:
-  the format is the same (``lower_bound``, ``upper_bound``, ``count``), the edges are placed better for the
-  heavy-tailed ``amount``.
-- Numeric features only (the ETL's output is all numeric): ``baseline`` rejects non-numeric values; no
-  ``string_statistics``, ``string_constraints`` or ``categorical_values_check``.
-- A captured row with the wrong number of columns is counted as a malformed record (with its line number)
-  instead of a ``missing_column_check``/``extra_column_check`` violation; ``is_non_negative`` is suggested but
-  not checked (the documentation lists no violation type for it).
-- In the current ``statistics.json``, ``num_present`` counts every non-empty value, but ``mean``/``sum``/... use
-  the numeric ones only; the non-numeric ones are what ``data_type_check`` reports.
+Standard library only: it runs unchanged in the Lambda function and in the tests. ``baseline(rows, columns)``
+turns the training features into ``statistics.json`` and ``constraints.json``; ``analyze(capture_lines, ...)``
+streams the endpoint's data-capture JSON Lines and returns ``constraint_violations.json``, the window's
+``statistics.json`` and per-feature metric values. The formats, the checks, the distance and what is simplified
+compared with Model Monitor: docs/serving-and-monitoring.md, "The drift analyzer".
 """
 
 from __future__ import annotations
@@ -309,7 +210,7 @@ def _buckets_json(edges: Sequence[float], counts: Sequence[int]) -> list[dict[st
 def linf_distance(
     baseline_counts: Sequence[int], counts: Sequence[int], underflow: int = 0, overflow: int = 0
 ) -> float:
-    """L-infinity distance of two empirical CDFs evaluated at the bucket edges (see the module docstring).
+    """L-infinity distance of two empirical CDFs evaluated at the bucket edges (docs: "The drift analyzer").
 
     ``counts`` are the current values counted into the baseline's buckets, ``underflow``/``overflow`` the
     current values below/above them (the baseline has none by construction).
@@ -381,62 +282,15 @@ def baseline(
         raise ValueError(f"comparison_method={comparison_method!r}, allowed: {list(COMPARISON_METHODS)}")
     if len(set(columns)) != len(columns) or not columns:
         raise ValueError("columns must be non-empty and unique")
-    width = len(columns)
-    values: list[list[float]] = [[] for _ in columns]
-    integral = [True] * width
-    item_count = 0
-    for row_number, row in enumerate(rows, 1):
-        if len(row) != width:
-            raise ValueError(f"baseline row {row_number} has {len(row)} values, expected {width} ({columns[0]}, ...)")
-        item_count += 1
-        for j, value in enumerate(row):
-            try:
-                parsed = _baseline_value(value)
-            except ValueError as exc:
-                raise ValueError(f"baseline row {row_number}, column {columns[j]!r}: {exc}") from None
-            if parsed is not None:
-                values[j].append(parsed[0])
-                integral[j] = integral[j] and parsed[1]
-    if item_count == 0:
-        raise ValueError("the baseline has no rows")
-
+    values, integral, item_count = _baseline_columns(rows, columns)
     stat_features: list[dict[str, Any]] = []
     constraint_features: list[dict[str, Any]] = []
     for name, xs, is_integral in zip(columns, values, integral, strict=True):
         if not xs:
             raise ValueError(f"baseline column {name!r} has no values: nothing to compare with")
-        inferred = "Integral" if is_integral else "Fractional"
-        total = math.fsum(xs)
-        mean = total / len(xs)
-        xs.sort()
-        lo, hi = xs[0], xs[-1]
-        edges = bucket_edges(xs, bins)
-        counts = [0] * (len(edges) - 1)
-        for x in xs:
-            counts[_bucket(edges, x)] += 1
-        stat_features.append(
-            {
-                "name": name,
-                "inferred_type": inferred,
-                "numerical_statistics": {
-                    "common": {"num_present": len(xs), "num_missing": item_count - len(xs)},
-                    "mean": mean,
-                    "sum": total,
-                    "std_dev": math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / len(xs)),
-                    "min": lo,
-                    "max": hi,
-                    "distribution": {"kll": {"buckets": _buckets_json(edges, counts)}},
-                },
-            }
-        )
-        constraint_features.append(
-            {
-                "name": name,
-                "inferred_type": inferred,
-                "completeness": len(xs) / item_count,
-                "num_constraints": {"is_non_negative": lo >= 0},
-            }
-        )
+        statistics, constraint = _baseline_feature(name, xs, is_integral, item_count, bins)
+        stat_features.append(statistics)
+        constraint_features.append(constraint)
     statistics = {"version": FORMAT_VERSION, "dataset": {"item_count": item_count}, "features": stat_features}
     constraints = {
         "version": FORMAT_VERSION,
@@ -456,6 +310,66 @@ def baseline(
         },
     }
     return statistics, constraints
+
+
+def _baseline_columns(
+    rows: Iterable[Sequence[object]], columns: Sequence[str]
+) -> tuple[list[list[float]], list[bool], int]:
+    """The rows by column: each column's present values, whether all of them are integral, and the row count."""
+    width = len(columns)
+    values: list[list[float]] = [[] for _ in columns]
+    integral = [True] * width
+    item_count = 0
+    for row_number, row in enumerate(rows, 1):
+        if len(row) != width:
+            raise ValueError(f"baseline row {row_number} has {len(row)} values, expected {width} ({columns[0]}, ...)")
+        item_count += 1
+        for j, value in enumerate(row):
+            try:
+                parsed = _baseline_value(value)
+            except ValueError as exc:
+                raise ValueError(f"baseline row {row_number}, column {columns[j]!r}: {exc}") from None
+            if parsed is not None:
+                values[j].append(parsed[0])
+                integral[j] = integral[j] and parsed[1]
+    if item_count == 0:
+        raise ValueError("the baseline has no rows")
+    return values, integral, item_count
+
+
+def _baseline_feature(
+    name: str, xs: list[float], is_integral: bool, item_count: int, bins: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One feature's entry in ``statistics.json`` and in ``constraints.json`` (``xs``: its values, not empty)."""
+    inferred = "Integral" if is_integral else "Fractional"
+    total = math.fsum(xs)
+    mean = total / len(xs)
+    xs.sort()
+    lo, hi = xs[0], xs[-1]
+    edges = bucket_edges(xs, bins)
+    counts = [0] * (len(edges) - 1)
+    for x in xs:
+        counts[_bucket(edges, x)] += 1
+    statistics = {
+        "name": name,
+        "inferred_type": inferred,
+        "numerical_statistics": {
+            "common": {"num_present": len(xs), "num_missing": item_count - len(xs)},
+            "mean": mean,
+            "sum": total,
+            "std_dev": math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / len(xs)),
+            "min": lo,
+            "max": hi,
+            "distribution": {"kll": {"buckets": _buckets_json(edges, counts)}},
+        },
+    }
+    constraint = {
+        "name": name,
+        "inferred_type": inferred,
+        "completeness": len(xs) / item_count,
+        "num_constraints": {"is_non_negative": lo >= 0},
+    }
+    return statistics, constraint
 
 
 # --- The baseline as analyze reads it -----------------------------------------------------------------------
@@ -604,27 +518,32 @@ class _Accumulator:
                 x = math.nan
             if not math.isfinite(x):
                 self.non_numeric[j] += 1
-                if self.type_example[j] is None:
-                    self.type_example[j] = text[:40]
+                self._type_example(j, text)
                 continue
             if self.expect_integral[j] and not text.strip().lstrip("+-").isdigit():
                 self.non_integral[j] += 1
-                if self.type_example[j] is None:
-                    self.type_example[j] = text[:40]
-            self.numeric[j] += 1
-            d = x - self.shift[j]
-            self.sum_d[j] += d
-            self.sum_d2[j] += d * d
-            if x < self.min[j]:
-                self.min[j] = x
-            if x > self.max[j]:
-                self.max[j] = x
-            if x < self.lo[j]:
-                self.underflow[j] += 1
-            elif x > self.hi[j]:
-                self.overflow[j] += 1
-            else:
-                self.counts[j][_bucket(self.edges[j], x)] += 1
+                self._type_example(j, text)
+            self._add_number(j, x)
+
+    def _type_example(self, j: int, text: str) -> None:
+        if self.type_example[j] is None:
+            self.type_example[j] = text[:40]
+
+    def _add_number(self, j: int, x: float) -> None:
+        self.numeric[j] += 1
+        d = x - self.shift[j]
+        self.sum_d[j] += d
+        self.sum_d2[j] += d * d
+        if x < self.min[j]:
+            self.min[j] = x
+        if x > self.max[j]:
+            self.max[j] = x
+        if x < self.lo[j]:
+            self.underflow[j] += 1
+        elif x > self.hi[j]:
+            self.overflow[j] += 1
+        else:
+            self.counts[j][_bucket(self.edges[j], x)] += 1
 
 
 # --- analyze -----------------------------------------------------------------------------------------------
@@ -705,63 +624,24 @@ def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, An
     completeness: dict[str, float] = {}
     mismatch: dict[str, float] = {}
     thresholds: dict[str, float] = {}
-    features: list[dict[str, Any]] = []
     base_threshold = distance_threshold if distance_threshold is not None else model.comparison_threshold
-    for j, feature in enumerate(model.features):
+    for j, feature in enumerate(model.features if n else []):
         name = feature.name
         numeric = acc.numeric[j]
         non_empty = numeric + acc.non_numeric[j]
-        features.append(_current_feature(acc, j))
-        if n == 0:
-            continue
         completeness[name] = non_empty / n
-        bad = acc.non_numeric[j] + acc.non_integral[j]
-        mismatch[name] = bad / non_empty if non_empty else 0.0
+        mismatch[name] = (acc.non_numeric[j] + acc.non_integral[j]) / non_empty if non_empty else 0.0
         if numeric:
-            distance = linf_distance(feature.counts, acc.counts[j], acc.underflow[j], acc.overflow[j])
-            drift[name] = distance
+            drift[name] = linf_distance(feature.counts, acc.counts[j], acc.underflow[j], acc.overflow[j])
             threshold = feature.comparison_threshold if feature.comparison_threshold is not None else base_threshold
             if model.comparison_method == "Robust":
                 threshold = robust_threshold(threshold, sum(feature.counts), numeric)
             thresholds[name] = threshold
-        if not model.evaluate_constraints:
-            continue
-        if non_empty and mismatch[name] > model.datatype_check_threshold:
-            violations.append(
-                {
-                    "feature_name": name,
-                    "constraint_check_type": DATA_TYPE_CHECK,
-                    "description": (
-                        f"Data type match requirement is not met. Expected data type: {feature.inferred_type}, "
-                        f"expected match: at least {_pct(1 - model.datatype_check_threshold)}. Observed: only "
-                        f"{_pct(1 - mismatch[name])} of {non_empty} values are {feature.inferred_type} "
-                        f"(e.g. {acc.type_example[j]!r})."
-                    ),
-                }
+        if model.evaluate_constraints:
+            violations.extend(
+                _violations(acc, j, completeness[name], mismatch[name], drift.get(name), thresholds.get(name))
             )
-        if completeness[name] < feature.completeness:
-            violations.append(
-                {
-                    "feature_name": name,
-                    "constraint_check_type": COMPLETENESS_CHECK,
-                    "description": (
-                        f"Data completeness requirement is not met. Expected: {_pct(feature.completeness)}, "
-                        f"observed: {_pct(completeness[name])} ({acc.missing[j]} of {n} values missing)."
-                    ),
-                }
-            )
-        if model.perform_comparison and name in drift and drift[name] > thresholds[name]:
-            violations.append(
-                {
-                    "feature_name": name,
-                    "constraint_check_type": BASELINE_DRIFT_CHECK,
-                    "description": (
-                        f"Baseline drift distance {drift[name]:.4f} exceeds the threshold {thresholds[name]:.4f} "
-                        f"(L-infinity distance of the CDFs on the baseline's buckets, comparison_method "
-                        f"{model.comparison_method}, {numeric} values)."
-                    ),
-                }
-            )
+    features = [_current_feature(acc, j) for j in range(len(model.features))]
     return {
         "constraint_violations": {"violations": violations},
         "statistics": {"version": FORMAT_VERSION, "dataset": {"item_count": n}, "features": features},
@@ -777,6 +657,53 @@ def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, An
             "thresholds": thresholds,
         },
     }
+
+
+def _violations(
+    acc: _Accumulator, j: int, completeness: float, mismatch: float, distance: float | None, threshold: float | None
+) -> list[dict[str, str]]:
+    """The violations of feature ``j`` in the window: data type, completeness, baseline drift (in that order)."""
+    model, feature = acc.model, acc.model.features[j]
+    numeric = acc.numeric[j]
+    non_empty = numeric + acc.non_numeric[j]
+    found: list[dict[str, str]] = []
+    if non_empty and mismatch > model.datatype_check_threshold:
+        found.append(
+            {
+                "feature_name": feature.name,
+                "constraint_check_type": DATA_TYPE_CHECK,
+                "description": (
+                    f"Data type match requirement is not met. Expected data type: {feature.inferred_type}, "
+                    f"expected match: at least {_pct(1 - model.datatype_check_threshold)}. Observed: only "
+                    f"{_pct(1 - mismatch)} of {non_empty} values are {feature.inferred_type} "
+                    f"(e.g. {acc.type_example[j]!r})."
+                ),
+            }
+        )
+    if completeness < feature.completeness:
+        found.append(
+            {
+                "feature_name": feature.name,
+                "constraint_check_type": COMPLETENESS_CHECK,
+                "description": (
+                    f"Data completeness requirement is not met. Expected: {_pct(feature.completeness)}, "
+                    f"observed: {_pct(completeness)} ({acc.missing[j]} of {acc.records} values missing)."
+                ),
+            }
+        )
+    if model.perform_comparison and distance is not None and threshold is not None and distance > threshold:
+        found.append(
+            {
+                "feature_name": feature.name,
+                "constraint_check_type": BASELINE_DRIFT_CHECK,
+                "description": (
+                    f"Baseline drift distance {distance:.4f} exceeds the threshold {threshold:.4f} "
+                    f"(L-infinity distance of the CDFs on the baseline's buckets, comparison_method "
+                    f"{model.comparison_method}, {numeric} values)."
+                ),
+            }
+        )
+    return found
 
 
 def _current_feature(acc: _Accumulator, j: int) -> dict[str, Any]:

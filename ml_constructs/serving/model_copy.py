@@ -1,0 +1,152 @@
+"""The default model and its baseline, copied into the artifacts zone at deploy time.
+
+The endpoint runs in the isolated subnets, whose S3 gateway endpoint admits the lake buckets only, so the
+shipped files (``default_model/``, built by ``make default-model``) are copied there by CDK's BucketDeployment.
+Its handler gets a role of its own, immutable so that CDK's broad grants (read-write and delete on the whole
+bucket) cannot attach, with exactly: read the two source archives, write the two prefixes, use the key through
+S3, write its logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_s3_deployment as deployment
+from constructs import Construct
+
+from ml_constructs.common import key_through, retention_days
+from ml_constructs.lake_layout import BASELINE_PREFIX, DEFAULT_MODEL_PREFIX
+from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
+
+#: The committed default model: ``model.tar.gz``, its baseline, a manifest and a README (not copied).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+#: What is copied where: (construct id part, files of DEFAULT_MODEL_DIR, prefix in the artifacts bucket).
+COPIES = (
+    ("Model", ("model.tar.gz",), DEFAULT_MODEL_PREFIX),
+    ("Baseline", ("statistics.json", "constraints.json"), BASELINE_PREFIX),
+)
+
+
+@dataclass(frozen=True)
+class DefaultModelCopy:
+    role: iam.Role  # the deployment handler's role
+    model: deployment.BucketDeployment  # model.tar.gz -> DEFAULT_MODEL_PREFIX
+    baseline: deployment.BucketDeployment  # statistics.json, constraints.json -> BASELINE_PREFIX
+
+
+def copy_default_model(
+    scope: Construct,
+    *,
+    artifacts: s3.IBucket,
+    key: kms.IKey,
+    s3_kms: bool,
+    log_retention: logs.RetentionDays,
+    removal_policy: cdk.RemovalPolicy,
+) -> DefaultModelCopy:
+    """Copy the default model and its baseline into ``artifacts`` (KMS-encrypted with ``key`` when ``s3_kms``)."""
+    role = iam.Role(
+        scope,
+        "DeploymentRole",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Copies the default model and baseline into the artifacts zone at deploy time",
+    )
+    sources = {
+        name: s3_assets.Asset(
+            scope, f"{name}Asset", path=str(DEFAULT_MODEL_DIR), exclude=["*", *(f"!{f}" for f in files)]
+        )
+        for name, files, _ in COPIES
+    }
+    policy = _deployment_policy(scope, role, list(sources.values()), artifacts, key, s3_kms)
+    copies = {}
+    for name, _, prefix in COPIES:
+        asset = sources[name]
+        copies[name] = deployment.BucketDeployment(
+            scope,
+            f"Default{name}",
+            destination_bucket=artifacts,
+            destination_key_prefix=prefix,
+            sources=[deployment.Source.bucket(asset.bucket, asset.s3_object_key)],
+            prune=False,  # never delete other objects under the prefix
+            role=role.without_policy_updates(),
+            server_side_encryption_aws_kms_key_id=key.key_arn if s3_kms else None,
+            server_side_encryption=deployment.ServerSideEncryption.AWS_KMS if s3_kms else None,
+        )
+        copies[name].node.add_dependency(policy)
+    _adopt_handler(cdk.Stack.of(scope), key, log_retention, removal_policy)
+    return DefaultModelCopy(role=role, model=copies["Model"], baseline=copies["Baseline"])
+
+
+def _deployment_policy(
+    scope: Construct,
+    role: iam.Role,
+    sources: list[s3_assets.Asset],
+    artifacts: s3.IBucket,
+    key: kms.IKey,
+    s3_kms: bool,
+) -> iam.Policy:
+    """Read the source archives, write (never delete) the two prefixes, use the key through S3, write logs."""
+    prefixes = [prefix for _, _, prefix in COPIES]
+    destinations = [artifacts.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+    handler_logs = cdk.Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/lambda/*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadSources",
+            actions=["s3:GetObject"],
+            resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in sources],
+        ),
+        iam.PolicyStatement(sid="WriteDestinations", actions=["s3:PutObject"], resources=destinations),
+        iam.PolicyStatement(
+            sid="ListDestination",
+            actions=["s3:ListBucket"],
+            resources=[artifacts.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+        ),
+        iam.PolicyStatement(
+            sid="Logs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[handler_logs],
+        ),
+    ]
+    if s3_kms:
+        statements.append(key_through(scope, key, ["kms:GenerateDataKey", "kms:Decrypt"], "s3", sid="EncryptThroughS3"))
+    policy = iam.Policy(scope, "DeploymentPolicy", roles=[role], statements=statements)
+    acknowledge_wildcard_resources(
+        policy.node.default_child,  # type: ignore[arg-type]
+        [*destinations, handler_logs],
+        "Objects under the models/default/ and baselines/default/ prefixes of the artifacts bucket, and the "
+        "deployment function's own /aws/lambda/ log group, whose name CDK generates.",
+    )
+    return policy
+
+
+def _adopt_handler(
+    stack: cdk.Stack, key: kms.IKey, log_retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+) -> None:
+    """CDK's deployment handler (one per stack) logs to a group aws-cdk-lib creates with two years' retention, no
+    key and RETAIN: a leftover after every ``cdk destroy``. It gets the project's retention, key and removal policy
+    instead; its runtime, chosen by aws-cdk-lib, is acknowledged."""
+    for group in stack.node.find_all():
+        if isinstance(group, logs.CfnLogGroup) and "/Custom::CDKBucketDeployment" in f"/{group.node.path}":
+            group.retention_in_days = retention_days(log_retention)
+            group.kms_key_id = key.key_arn
+            group.apply_removal_policy(removal_policy)
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            acknowledge(
+                child,
+                "AwsSolutions-L1",
+                "The runtime of CDK's BucketDeployment handler is chosen by aws-cdk-lib (with its AWS CLI layer) "
+                "and moves with it; the function runs only during deploys.",
+            )

@@ -1,0 +1,68 @@
+"""The role SageMaker assumes to run the endpoint's model: read models, write data capture, run in the VPC.
+
+The training workflow's new models run with the same role when it rolls the endpoint, hence ``models/*`` rather
+than the default model's prefix alone.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ml_constructs.common import sagemaker_vpc_access
+from ml_constructs.lake_layout import CAPTURE_PREFIX, MODELS_PREFIX
+from ml_constructs.nag import WildcardLedger
+
+
+def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey) -> iam.Role:
+    """Read ``models/``, write ``capture/`` of ``artifacts``; ``key`` for the volumes and the capture; its logs and
+    metrics; the network interfaces of the VPC."""
+    role = iam.Role(
+        scope,
+        "ModelRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description="SageMaker endpoint: read models/, write data capture to capture/",
+    )
+    models = artifacts.arn_for_objects(f"{MODELS_PREFIX}*")
+    capture = artifacts.arn_for_objects(f"{CAPTURE_PREFIX}*")
+    endpoint_logs = cdk.Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/sagemaker/Endpoints/*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    for statement in (
+        iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[models]),
+        iam.PolicyStatement(
+            sid="WriteCapture", actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[capture]
+        ),
+        iam.PolicyStatement(
+            sid="VolumeAndCaptureEncryption",
+            actions=["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+        ),
+        sagemaker_vpc_access(),
+        iam.PolicyStatement(
+            sid="EndpointLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[endpoint_logs],
+        ),
+        iam.PolicyStatement(
+            sid="EndpointMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ),
+    ):
+        role.add_to_policy(statement)
+    ledger = WildcardLedger()
+    ledger.track(role, models, capture, endpoint_logs, "*")
+    ledger.acknowledge(
+        "Objects under the models/ and capture/ prefixes of the artifacts bucket (SageMaker names capture files "
+        "by time), the /aws/sagemaker/Endpoints/ log groups, and '*' only for EC2 network-interface and "
+        "CloudWatch PutMetricData calls, which have no resource type."
+    )
+    return role

@@ -1,0 +1,239 @@
+"""DriftMonitor and ModelMonitorSchedule alone in a bare stack: their defaults, the props the caller controls, and
+what is fixed."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
+from ml_constructs.monitoring.construct import DriftMonitor
+from ml_constructs.monitoring.model_monitor import ModelMonitorSchedule
+
+ENDPOINT = "my-endpoint"
+FEATURES = ["amount", "hour_of_day", "is_foreign"]
+
+
+def collaborators(stack: cdk.Stack) -> dict:
+    return {
+        "artifacts": s3.Bucket(stack, "Artifacts"),
+        "key": kms.Key(stack, "Key"),
+        "alerts": sns.Topic(stack, "Alerts"),
+    }
+
+
+def drift(stack: cdk.Stack, **props) -> Template:
+    DriftMonitor(stack, "Drift", endpoint_name=ENDPOINT, **collaborators(stack), **props)
+    return Template.from_stack(stack)
+
+
+def only(template: Template, kind: str) -> dict:
+    (resource,) = template.find_resources(kind).values()
+    return resource
+
+
+def rule_event(template: Template) -> dict:
+    """The schedule's event, with the bucket's name (a reference) shown as BUCKET."""
+    parts = only(template, "AWS::Events::Rule")["Properties"]["Targets"][0]["Input"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "BUCKET" for p in parts))
+
+
+def statements(template: Template, role_prefix: str) -> dict[str, dict]:
+    (policy,) = [
+        p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith(f"{role_prefix}DefaultPolicy")
+    ]
+    return {s.get("Sid", s["Action"][0]): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_drift_job_defaults_hourly_window_and_threshold(stack):
+    template = drift(stack)
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        Match.object_like(
+            {
+                "Handler": "drift_job.handler",
+                "Runtime": "python3.14",
+                "Architectures": ["arm64"],
+                "Timeout": 15 * 60,
+                "MemorySize": 1024,
+                "TracingConfig": {"Mode": "Active"},
+            }
+        ),
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        Match.object_like(
+            {
+                "ScheduleExpression": "rate(1 hour)",
+                "Targets": [Match.object_like({"RetryPolicy": {"MaximumRetryAttempts": 2}})],
+            }
+        ),
+    )
+    assert rule_event(template) == {
+        "capture_s3_uri": f"s3://BUCKET/{CAPTURE_PREFIX}",
+        "endpoint_name": ENDPOINT,
+        "window_hours": 1,
+        "baseline_statistics_s3_uri": f"s3://BUCKET/{BASELINE_PREFIX}statistics.json",
+        "baseline_constraints_s3_uri": f"s3://BUCKET/{BASELINE_PREFIX}constraints.json",
+        "output_s3_uri": f"s3://BUCKET/{REPORTS_PREFIX}",
+        "cloudwatch_namespace": f"{stack.stack_name}/drift",  # the default namespace
+        "distance_threshold": 0.1,
+    }
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        Match.object_like({"RetentionInDays": 30, "KmsKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()})}),
+    )
+    assert only(template, "AWS::Logs::LogGroup")["DeletionPolicy"] == "Delete"
+
+
+def test_the_violations_alarm_watches_one_window_and_notifies_both_ways(stack):
+    template = drift(stack, window_hours=6, namespace="Team/drift", distance_threshold=0.2)
+    assert rule_event(template)["window_hours"] == 6
+    assert rule_event(template)["distance_threshold"] == 0.2
+    template.has_resource_properties("AWS::Events::Rule", Match.object_like({"ScheduleExpression": "rate(6 hours)"}))
+    topic = [{"Ref": Match.string_like_regexp("^Alerts")}]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        Match.object_like(
+            {
+                "Namespace": "Team/drift",
+                "MetricName": "ViolationCount",
+                "Dimensions": [{"Name": "Endpoint", "Value": ENDPOINT}],
+                "Statistic": "Maximum",
+                "Period": 6 * 3600,
+                "Threshold": 1,
+                "EvaluationPeriods": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": topic,
+                "OKActions": topic,
+            }
+        ),
+    )
+
+
+def test_the_drift_role_reads_capture_and_baseline_and_writes_reports_only(stack):
+    template = drift(stack, namespace="Team/drift", log_retention=logs.RetentionDays.ONE_WEEK)
+    found = statements(template, "DriftRole")
+    (bucket,) = template.find_resources("AWS::S3::Bucket")
+    objects = {"Fn::GetAtt": [bucket, "Arn"]}
+    assert found["ReadCaptureAndBaseline"]["Resource"] == [
+        {"Fn::Join": ["", [objects, f"/{CAPTURE_PREFIX}*"]]},
+        {"Fn::Join": ["", [objects, f"/{BASELINE_PREFIX}*"]]},
+    ]
+    assert found["ListCapture"]["Condition"] == {"StringLike": {"s3:prefix": [f"{CAPTURE_PREFIX}*"]}}
+    assert found["WriteReports"]["Resource"] == {"Fn::Join": ["", [objects, f"/{REPORTS_PREFIX}*"]]}
+    assert found["DriftMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Team/drift"}}
+    assert "kms:ViaService" in found["LakeKeyThroughS3"]["Condition"]["StringEquals"]
+    assert not [s for s in found.values() if "s3:DeleteObject" in json.dumps(s["Action"])]
+    template.has_resource_properties("AWS::Logs::LogGroup", Match.object_like({"RetentionInDays": 7}))
+
+
+@pytest.mark.parametrize("hours", [0, 169])
+def test_a_window_the_job_refuses_is_refused_at_synth(stack, hours):
+    with pytest.raises(ValueError, match="window_hours"):
+        drift(stack, window_hours=hours)
+
+
+def model_monitor(stack: cdk.Stack, **props) -> Template:
+    ModelMonitorSchedule(
+        stack,
+        "ModelMonitor",
+        endpoint_name=ENDPOINT,
+        image_uri="156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+        features=FEATURES,
+        subnet_ids=["subnet-1", "subnet-2"],
+        security_group_id="sg-1",
+        **collaborators(stack),
+        **props,
+    )
+    return Template.from_stack(stack)
+
+
+def test_model_monitor_runs_hourly_on_the_baseline_isolated_and_encrypted(stack):
+    template = model_monitor(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::DataQualityJobDefinition",
+        Match.object_like(
+            {
+                "JobDefinitionName": f"{stack.stack_name}-data-quality",
+                "DataQualityBaselineConfig": {
+                    "ConstraintsResource": {
+                        "S3Uri": Match.object_like(
+                            {"Fn::Join": ["", Match.array_with([f"/{BASELINE_PREFIX}constraints.json"])]}
+                        )
+                    },
+                    "StatisticsResource": {
+                        "S3Uri": Match.object_like(
+                            {"Fn::Join": ["", Match.array_with([f"/{BASELINE_PREFIX}statistics.json"])]}
+                        )
+                    },
+                },
+                "DataQualityJobInput": {"EndpointInput": Match.object_like({"EndpointName": ENDPOINT})},
+                "JobResources": {
+                    "ClusterConfig": Match.object_like(
+                        {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
+                    )
+                },
+                "NetworkConfig": {
+                    "EnableNetworkIsolation": True,
+                    "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1", "subnet-2"]},
+                },
+                "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
+            }
+        ),
+    )
+    job = only(template, "AWS::SageMaker::DataQualityJobDefinition")["Properties"]
+    (output,) = job["DataQualityJobOutputConfig"]["MonitoringOutputs"]
+    assert output["S3Output"]["S3Uri"]["Fn::Join"][1][-1] == f"/{REPORTS_PREFIX}model-monitor/"
+    assert "KmsKeyId" in job["DataQualityJobOutputConfig"]
+    assert "VolumeKmsKeyId" in job["JobResources"]["ClusterConfig"]
+    template.has_resource_properties(
+        "AWS::SageMaker::MonitoringSchedule",
+        Match.object_like(
+            {
+                "EndpointName": ENDPOINT,
+                "MonitoringScheduleConfig": {
+                    "MonitoringJobDefinitionName": f"{stack.stack_name}-data-quality",
+                    "MonitoringType": "DataQuality",
+                    "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                },
+            }
+        ),
+    )
+    (job_id,) = template.find_resources("AWS::SageMaker::DataQualityJobDefinition")
+    assert job_id in only(template, "AWS::SageMaker::MonitoringSchedule")["DependsOn"]
+
+
+def test_model_monitor_alarms_once_per_feature_above_the_threshold(stack):
+    template = model_monitor(stack, distance_threshold=0.25)
+    template.resource_count_is("AWS::CloudWatch::Alarm", len(FEATURES))
+    for feature in FEATURES:
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            Match.object_like(
+                {
+                    "Namespace": ModelMonitorSchedule.NAMESPACE,
+                    "MetricName": f"feature_baseline_drift_{feature}",
+                    "Threshold": 0.25,
+                    "Period": 3600,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "AlarmActions": [{"Ref": Match.string_like_regexp("^Alerts")}],
+                }
+            ),
+        )
+
+
+def test_model_monitor_default_threshold(stack):
+    template = model_monitor(stack)
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["Threshold"] == 0.1
+        assert "OKActions" not in alarm["Properties"]  # one notification per drift, not per recovery
