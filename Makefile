@@ -4,6 +4,7 @@
 #   make synth   the main job: set up, then `cdk synth` into cdk.out and list each stack with its resources
 #   make test    set up, then the whole test suite (no AWS account, no network)
 #   make local   (optional) deploy every stack into a local moto server and run the worked example offline
+#   make verify-iam  every call the pipelines make, evaluated offline against the synthesized IAM policies
 #
 # Extra context for synth/deploy/destroy/diff: make synth CONTEXT="-c profile=production"
 
@@ -25,7 +26,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev check-env lock upgrade synth test lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
+.PHONY: help setup setup-dev check-env lock upgrade synth test verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,7 +56,7 @@ $(VENV)/.dev-installed: requirements-dev.lock requirements-build.lock | $(VENV)/
 
 node_modules/.installed: package.json package-lock.json
 	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node >= 20 is required"; exit 1; }
-	@echo "==> installing the pinned CDK CLI (package-lock.json)"
+	@echo "==> installing the pinned npm tools: CDK CLI, IAM policy simulator (package-lock.json)"
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
@@ -88,6 +89,12 @@ upgrade: ## move the locks to the newest releases requirements*.txt allow, reins
 
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
+
+# Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared (and, with
+# IAM_ARGS="--recorded FILE", recorded) call; exit 1 on any denied call. IAM_ARGS=--mutations also deletes each
+# granting statement in turn and expects the check to deny the calls it granted (docs/iam-check.md).
+verify-iam: setup-dev ## offline IAM check: denied calls, unused grants, four variants (IAM_ARGS=--mutations)
+	$(PY) -m tools.iam $(IAM_ARGS)
 
 lint: setup-dev ## ruff (lint and format check) and mypy
 	$(PY) -m ruff check .

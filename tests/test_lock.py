@@ -152,12 +152,17 @@ def test_check_env_refuses_an_entry_that_is_not_pinned(tmp_path):
         check_env.locked([lock])
 
 
-def test_npm_lock_pins_the_cdk_cli_with_an_integrity_hash_and_runs_no_install_script():
+#: The npm packages package.json declares: the CDK CLI and the IAM policy simulator of `make verify-iam`.
+NPM_PACKAGES = ("aws-cdk", "@cloud-copilot/iam-simulate")
+
+
+def test_npm_lock_pins_the_npm_packages_with_an_integrity_hash_and_runs_no_install_script():
     package = json.loads((ROOT / "package.json").read_text())
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["lockfileVersion"] >= 2
     declared = {**package.get("dependencies", {}), **package.get("devDependencies", {})}
-    assert declared == {"aws-cdk": lock["packages"]["node_modules/aws-cdk"]["version"]}, "an exact version"
+    pinned = {name: lock["packages"][f"node_modules/{name}"]["version"] for name in NPM_PACKAGES}
+    assert declared == pinned, "exactly these packages, each at an exact version"
     for path, entry in lock["packages"].items():
         if not path:
             continue

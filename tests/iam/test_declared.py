@@ -1,0 +1,129 @@
+"""The declared table: documented rows, each deriving calls from the templates (not from hard-coded names)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tools.iam import asl
+from tools.iam.declared import CHECKED, DECLARED
+from tools.iam.deployment import Deployment
+
+ROWS = {row.id: row for row in DECLARED}
+
+
+def test_rows_have_unique_ids_and_cite_aws_documentation():
+    assert len(ROWS) == len(DECLARED)
+    assert CHECKED == "2026-12"
+    for row in DECLARED:
+        assert row.doc.startswith("https://docs.aws.amazon.com/"), row.id
+        assert row.what, row.id
+
+
+@pytest.mark.parametrize("row_id", [row.id for row in DECLARED if not row.applies_when])
+def test_every_row_resolves_to_calls_in_the_sandbox(sandbox_deployment, row_id):
+    calls = list(ROWS[row_id].calls(sandbox_deployment))
+    assert calls, f"{row_id} derives no call from the sandbox templates"
+    assert all(call.source == row_id and call.why for call in calls)
+
+
+def test_a_conditional_row_resolves_where_its_condition_holds(variant):
+    """events-target-role: the training schedule (set in the variant app) starts the workflow with a role."""
+    calls = list(ROWS["events-target-role"].calls(Deployment(variant.templates)))
+    assert [(c.action, c.resource.split(":")[5]) for c in calls] == [("states:StartExecution", "stateMachine")]
+
+
+def _with(templates: dict[str, Any], resource_type: str, change: Any) -> Deployment:
+    copied = copy.deepcopy(templates)
+    for template in copied.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == resource_type:
+                change(resource)
+    return Deployment(copied)
+
+
+def test_image_pull_applies_to_images_in_an_account_repository(sandbox):
+    def private_image(model: dict[str, Any]) -> None:
+        model["Properties"]["PrimaryContainer"]["Image"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:1"
+
+    calls = list(ROWS["sagemaker-image-pull"].calls(_with(sandbox.templates, "AWS::SageMaker::Model", private_image)))
+    assert {(c.action, c.resource) for c in calls} >= {
+        ("ecr:GetAuthorizationToken", "*"),
+        ("ecr:BatchGetImage", "arn:aws:ecr:us-east-1:123456789012:repository/fraud"),
+    }
+    assert not list(ROWS["sagemaker-image-pull"].calls(Deployment(sandbox.templates))), "built-in images: none"
+
+
+def test_alarm_calls_follow_the_templates(sandbox):
+    """One call per alarm and SNS action; an added alarm adds its call, named after it."""
+    before = list(ROWS["alarm-publish"].calls(Deployment(sandbox.templates)))
+    copied = copy.deepcopy(sandbox.templates)
+    streaming = next(t for name, t in copied.items() if name.endswith("-streaming"))
+    alarm = next(r for r in streaming["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    streaming["Resources"]["ExtraAlarm"] = copy.deepcopy(alarm)
+    after = list(ROWS["alarm-publish"].calls(Deployment(copied)))
+    assert len(after) == len(before) + 1
+    assert any("ExtraAlarm" in call.why for call in after)
+    assert {c.principal for c in after} == {"cloudwatch.amazonaws.com"}
+
+
+def test_the_tuning_state_asks_for_the_rule_step_functions_manages(variant):
+    calls = list(ROWS["sfn-sync-rules"].calls(Deployment(variant.templates)))
+    tune = {c.resource.rsplit("/", 1)[-1] for c in calls if "state Tune" in c.why}
+    assert tune == {"StepFunctionsGetEventsForSageMakerTuningJobsRule"}
+
+
+def test_job_names_come_from_the_execution(sandbox_deployment):
+    calls = list(ROWS["sfn-sync-jobs"].calls(sandbox_deployment))
+    training = {c.resource.split(":")[-1] for c in calls if c.action == "sagemaker:CreateTrainingJob"}
+    assert training == {f"training-job/mlspec-{asl.EXECUTION_NAME}"}
+
+
+def test_the_state_machine_walk_evaluates_paths_and_intrinsics():
+    definition = {
+        "StartAt": "Names",
+        "States": {
+            "Names": {
+                "Type": "Pass",
+                "ResultPath": "$.names",
+                "Parameters": {
+                    "run.$": "States.Format('p-{}', States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))"
+                },
+                "Next": "Choose",
+            },
+            "Choose": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.x", "StringEquals": "a", "Next": "Train"}],
+                "Default": "Notify",
+            },
+            "Train": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": {"TrainingJobName.$": "$.names.run", "OutputDataConfig": {"S3OutputPath": "s3://b/m/"}},
+                "ResultSelector": {"url.$": "$.ModelArtifacts.S3ModelArtifacts"},
+                "ResultPath": "$.training",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Notify"}],
+                "Next": "Model",
+            },
+            "Model": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createModel",
+                "Parameters": {"ModelName.$": "$.names.run", "PrimaryContainer": {"ModelDataUrl.$": "$.training.url"}},
+                "End": True,
+            },
+            "Notify": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {"TopicArn": "t"},
+                "End": True,
+            },
+        },
+    }
+    tasks = {t.state: t for t in asl.tasks(definition, "arn:aws:states:us-east-1:1:stateMachine:m", "abc-123")}
+    assert set(tasks) == {"Train", "Model", "Notify"}
+    assert tasks["Train"].integration == ("sagemaker", "createTrainingJob", "sync")
+    assert tasks["Train"].parameters["TrainingJobName"] == "p-abc"
+    assert tasks["Model"].parameters["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m/p-abc/output/model.tar.gz"
+    assert tasks["Notify"].integration == ("sns", "publish", "")

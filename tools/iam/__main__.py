@@ -1,0 +1,95 @@
+"""``python -m tools.iam``: the offline IAM check (``make verify-iam``).
+
+For each variant: synthesize the app, resolve the templates to one deploy, derive the declared calls (and
+read recorded ones), evaluate every call against the identity, resource and VPC endpoint policies, and print
+each denied call, each grant no call uses and each role no call uses, then a summary. ``--mutations`` deletes
+every statement a call was granted by, one at a time, and checks that the check then denies that call.
+
+Exit status: 0 when no call is denied, 1 when one is (or a mutation survives), 2 on a usage, template or
+evaluator error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tools.iam import check, report
+from tools.iam.calls import RecordedCallError, read_recorded
+from tools.iam.cfn import UnresolvedTokenError
+from tools.iam.declared import declared_calls
+from tools.iam.deployment import Deployment, MissingPolicyError
+from tools.iam.evaluate import EvaluatorError
+from tools.iam.synth import VARIANTS, synthesize
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.iam", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--variant", action="extend", nargs="+", choices=sorted(VARIANTS), help="default: all four")
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="extra context, every variant"
+    )
+    parser.add_argument(
+        "--recorded", type=Path, metavar="FILE", help="recorded calls, JSON lines (see tools/iam/calls.py)"
+    )
+    parser.add_argument("--mutations", action="store_true", help="delete each granting statement; expect a denial")
+    parser.add_argument("--sample", type=int, default=0, help="with --mutations: only this many statements")
+    parser.add_argument("--no-unused", action="store_true", help="do not list unused grants and idle roles")
+    args = parser.parse_args(argv)
+    if any("=" not in pair for pair in args.context):
+        parser.error("--context takes key=value")
+    if args.recorded is not None and not args.recorded.is_file():
+        parser.error(f"--recorded {args.recorded}: no such file")
+    return args
+
+
+def check_variant(name: str, args: argparse.Namespace) -> tuple[int, int]:
+    """Print the findings of one variant; return (denied calls, surviving mutations)."""
+    overrides = {**VARIANTS[name], **dict(pair.split("=", 1) for pair in args.context)}
+    started = time.perf_counter()
+    deployment = Deployment(synthesize(overrides), name=name)
+    synthesized = time.perf_counter()
+    calls = declared_calls(deployment)
+    recorded = (
+        list(read_recorded(args.recorded, lambda ref: getattr(deployment.role(ref), "arn", None)))
+        if args.recorded
+        else []
+    )
+    result = check.run(deployment, [*calls, *recorded])
+    for line in report.lines(name, result, unused=not args.no_unused):
+        print(line)
+    survived = 0
+    if args.mutations:
+        candidates = check.mutation_candidates(result)
+        chosen = check.sample(candidates, args.sample) if args.sample else candidates
+        mutations = check.mutate(result, chosen)
+        for mutation in mutations:
+            print(report.format_mutation(name, mutation))
+        survived = sum(m.survived for m in mutations)
+        caught = len(mutations) - survived
+        print(f"{name}: mutations: {len(mutations)} statements deleted, {caught} caught, {survived} survived")
+    finished = time.perf_counter()
+    print(report.summary(name, result, (synthesized - started, finished - synthesized), len(recorded)))
+    if result.errors:
+        raise EvaluatorError(f"{name}: {len(result.errors)} call(s) could not be evaluated (ERROR lines)")
+    return len(result.denied), survived
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    denied = survived = 0
+    try:
+        for name in args.variant or list(VARIANTS):
+            d, s = check_variant(name, args)
+            denied, survived = denied + d, survived + s
+    except (EvaluatorError, UnresolvedTokenError, MissingPolicyError, RecordedCallError, KeyError) as exc:
+        print(f"iam check: {exc}", file=sys.stderr)
+        return 2
+    print(f"iam check: {denied} denied call(s)" + (f", {survived} surviving mutation(s)" if args.mutations else ""))
+    return 1 if denied or survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

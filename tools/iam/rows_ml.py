@@ -1,0 +1,271 @@
+"""Declared calls of SageMaker: what training, tuning, batch transform, hosting and Model Monitor jobs do
+with their execution role. The jobs come from the templates: the workflow's Task states (as one execution
+names them), the endpoint the serving stack creates, and monitoring job definitions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.iam import asl
+from tools.iam.calls import Call
+from tools.iam.deployment import Deployment
+from tools.iam.derive import Emitter, key_arn
+
+MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+
+
+@dataclass
+class Job:
+    """One SageMaker job (or endpoint) as it runs under its execution role."""
+
+    kind: str  # the log group and metric namespace component: TrainingJobs, TransformJobs, ProcessingJobs, Endpoints
+    name: str
+    role: str
+    why: str
+    reads: list[str] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)
+    output_key: str | None = None
+    volume_key: str | None = None
+    subnets: list[str] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=list)
+    image: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return MONITOR_NAMESPACE if self.kind == "ProcessingJobs" else f"/aws/sagemaker/{self.kind}"
+
+
+def _in_vpc(job: Job, config: dict[str, Any] | None) -> Job:
+    """The job with the subnets and security groups of its VpcConfig."""
+    job.subnets = list((config or {}).get("Subnets", []))
+    job.security_groups = list((config or {}).get("SecurityGroupIds", []))
+    return job
+
+
+def _training(name: str, p: dict[str, Any], why: str, d: Deployment) -> Job:
+    output = p.get("OutputDataConfig", {})
+    job = Job(
+        "TrainingJobs",
+        name,
+        p["RoleArn"],
+        why,
+        reads=[
+            c["DataSource"]["S3DataSource"]["S3Uri"]
+            for c in p.get("InputDataConfig", [])
+            if "S3DataSource" in c["DataSource"]
+        ],
+        writes=[f"{output.get('S3OutputPath', '').rstrip('/')}/{name}/output/model.tar.gz"],
+        output_key=key_arn(d, output.get("KmsKeyId")),
+        volume_key=key_arn(d, p.get("ResourceConfig", {}).get("VolumeKmsKeyId")),
+        image=p.get("AlgorithmSpecification", {}).get("TrainingImage", ""),
+    )
+    return _in_vpc(job, p.get("VpcConfig"))
+
+
+class _Workflow:
+    """The jobs one state machine's execution starts, and the models and endpoint configs it creates."""
+
+    def __init__(self, d: Deployment, label: str, tasks: list[asl.Task]) -> None:
+        self.d, self.label, self.jobs = d, label, list[Job]()
+        self.models: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
+        for task in tasks:
+            self._task(task)
+
+    def _task(self, task: asl.Task) -> None:
+        service, api, _ = task.integration
+        p, why = task.parameters, f"state {task.state} of {self.label}"
+        if service != "sagemaker":
+            return
+        if api == "createModel":
+            self.models[p.get("ModelName", "")] = p
+        elif api == "createEndpointConfig":
+            self.configs[p.get("EndpointConfigName", "")] = p
+        elif api == "createTrainingJob":
+            self.jobs.append(_training(p.get("TrainingJobName", ""), p, why, self.d))
+        elif api == "createHyperParameterTuningJob":
+            best = f"{p.get('HyperParameterTuningJobName')}-001-0a1b2c3d"
+            self.jobs.append(_training(best, p.get("TrainingJobDefinition", {}), why, self.d))
+        elif api == "createTransformJob":
+            self._transform(p, why)
+        elif api == "updateEndpoint":
+            self._endpoint(p, why)
+
+    def _transform(self, p: dict[str, Any], why: str) -> None:
+        model = self.models.get(p.get("ModelName", ""), {})
+        source = p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        out = p.get("TransformOutput", {})
+        container = model.get("PrimaryContainer", {})
+        job = Job(
+            "TransformJobs",
+            p.get("TransformJobName", ""),
+            model.get("ExecutionRoleArn", ""),
+            why,
+            reads=[source, container.get("ModelDataUrl", "")],
+            writes=[f"{out.get('S3OutputPath', '').rstrip('/')}/part-00000.csv.out"],
+            output_key=key_arn(self.d, out.get("KmsKeyId")),
+            volume_key=key_arn(self.d, p.get("TransformResources", {}).get("VolumeKmsKeyId")),
+            image=container.get("Image", ""),
+        )
+        self.jobs.append(_in_vpc(job, model.get("VpcConfig")))
+
+    def _endpoint(self, p: dict[str, Any], why: str) -> None:
+        config = self.configs.get(p.get("EndpointConfigName", ""), {})
+        for variant in config.get("ProductionVariants", []):
+            model = self.models.get(variant.get("ModelName", ""), {})
+            self.jobs.append(_hosted(self.d, p["EndpointName"], model, config, why))
+
+
+def _hosted(d: Deployment, endpoint: str, model: dict[str, Any], config: dict[str, Any], why: str) -> Job:
+    """An endpoint serving ``model``: it reads the model data and writes data capture."""
+    capture = config.get("DataCaptureConfig", {})
+    container = model.get("PrimaryContainer", {})
+    writes = []
+    if capture.get("EnableCapture", True) and capture.get("DestinationS3Uri"):
+        writes.append(f"{capture['DestinationS3Uri'].rstrip('/')}/{endpoint}/AllTraffic/2026/12/01/00/capture.jsonl")
+    job = Job(
+        "Endpoints",
+        endpoint,
+        model.get("ExecutionRoleArn", ""),
+        why,
+        reads=[container.get("ModelDataUrl", "")],
+        writes=writes,
+        output_key=key_arn(d, capture.get("KmsKeyId")),
+        image=container.get("Image", ""),
+    )
+    return _in_vpc(job, model.get("VpcConfig"))
+
+
+def workflows(d: Deployment) -> Iterator[tuple[str, str, list[asl.Task]]]:
+    """``(label, role ARN, tasks)`` of each state machine."""
+    for res in d.resources("AWS::StepFunctions::StateMachine"):
+        definition = res.props.get("DefinitionString") or json.dumps(res.props.get("Definition", {}))
+        yield res.label, res.props["RoleArn"], asl.tasks(json.loads(definition), res.att("Arn"))
+
+
+def _stack_endpoints(d: Deployment) -> Iterator[Job]:
+    for res in d.resources("AWS::SageMaker::Endpoint"):
+        config = d.find("AWS::SageMaker::EndpointConfig", "EndpointConfigName", res.props["EndpointConfigName"])
+        for variant in config.props.get("ProductionVariants", []) if config else []:
+            model = d.find("AWS::SageMaker::Model", "ModelName", variant["ModelName"])
+            if model is not None and config is not None:
+                yield _hosted(d, res.att("EndpointName"), model.props, config.props, f"endpoint {res.label}")
+
+
+def _capture_prefix(d: Deployment, endpoint: str) -> str:
+    res = d.find("AWS::SageMaker::Endpoint", "EndpointName", endpoint)
+    config = (
+        d.find("AWS::SageMaker::EndpointConfig", "EndpointConfigName", res.props["EndpointConfigName"]) if res else None
+    )
+    destination = config.props.get("DataCaptureConfig", {}).get("DestinationS3Uri", "") if config else ""
+    return f"{destination.rstrip('/')}/{endpoint}/"
+
+
+def _monitoring(d: Deployment) -> Iterator[Job]:
+    for res in d.resources("AWS::SageMaker::DataQualityJobDefinition"):
+        p = res.props
+        baseline = p.get("DataQualityBaselineConfig", {})
+        endpoint = p["DataQualityJobInput"]["EndpointInput"]["EndpointName"]
+        reads = [baseline.get(k, {}).get("S3Uri", "") for k in ("ConstraintsResource", "StatisticsResource")]
+        output = p.get("DataQualityJobOutputConfig", {})
+        job = Job(
+            "ProcessingJobs",
+            f"model-monitoring-202612010000-{str(res.ref).rsplit('/', 1)[-1][:20]}",
+            p["RoleArn"],
+            f"monitoring job {res.label}",
+            reads=[u for u in reads if u] + [_capture_prefix(d, endpoint)],
+            writes=[f"{o['S3Output']['S3Uri'].rstrip('/')}/report.json" for o in output.get("MonitoringOutputs", [])],
+            output_key=key_arn(d, output.get("KmsKeyId")),
+            volume_key=key_arn(d, p.get("JobResources", {}).get("ClusterConfig", {}).get("VolumeKmsKeyId")),
+            image=p.get("DataQualityAppSpecification", {}).get("ImageUri", ""),
+        )
+        yield _in_vpc(job, p.get("NetworkConfig", {}).get("VpcConfig"))
+
+
+def jobs(d: Deployment) -> list[Job]:
+    found = [*_stack_endpoints(d), *_monitoring(d)]
+    for label, _, tasks in workflows(d):
+        found += _Workflow(d, label, tasks).jobs
+    return [job for job in found if job.role]
+
+
+def _endpoint_ids(d: Deployment, job: Job) -> tuple[str, ...]:
+    return tuple(e.id for e in d.endpoints_for(job.subnets, "s3"))
+
+
+# --- rows -----------------------------------------------------------------------------------------------------
+
+
+def sagemaker_s3_reads(d: Deployment, e: Emitter) -> Iterator[Call]:
+    for job in jobs(d):
+        for uri in filter(None, job.reads):
+            yield from e.s3_read(job.role, uri, job.why, endpoints=_endpoint_ids(d, job))
+
+
+def sagemaker_s3_writes(d: Deployment, e: Emitter) -> Iterator[Call]:
+    for job in jobs(d):
+        for uri in job.writes:
+            yield from e.s3_write(job.role, uri, job.why, kms=job.output_key, endpoints=_endpoint_ids(d, job))
+
+
+def sagemaker_volume_key(d: Deployment, e: Emitter) -> Iterator[Call]:
+    for job in jobs(d):
+        if job.volume_key:
+            context = {"kms:GrantIsForAWSResource": "true", "kms:ViaService": d.env.endpoint("sagemaker")}
+            yield from e.call(job.role, "kms:CreateGrant", job.volume_key, job.why, context)
+
+
+def sagemaker_network(d: Deployment, e: Emitter) -> Iterator[Call]:
+    env = d.env
+    for job in jobs(d):
+        if not job.subnets:
+            continue
+        eni = env.arn("ec2", "network-interface/eni-0a1b2c3d4e5f60718")
+        targets = [eni] + [env.arn("ec2", f"subnet/{s}") for s in job.subnets[:1]]
+        targets += [env.arn("ec2", f"security-group/{g}") for g in job.security_groups]
+        for target in targets:
+            yield from e.call(job.role, "ec2:CreateNetworkInterface", target, job.why)
+        actions = [
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DeleteNetworkInterfacePermission",
+        ]
+        yield from e.call(job.role, actions, eni, job.why)
+        describe = [
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+        ]
+        yield from e.call(job.role, describe, "*", job.why)
+
+
+def sagemaker_logs(d: Deployment, e: Emitter) -> Iterator[Call]:
+    for job in jobs(d):
+        if job.kind == "Endpoints":
+            group, stream = f"/aws/sagemaker/Endpoints/{job.name}", "AllTraffic/i-0a1b2c3d4e5f60718"
+        else:
+            group, stream = f"/aws/sagemaker/{job.kind}", f"{job.name}/algo-1-1764547200"
+        yield from e.logs(job.role, group, stream, job.why, create_group=True)
+        yield from e.call(job.role, "logs:DescribeLogStreams", d.env.log_stream(group, ""), job.why)
+
+
+def sagemaker_metrics(d: Deployment, e: Emitter) -> Iterator[Call]:
+    for job in jobs(d):
+        yield from e.call(job.role, "cloudwatch:PutMetricData", "*", job.why, {"cloudwatch:namespace": job.namespace})
+
+
+def sagemaker_image_pull(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """Only for images in a registry of this account: SageMaker pulls its own built-in images."""
+    for job in jobs(d):
+        registry, _, path = job.image.partition("/")
+        if not registry.startswith(f"{d.env.account}.dkr.ecr."):
+            continue
+        repository = path.split(":")[0].split("@")[0]
+        yield from e.call(job.role, "ecr:GetAuthorizationToken", "*", job.why)
+        actions = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+        yield from e.call(job.role, actions, d.env.arn("ecr", f"repository/{repository}"), job.why)
