@@ -154,7 +154,7 @@ def model_monitor(variant):
 
 
 def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_monitor):
-    from ml_constructs.glue_etl import transforms
+    from stacks.mapping import etl_feature_columns
 
     template = model_monitor.template(model_monitor.stacks.serving)
     job = one(template, "AWS::SageMaker::DataQualityJobDefinition")
@@ -170,7 +170,7 @@ def test_model_monitor_engine_schedules_data_quality_on_the_same_baseline(model_
     assert schedule["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     drift = sorted(a["MetricName"] for a in alarms if a["MetricName"].startswith("feature_baseline_drift_"))
-    features = transforms.feature_columns(transforms.spec_from_schema())
+    features = etl_feature_columns()
     assert drift == sorted(f"feature_baseline_drift_{f}" for f in features)
     assert all(
         a["Threshold"] == model_monitor.config.monitoring.distance_threshold
