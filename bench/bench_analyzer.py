@@ -2,7 +2,7 @@
 
 Run it with ``python -m bench.bench_analyzer`` (``--sizes 10000,100000`` to vary it). The baseline is built
 from 4,000 ETL-like feature rows (the encoding helper of ``tests/monitoring/test_analyzer.py``, the columns of
-``transforms.feature_columns(spec)``). The capture lines are produced lazily: a pool of 5,000 distinct lines in
+``contract.feature_columns(spec)``). The capture lines are produced lazily: a pool of 5,000 distinct lines in
 the documented data-capture format is cycled by a generator, so the input never exists as a whole (what the
 Lambda handler does with S3 objects streamed line by line).
 

@@ -1,4 +1,4 @@
-"""Benchmark: the whole Glue ETL (``transforms.run``) on local Spark for 10^4, 10^5 and 10^6 events.
+"""Benchmark: the whole Glue ETL (``pipeline.run``) on local Spark for 10^4, 10^5 and 10^6 events.
 
 Prints figures; it asserts nothing (target: time(10^6) / time(10^5) <= 12, i.e. close to linear once the
 fixed cost of a dozen Spark jobs is paid). For each size the raw zone is written first, outside the timing,
@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ml_constructs.glue_etl import transforms  # noqa: E402 - after the sys.path set-up for `python bench/...`
+from ml_constructs.glue_etl.runtime import contract, pipeline  # noqa: E402 - after the sys.path set-up
+from stacks.mapping import etl_spec  # noqa: E402
 from worked_example.generator import generate_events, to_json_line  # noqa: E402
 from worked_example.schema import FIELDS  # noqa: E402
 
@@ -135,16 +136,7 @@ def mib(value: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_glue", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
-    parser.add_argument("--raw-format", choices=transforms.RAW_FORMATS, default="json")
-    parser.add_argument("--driver-memory", default="2g", help="spark.driver.memory (local mode: the only JVM)")
-    parser.add_argument("--partitions", type=int, default=transforms.EtlParams().canonical_partitions)
-    parser.add_argument("--workdir", help="where to write raw and curated data (default: a temporary directory)")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-
+    args = parse_args(argv)
     from ml_constructs.glue_etl.local import local_spark
 
     cores = os.cpu_count() or 1
@@ -154,49 +146,69 @@ def main(argv: list[str] | None = None) -> int:
     log(f"spark {spark.version}, JVM pid {memory.jvm_pid}, max heap {mib(memory.max_heap)}, {cores} cores")
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-glue-"))
-    spec = transforms.spec_from_schema()
-    params = transforms.EtlParams(raw_format=args.raw_format, canonical_partitions=args.partitions)
+    sizes = [int(s) for s in args.sizes.split(",")]
     results: list[dict[str, Any]] = []
     try:
         for label, n in [("warm-up", WARM_UP_EVENTS), *((f"{s:,}", s) for s in sizes)]:
-            case = workdir / f"n{n}"
-            shutil.rmtree(case, ignore_errors=True)
-            log(f"[{label}] generating {n:,} events and writing the raw zone ({args.raw_format}) ...")
-            started = time.perf_counter()
-            raw = write_json_raw(n, args.seed, case)
-            if args.raw_format == "parquet":
-                raw = write_parquet_raw(spark, raw, case)
-            raw_bytes = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
-            log(f"[{label}] raw zone: {mib(raw_bytes)} in {time.perf_counter() - started:.1f} s (not timed)")
-
-            memory.reset()
-            log(f"[{label}] running the ETL ...")
-            started = time.perf_counter()
-            report = transforms.run(spark, str(raw), str(case / "curated"), spec, params)
-            seconds = time.perf_counter() - started
-            result = {
-                "label": label,
-                "n": n,
-                "seconds": seconds,
-                "rows_per_second": n / seconds,
-                "python_rss": memory.python_rss_peak(),
-                "jvm_rss": memory.jvm_rss_peak(),
-                "jvm_heap": memory.jvm_heap_peak(),
-                "jvm_old": memory.jvm_old_gen_peak(),
-                "rows_written": report["steps"][-1]["rows_out"],
-            }
-            log(
-                f"[{label}] {seconds:.1f} s, {result['rows_per_second']:,.0f} rows/s, JVM heap peak "
-                f"{mib(result['jvm_heap'])} (old gen {mib(result['jvm_old'])}), JVM RSS peak {mib(result['jvm_rss'])}"
-            )
+            result = run_case(spark, memory, args, workdir / f"n{n}", label, n)
             if label != "warm-up":
                 results.append(result)
-            shutil.rmtree(case, ignore_errors=True)
     finally:
         spark.stop()
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    print_results(args, results)
+    return 0
 
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_glue", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
+    parser.add_argument("--raw-format", choices=contract.RAW_FORMATS, default="json")
+    parser.add_argument("--driver-memory", default="2g", help="spark.driver.memory (local mode: the only JVM)")
+    parser.add_argument("--partitions", type=int, default=contract.EtlParams().canonical_partitions)
+    parser.add_argument("--workdir", help="where to write raw and curated data (default: a temporary directory)")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def run_case(spark: Any, memory: Memory, args: argparse.Namespace, case: Path, label: str, n: int) -> dict[str, Any]:
+    """Write the raw zone of ``n`` events (not timed), then time one run of the ETL on it."""
+    shutil.rmtree(case, ignore_errors=True)
+    log(f"[{label}] generating {n:,} events and writing the raw zone ({args.raw_format}) ...")
+    started = time.perf_counter()
+    raw = write_json_raw(n, args.seed, case)
+    if args.raw_format == "parquet":
+        raw = write_parquet_raw(spark, raw, case)
+    raw_bytes = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
+    log(f"[{label}] raw zone: {mib(raw_bytes)} in {time.perf_counter() - started:.1f} s (not timed)")
+
+    params = contract.EtlParams(raw_format=args.raw_format, canonical_partitions=args.partitions)
+    memory.reset()
+    log(f"[{label}] running the ETL ...")
+    started = time.perf_counter()
+    report = pipeline.run(spark, str(raw), str(case / "curated"), etl_spec(), params)
+    seconds = time.perf_counter() - started
+    result = {
+        "label": label,
+        "n": n,
+        "seconds": seconds,
+        "rows_per_second": n / seconds,
+        "python_rss": memory.python_rss_peak(),
+        "jvm_rss": memory.jvm_rss_peak(),
+        "jvm_heap": memory.jvm_heap_peak(),
+        "jvm_old": memory.jvm_old_gen_peak(),
+        "rows_written": report["steps"][-1]["rows_out"],
+    }
+    log(
+        f"[{label}] {seconds:.1f} s, {result['rows_per_second']:,.0f} rows/s, JVM heap peak "
+        f"{mib(result['jvm_heap'])} (old gen {mib(result['jvm_old'])}), JVM RSS peak {mib(result['jvm_rss'])}"
+    )
+    shutil.rmtree(case, ignore_errors=True)
+    return result
+
+
+def print_results(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     log("")
     log(f"raw format {args.raw_format}, partitions {args.partitions}, driver memory {args.driver_memory}")
     columns = ("events", "seconds", "rows/s", "written", "py RSS", "JVM RSS", "JVM heap", "old gen")
@@ -210,7 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     by_n = {r["n"]: r["seconds"] for r in results}
     if 100_000 in by_n and 1_000_000 in by_n:
         log(f"time(10^6) / time(10^5) = {by_n[1_000_000] / by_n[100_000]:.2f} (target <= 12)")
-    return 0
 
 
 if __name__ == "__main__":

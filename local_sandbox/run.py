@@ -139,7 +139,7 @@ def run_worked_example(
     progress: Callable[[str], None] = lambda message: print(message, flush=True),
 ) -> RunResult:
     """Run the six steps; return what each produced. Raises on any failed step."""
-    from ml_constructs.glue_etl import transforms
+    from stacks.mapping import etl_feature_columns
     from worked_example import producer
 
     result = RunResult(events=events)
@@ -225,7 +225,7 @@ def run_worked_example(
         endpoint_name = deployed.output("serving", "EndpointName")
         job = aws.client("glue").get_job(JobName=deployed.output("glue-etl", "JobName"))["Job"]
         curated = job["DefaultArguments"]["--curated_path"]
-        columns = transforms.feature_columns(transforms.spec_from_schema())
+        columns = etl_feature_columns()
         normal_hour, drifted_hour = now - timedelta(hours=3), now - timedelta(hours=2)
         with step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
             endpoint = LocalEndpoint(aws, endpoint_name)

@@ -5,7 +5,7 @@ ones the deployed definition resolves; every input is read from, and every outpu
 location those parameters name in the local S3:
 
 - ``glue:startJobRun.sync``: the deployed job's ``DefaultArguments`` (``GetJob``), the raw prefix mirrored to a
-  local directory, the real ``transforms.run_from_args`` on a local SparkSession, the outputs uploaded to the
+  local directory, the real ``pipeline.run_from_args`` on a local SparkSession, the outputs uploaded to the
   curated prefix. (Spark has no S3 connector offline; the mirror is the one indirection.)
 - ``sagemaker:createTrainingJob.sync``: the ``train`` channel read from its ``S3Uri``, xgboost trained with
   the ``HyperParameters`` exactly as the built-in algorithm's container calls it
@@ -211,7 +211,7 @@ class LocalTasks:
         return self._spark
 
     def glue_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        from ml_constructs.glue_etl import transforms
+        from ml_constructs.glue_etl.runtime import pipeline
 
         job = self.aws.client("glue").get_job(JobName=parameters["JobName"])["Job"]
         arguments = {**job.get("DefaultArguments", {}), **parameters.get("Arguments", {})}
@@ -222,7 +222,7 @@ class LocalTasks:
         self.progress(f"mirrored {len(files)} raw objects from {args['raw_path']}")
         if not files:
             raise TaskFailed("Glue.JobRunFailed", f"no object under {args['raw_path']}: nothing to transform")
-        report = transforms.run_from_args(
+        report = pipeline.run_from_args(
             self.spark(), {**args, "raw_path": str(raw) + "/", "curated_path": str(curated) + "/"}
         )
         self.etl_report = report

@@ -5,15 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_glue as glue
 from constructs import Construct
 
-from ml_config.config import AppConfig, Encryption
+from ml_config.config import AppConfig, Encryption, EtlSettings
 from ml_constructs.common import log_retention
 from ml_constructs.data_lake.construct import DataLake
-from ml_constructs.glue_etl.construct import GlueEtl, Zones
-from ml_constructs.lake_layout import EVENTS_PREFIX
+from ml_constructs.glue_etl.construct import CatalogEncryption, GlueEtl
+from ml_constructs.glue_etl.job import JobSettings
+from ml_constructs.glue_etl.runtime.contract import EtlParams
 from ml_constructs.streaming.construct import RAW_TABLE_NAME
-from stacks.mapping import removal_policy
+from stacks.mapping import etl_spec, removal_policy
+
+_GLUE_VERSIONS = {"5.0": glue.GlueVersion.V5_0, "5.1": glue.GlueVersion.V5_1}
+_WORKER_TYPES = {
+    "G.1X": glue.WorkerType.G_1X,
+    "G.2X": glue.WorkerType.G_2X,
+    "G.4X": glue.WorkerType.G_4X,
+    "G.8X": glue.WorkerType.G_8X,
+}
 
 
 class GlueEtlStack(cdk.Stack):
@@ -24,21 +34,26 @@ class GlueEtlStack(cdk.Stack):
         self.etl = GlueEtl(
             self,
             "Etl",
-            zones=Zones(
-                raw=lake.raw,
-                curated=lake.curated,
-                artifacts=lake.artifacts,
-                raw_events_prefix=EVENTS_PREFIX,
-                raw_table_name=RAW_TABLE_NAME,
-            ),
+            raw=lake.raw,
+            curated=lake.curated,
+            artifacts=lake.artifacts,
             database=lake.database,
             key=lake.key,
+            spec=etl_spec(),
+            params=etl_params(config.etl, raw_format=config.firehose.output_format.value),
+            job=JobSettings(
+                glue_version=_GLUE_VERSIONS[config.etl.glue_version.value],
+                worker_type=_WORKER_TYPES[config.etl.worker_type.value],
+                workers=config.etl.workers,
+                max_retries=config.etl.max_retries,
+                timeout=cdk.Duration.minutes(config.etl.timeout_minutes),
+            ),
             s3_kms=config.lake.encryption is Encryption.KMS,
-            raw_format=config.firehose.output_format.value,
-            etl=config.etl,
-            catalog=config.catalog,
-            athena_settings=config.athena,
+            raw_table_name=RAW_TABLE_NAME,
+            crawler_schedule=config.catalog.crawler_schedule,
+            catalog_encryption=CatalogEncryption(config.catalog.encryption.value),
             workgroup_name=f"{config.prefix}-lake",
+            bytes_scanned_cutoff_mb=config.athena.bytes_scanned_cutoff_mb,
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=removal_policy(config.lake.removal_policy),
         )
@@ -47,3 +62,20 @@ class GlueEtlStack(cdk.Stack):
         cdk.CfnOutput(self, "CuratedCrawlerName", value=self.etl.curated_crawler.ref)
         cdk.CfnOutput(self, "CuratedPath", value=self.etl.curated_root)
         cdk.CfnOutput(self, "AthenaWorkgroup", value=self.etl.workgroup.ref)
+
+
+def etl_params(etl: EtlSettings, *, raw_format: str) -> EtlParams:
+    """The preparation's parameters from the ``etl.*`` keys; the test split gets what train and validation leave."""
+    return EtlParams(
+        raw_format=raw_format,
+        split_fractions=(
+            etl.train_fraction,
+            etl.validation_fraction,
+            round(1 - etl.train_fraction - etl.validation_fraction, 10),
+        ),
+        impute_method=etl.impute_method,
+        outlier_k=etl.outlier_k,
+        outlier_mode=etl.outlier_mode,
+        n_bins=etl.n_bins,
+        rebalance_ratio=etl.rebalance_ratio,
+    )

@@ -7,6 +7,8 @@ from aws_cdk import aws_logs as logs
 
 from ml_config.config import AppConfig, RemovalPolicy
 from ml_constructs.common import log_retention
+from ml_constructs.glue_etl.runtime.contract import ColumnSpec, EtlSpec, feature_columns
+from worked_example import schema
 
 
 def removal_policy(policy: RemovalPolicy) -> cdk.RemovalPolicy:
@@ -24,8 +26,29 @@ def tags(config: AppConfig) -> dict[str, str]:
     return {"Project": config.prefix, "Profile": config.profile.value}
 
 
+def etl_spec() -> EtlSpec:
+    """The ETL's spec of the worked example: column kinds, types, nullability and allowed values from
+    ``worked_example.schema``; the imputed columns are the nullable numeric features. The three treatment
+    choices are the only column names written here: ``amount`` carries the x100 recording errors and is
+    log-normal, ``distance_from_home_km`` is log-normal too, and ``account_age_days`` is the syllabus's binning
+    example (a skewed count of days)."""
+    columns = tuple(ColumnSpec(f.name, f.type, str(f.kind), f.nullable, tuple(f.values)) for f in schema.FIELDS)
+    impute = tuple(f.name for f in schema.feature_fields() if f.kind == schema.Kind.NUMERIC and f.nullable)
+    return EtlSpec(
+        columns=columns,
+        label=schema.LABEL,
+        id_column=schema.ID_FIELD,
+        timestamp_column=schema.TIMESTAMP_FIELD,
+        # The schema's own validator pattern for the wire format 2026-11-20T10:15:30.123Z.
+        timestamp_regex=schema.TIMESTAMP_REGEX,
+        positive_class=schema.POSITIVE_CLASS,
+        impute_columns=impute,
+        outlier_columns=("amount",),
+        log_scale_columns=("amount", "distance_from_home_km"),
+        bin_column="account_age_days",
+    )
+
+
 def etl_feature_columns() -> list[str]:
     """The engineered feature columns the ETL writes (in the order the model takes them), from its contract."""
-    from ml_constructs.glue_etl import transforms
-
-    return transforms.feature_columns(transforms.spec_from_schema())
+    return feature_columns(etl_spec())

@@ -10,7 +10,8 @@ from constructs import Construct
 from ml_config.config import AppConfig, Encryption
 from ml_constructs.common import log_retention
 from ml_constructs.data_lake.construct import DataLake
-from ml_constructs.glue_etl.construct import CURATED_ROOT, GlueEtl
+from ml_constructs.glue_etl.construct import GlueEtl
+from ml_constructs.lake_layout import CURATED_ROOT
 from ml_constructs.training.construct import EndpointTarget, TrainingPipeline
 from sagemaker_images.resolve import xgboost_image
 from stacks.alerts_stack import AlertsStack

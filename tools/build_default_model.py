@@ -8,7 +8,7 @@ same way the training workflow builds a real one, only locally:
 
 1. the worked example's generator writes ``--events`` events (fixed ``--seed``) as Firehose's json mode lays them
    out in the raw zone (GZIP JSON Lines under ``events/dt=YYYY-MM-DD/``);
-2. the real Glue transforms (``ml_constructs.glue_etl.transforms.run``) run on a local SparkSession and write the
+2. the real Glue job (``ml_constructs.glue_etl.runtime.pipeline.run``) runs on a local SparkSession and writes the
    ``train/`` and ``validation/`` CSV channels (label first, no header) and the ``prepared/`` Parquet;
 3. xgboost trains on the train channel the way the built-in algorithm does (the container's CSV parser options,
    the config's ``training.algorithm_hyperparameters()`` as strings, ``num_round`` rounds), with one thread and a
@@ -34,7 +34,7 @@ so the container falls through to ``load_model``. One file only: with several fi
 the predictions of all of them.
 
 Determinism: the tar entry has a fixed name, mtime 0, uid/gid 0, empty owner names and mode 0644; the gzip header
-has mtime 0 and no file name. The ETL output depends on the data only (see ``transforms``), training runs single
+has mtime 0 and no file name. The ETL output depends on the data only (see ``pipeline``), training runs single
 threaded with ``seed`` fixed, so the same arguments give the same ``model.tar.gz`` bytes (the tests check it).
 
 Outputs in ``--out`` (default ``ml_constructs/serving/default_model/``, next to this project's serving code):
@@ -63,10 +63,11 @@ from pathlib import Path
 from typing import Any
 
 from ml_config import load_config
-from ml_constructs.glue_etl import transforms
+from ml_constructs.glue_etl.runtime import contract, pipeline
 from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.evaluate import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
+from stacks.mapping import etl_spec
 from worked_example.generator import generate_events, to_json_line
 
 #: Where the committed artifact lives (relative to this file, never the working directory).
@@ -131,7 +132,7 @@ def baseline_rows(spark: Any, prepared: Path, columns: Sequence[str]) -> list[tu
     from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
     df = spark.read.parquet(str(prepared))
-    train = df.filter((F.col(transforms.SPLIT_COLUMN) == "train") & (F.col(transforms.COPY_COLUMN) == 0))
+    train = df.filter((F.col(contract.SPLIT_COLUMN) == "train") & (F.col(contract.COPY_COLUMN) == 0))
     return [tuple(row) for row in train.select(*columns).collect()]
 
 
@@ -213,10 +214,10 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
 
     started = time.perf_counter()
     config = load_config({}).training
-    spec = transforms.spec_from_schema()
-    columns = transforms.feature_columns(spec)
+    spec = etl_spec()
+    columns = contract.feature_columns(spec)
     hyperparameters = {**config.algorithm_hyperparameters(), **REPRODUCIBILITY_PARAMS}
-    params = transforms.EtlParams(**ETL_OVERRIDES)
+    params = contract.EtlParams(**ETL_OVERRIDES)
 
     scratch = tempfile.TemporaryDirectory(prefix="default-model-") if work_dir is None else None
     with scratch or contextlib.nullcontext(str(work_dir)) as tmp:
@@ -227,9 +228,9 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         progress("starting a local Spark session and running the Glue transforms (about 20 s)")
         spark = local_spark()
         curated = work / "curated"
-        report = transforms.run(spark, str(raw), str(curated), spec, params)
+        report = pipeline.run(spark, str(raw), str(curated), spec, params)
         progress(f"ETL done: {report['input']['rows_in']} rows in, split rows {report['split']['rows']}")
-        rows = baseline_rows(spark, curated / transforms.PREPARED_PREFIX, columns)
+        rows = baseline_rows(spark, curated / contract.PREPARED_PREFIX, columns)
         train_files = csv_files(curated / "train")
         validation_files = csv_files(curated / "validation")
 

@@ -902,9 +902,9 @@ def serving_lines(config: AppConfig) -> list[Line]:
         )
         monitor_alarms = 1
     else:
-        from ml_constructs.glue_etl import transforms  # the features are the Model Monitor alarms
+        from stacks.mapping import etl_feature_columns  # the features are the Model Monitor alarms
 
-        monitor_alarms = len(transforms.feature_columns(transforms.spec_from_schema()))
+        monitor_alarms = len(etl_feature_columns())
         runs = runs_per_month("cron(0 * ? * * *)")
         per_run = ASSUMED_MODEL_MONITOR_MINUTES / 60 * sagemaker_price("processing", MODEL_MONITOR_INSTANCE)
         lines.append(

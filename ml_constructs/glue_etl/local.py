@@ -1,4 +1,4 @@
-"""A local Spark session configured like a Glue 5 worker, for everything that runs the transforms off AWS:
+"""A local Spark session configured like a Glue 5 worker, for everything that runs the ETL off AWS:
 the tests, the default-model builder, the benchmark (and the local sandbox). Never shipped to Glue."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Tests of the Glue ETL job: the transforms on local PySpark 3.5, and the job script with fake awsglue."""
+"""Tests of the Glue ETL job: its steps on local PySpark 3.5, and the job script with fake awsglue."""

@@ -221,10 +221,12 @@ class Run:
 
 
 def run_etl(spark, raw: Path, curated: Path, raw_format: str) -> Run:
-    from ml_constructs.glue_etl import transforms
+    from ml_constructs.glue_etl.runtime import pipeline
+    from ml_constructs.glue_etl.runtime.contract import EtlParams
+    from stacks.mapping import etl_spec
 
-    params = transforms.EtlParams(raw_format=raw_format, **TEST_PARAMS)
-    report = transforms.run(spark, str(raw), str(curated), transforms.spec_from_schema(), params)
+    params = EtlParams(raw_format=raw_format, **TEST_PARAMS)
+    report = pipeline.run(spark, str(raw), str(curated), etl_spec(), params)
     return Run(report, curated)
 
 

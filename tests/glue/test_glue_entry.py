@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from ml_constructs.glue_etl import transforms
+from ml_constructs.glue_etl.runtime import contract, pipeline
+from stacks.mapping import etl_spec
 from tests.glue.conftest import TEST_PARAMS, RawData, Run, csv_bytes
 
-GLUE_ETL_DIR = Path(transforms.__file__).resolve().parent
+ENTRY = "ml_constructs.glue_etl.runtime.glue_entry"
 
 
 class Calls:
@@ -52,7 +53,7 @@ def install_fake_awsglue(monkeypatch: pytest.MonkeyPatch, calls: Calls, curated:
             calls.log.append(("init", (name, dict(args))))
 
         def commit(self) -> None:
-            report_exists = curated is not None and (curated / transforms.REPORT_KEY).exists()
+            report_exists = curated is not None and (curated / contract.REPORT_KEY).exists()
             calls.log.append(("commit", report_exists))
 
     package = types.ModuleType("awsglue")
@@ -68,8 +69,7 @@ def install_fake_awsglue(monkeypatch: pytest.MonkeyPatch, calls: Calls, curated:
     modules["awsglue.job"].Job = Job
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, "ml_constructs.glue_etl.glue_entry", raising=False)
-    monkeypatch.delitem(sys.modules, "transforms", raising=False)
+    monkeypatch.delitem(sys.modules, ENTRY, raising=False)
 
 
 def test_entry_runs_the_job_and_commits(
@@ -78,11 +78,10 @@ def test_entry_runs_the_job_and_commits(
     calls = Calls()
     curated = tmp_path / "curated"
     install_fake_awsglue(monkeypatch, calls, curated)
-    entry = importlib.import_module("ml_constructs.glue_etl.glue_entry")
-    assert entry.etl is transforms  # no top-level `transforms` here: the package import
+    entry = importlib.import_module(ENTRY)
 
-    params = transforms.EtlParams(raw_format="json", **TEST_PARAMS)
-    arguments = transforms.job_arguments(str(raw_data.json_raw), str(curated), transforms.spec_from_schema(), params)
+    params = contract.EtlParams(raw_format="json", **TEST_PARAMS)
+    arguments = contract.job_arguments(str(raw_data.json_raw), str(curated), etl_spec(), params)
     argv = ["glue_entry.py", "--JOB_NAME", "mlspec-etl", "--job-bookmark-option", "job-bookmark-disable"]
     for key, value in arguments.items():
         argv += [key, value]
@@ -94,23 +93,23 @@ def test_entry_runs_the_job_and_commits(
     assert init_name == "mlspec-etl"
     assert init_args["raw_path"] == str(raw_data.json_raw)
     assert calls.log[3] == ("commit", True)  # committed after the outputs were written
-    for prefix in (*transforms.CSV_PREFIXES.values(), transforms.PREPARED_PREFIX, transforms.QUARANTINE_PREFIX):
+    for prefix in (*contract.CSV_PREFIXES.values(), contract.PREPARED_PREFIX, contract.QUARANTINE_PREFIX):
         assert (curated / prefix).is_dir(), prefix
     assert report["quarantine"]["rows"] == len(raw_data.json_bad)
     # A second run of the same job on the same input: byte-identical training data.
-    for split in transforms.SPLITS:
+    for split in contract.SPLITS:
         assert csv_bytes(curated / split) == csv_bytes(json_run.curated / split), split
 
 
 def test_entry_passes_only_the_optional_arguments_given(spark, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = Calls()
     install_fake_awsglue(monkeypatch, calls)
-    entry = importlib.import_module("ml_constructs.glue_etl.glue_entry")
+    entry = importlib.import_module(ENTRY)
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(transforms, "run_from_args", lambda spark, args: seen.update(args) or {"ok": True})
+    monkeypatch.setattr(pipeline, "run_from_args", lambda spark, args: seen.update(args) or {"ok": True})
     argv = ["x.py", "--JOB_NAME", "j", "--raw_path", "r", "--curated_path", "c", "--etl_spec", "{}", "--n_bins", "5"]
     assert entry.main(argv) == {"ok": True}
-    assert calls.log[0] == ("getResolvedOptions", [*transforms.REQUIRED_ARGS, "n_bins"])
+    assert calls.log[0] == ("getResolvedOptions", [*contract.REQUIRED_ARGS, "n_bins"])
     assert seen["n_bins"] == "5"
     assert [name for name, _ in calls.log][-1] == "commit"
 
@@ -120,18 +119,15 @@ def test_entry_fails_without_a_required_argument(
 ) -> None:
     calls = Calls()
     install_fake_awsglue(monkeypatch, calls)
-    entry = importlib.import_module("ml_constructs.glue_etl.glue_entry")
+    entry = importlib.import_module(ENTRY)
     with pytest.raises(SystemExit):
         entry.main(["x.py", "--JOB_NAME", "j", "--raw_path", "r", "--curated_path", "c"])
     assert "--etl_spec" in capsys.readouterr().err
     assert "init" not in [name for name, _ in calls.log]
 
 
-def test_entry_prefers_the_top_level_transforms_module_as_in_glue(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In Glue, --extra-py-files puts transforms.py on sys.path as the top-level module ``transforms``."""
+def test_entry_holds_no_logic_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     install_fake_awsglue(monkeypatch, Calls())
-    monkeypatch.syspath_prepend(str(GLUE_ETL_DIR))
-    entry = importlib.import_module("ml_constructs.glue_etl.glue_entry")
-    assert entry.etl.__name__ == "transforms"
-    assert entry.etl.__file__ == transforms.__file__
-    assert not hasattr(entry, "F")  # the entry holds no Spark logic of its own
+    entry = importlib.import_module(ENTRY)
+    assert entry.pipeline is pipeline  # the same module the tests run, by the same name as in Glue
+    assert not hasattr(entry, "F")  # no Spark logic of its own

@@ -1,6 +1,6 @@
 """The drift analyzer: baseline and analysis in Model Monitor's documented formats, on ETL-like feature rows.
 
-The rows have exactly the columns of ``transforms.feature_columns(spec)`` (the model's input, what the endpoint
+The rows have exactly the columns of ``contract.feature_columns(spec)`` (the model's input, what the endpoint
 receives). To stay fast they are encoded here from generated events with the ETL's encoding kinds (one-hot,
 ordinal rank, boolean 0/1, imputation flag, outlier flag and clip, bin number) but fixed parameters instead of the
 ETL's fitted ones (median, cap, quantile edges): the analyzer only needs rows shaped like the ETL's output.
@@ -26,12 +26,13 @@ from typing import Any
 
 import pytest
 
-from ml_constructs.glue_etl import transforms
+from ml_constructs.glue_etl.runtime import contract
 from ml_constructs.monitoring.runtime.drift_job import analyzer
+from stacks.mapping import etl_spec
 from worked_example.generator import Drift, generate_events
 
-SPEC = transforms.spec_from_schema()
-COLUMNS = transforms.feature_columns(SPEC)
+SPEC = etl_spec()
+COLUMNS = contract.feature_columns(SPEC)
 BASELINE_SEED = 1
 TRAFFIC_SEED = 2
 N_BASELINE = 4000
@@ -54,21 +55,21 @@ def encode_event(event: Mapping[str, Any]) -> list[str]:
         value = event[c.name]
         if c.kind == "numeric":
             if c.name in SPEC.impute_columns:
-                out[transforms.was_missing_name(c.name)] = int(value is None)
+                out[contract.was_missing_name(c.name)] = int(value is None)
                 value = IMPUTED[c.name] if value is None else value
             if c.name in SPEC.outlier_columns:
-                out[transforms.outlier_flag_name(c.name)] = int(value > CAPS[c.name])
+                out[contract.outlier_flag_name(c.name)] = int(value > CAPS[c.name])
                 value = min(value, CAPS[c.name])
             if c.name == SPEC.bin_column:
-                out[transforms.bin_name(c.name)] = bisect_right(BIN_EDGES, value)
+                out[contract.bin_name(c.name)] = bisect_right(BIN_EDGES, value)
             out[c.name] = float(value) if c.type == "double" else int(value)
         elif c.type == "boolean":
             out[c.name] = int(value)
         elif c.kind == "ordinal":
-            out[transforms.rank_name(c.name)] = list(c.values).index(value)
+            out[contract.rank_name(c.name)] = list(c.values).index(value)
         else:
             for allowed in c.values:
-                out[transforms.one_hot_name(c.name, allowed)] = int(value == allowed)
+                out[contract.one_hot_name(c.name, allowed)] = int(value == allowed)
     return [repr(out[name]) if isinstance(out[name], float) else str(out[name]) for name in COLUMNS]
 
 

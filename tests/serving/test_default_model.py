@@ -28,15 +28,15 @@ import pytest
 import xgboost as xgb
 
 from ml_config import load_config
-from ml_constructs.glue_etl import transforms
 from ml_constructs.training.evaluate import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
+from stacks.mapping import etl_feature_columns
 from tools import build_default_model as builder
 
 DEFAULT_MODEL = Path(builder.__file__).resolve().parent.parent / "ml_constructs" / "serving" / "default_model"
 ARCHIVE = DEFAULT_MODEL / builder.ARCHIVE
 MANIFEST: dict[str, Any] = json.loads((DEFAULT_MODEL / builder.MANIFEST).read_text())
-COLUMNS = transforms.feature_columns(transforms.spec_from_schema())
+COLUMNS = etl_feature_columns()
 
 # The container loads a file name without an extension, and xgboost says it guesses UBJSON: expected here.
 # The rebuild reads the CSV channel with xgboost's text parser, deprecated in 3.1 but what the container uses.

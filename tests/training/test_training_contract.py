@@ -2,7 +2,7 @@
 
 Each stage reads what the stage before it really writes:
 
-1. The Glue transforms (``ml_constructs.glue_etl.transforms.run``) on a local Spark session, over a raw zone
+1. The Glue job (``ml_constructs.glue_etl.runtime.pipeline.run``) on a local Spark session, over a raw zone
    written in Firehose's layout (the helpers of ``tests/glue/conftest.py``), write the ``train/`` and
    ``validation/`` CSV channels.
 2. xgboost, the same major.minor as the SageMaker image (``images.DEFAULT_XGBOOST_VERSION``), reads each
@@ -42,9 +42,10 @@ import pytest
 import xgboost as xgb
 
 from ml_config import load_config
-from ml_constructs.glue_etl import transforms
+from ml_constructs.glue_etl.runtime import contract, pipeline
 from ml_constructs.training.evaluate.metrics import Predictions, evaluate
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
+from stacks.mapping import etl_spec
 from tests.glue.conftest import SEED, TEST_PARAMS, data_files, spark, write_raw_json  # noqa: F401 - spark: fixture
 from worked_example.generator import generate_events
 
@@ -81,8 +82,8 @@ def channels(spark, tmp_path_factory: pytest.TempPathFactory) -> Channels:  # no
     started = time.perf_counter()
     root = tmp_path_factory.mktemp("training-contract")
     raw = write_raw_json(list(generate_events(N_EVENTS, SEED)), root / "raw")
-    params = transforms.EtlParams(raw_format="json", **TEST_PARAMS)
-    report = transforms.run(spark, str(raw), str(root / "curated"), transforms.spec_from_schema(), params)
+    params = contract.EtlParams(raw_format="json", **TEST_PARAMS)
+    report = pipeline.run(spark, str(raw), str(root / "curated"), etl_spec(), params)
     print(f"\n[training contract] ETL of {N_EVENTS} events: {time.perf_counter() - started:.1f} s")
     curated = root / "curated"
     return Channels(
@@ -168,8 +169,8 @@ def test_local_xgboost_is_the_sagemaker_version():
 
 
 def test_channels_are_what_the_builtin_algorithm_reads(channels: Channels):
-    spec = transforms.spec_from_schema()
-    width = len(transforms.csv_columns(spec))
+    spec = etl_spec()
+    width = len(contract.csv_columns(spec))
     for channel in (channels.train, channels.validation):
         files = sorted(channel.iterdir())
         assert files

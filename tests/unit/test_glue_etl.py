@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
 
 import pytest
 
-from ml_constructs.glue_etl import transforms
-from ml_constructs.glue_etl.construct import CURATED_ROOT, CURATED_TABLE_NAME, curated_dqdl
+from ml_constructs.glue_etl.crawlers import CURATED_TABLE_NAME
+from ml_constructs.glue_etl.job import RUNTIME_DIR
+from ml_constructs.glue_etl.quality import curated_dqdl
+from ml_constructs.glue_etl.runtime.contract import PREPARED_PREFIX, EtlParams, EtlSpec, feature_columns
+from ml_constructs.lake_layout import CURATED_ROOT
+from stacks.mapping import etl_spec
 from tests.conftest import resources
 
 
@@ -70,9 +77,9 @@ def test_curated_crawler_updates_the_schema_and_so_crawls_everything(glue_t):
     curated = next(c for k, c in crawlers(glue_t).items() if k.startswith("EtlCuratedCrawler"))
     assert curated["SchemaChangePolicy"]["UpdateBehavior"] == "UPDATE_IN_DATABASE"
     assert curated["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
-    assert curated["TablePrefix"] + transforms.PREPARED_PREFIX.rstrip("/") == CURATED_TABLE_NAME
+    assert curated["TablePrefix"] + PREPARED_PREFIX.rstrip("/") == CURATED_TABLE_NAME
     (target,) = curated["Targets"]["S3Targets"]
-    assert target["Path"]["Fn::Join"][1][-1] == f"/{CURATED_ROOT}{transforms.PREPARED_PREFIX}"
+    assert target["Path"]["Fn::Join"][1][-1] == f"/{CURATED_ROOT}{PREPARED_PREFIX}"
 
 
 def test_production_crawler_runs_on_the_configured_schedule(production):
@@ -101,10 +108,10 @@ def test_job_runtime_settings_come_from_the_config(sandbox, glue_t):
 
 def test_job_arguments_carry_the_schema_and_the_preparation_parameters(sandbox, glue_t):
     args = one(glue_t, "AWS::Glue::Job")["DefaultArguments"]
-    spec = transforms.EtlSpec.from_json(args["--etl_spec"])
-    assert spec == transforms.spec_from_schema()  # the single source: the worked example's schema
+    spec = EtlSpec.from_json(args["--etl_spec"])
+    assert spec == etl_spec()  # the single source: the worked example's schema
     resolved = {name.removeprefix("--"): value for name, value in args.items() if isinstance(value, str)}
-    params = transforms.EtlParams.from_args(resolved)
+    params = EtlParams.from_args(resolved)
     etl = sandbox.config.etl
     assert params.raw_format == sandbox.config.firehose.output_format.value
     assert (params.outlier_k, params.outlier_mode, params.n_bins) == (etl.outlier_k, etl.outlier_mode, etl.n_bins)
@@ -115,15 +122,24 @@ def test_job_arguments_carry_the_schema_and_the_preparation_parameters(sandbox, 
     assert args["--curated_path"]["Fn::Join"][1][-1] == f"/{CURATED_ROOT}"
 
 
-def test_job_ships_the_entry_script_and_a_zip_of_the_transforms_module(sandbox, glue_t):
+def test_job_ships_the_entry_script_and_a_zip_of_the_runtime_package(sandbox, glue_t, tmp_path):
     job = one(glue_t, "AWS::Glue::Job")
     assert job["Command"]["ScriptLocation"]["Fn::Join"][1][-1].endswith(".py")
     assert job["DefaultArguments"]["--extra-py-files"]["Fn::Join"][1][-1].endswith(".zip")
     manifest = json.loads((sandbox.outdir / f"{sandbox.stacks.glue_etl.stack_name}.assets.json").read_text())
-    directories = [f["source"]["path"] for f in manifest["files"].values() if f["source"].get("packaging") == "zip"]
-    assert len(directories) == 1
-    staged = sorted(p.name for p in (sandbox.outdir / directories[0]).iterdir())
-    assert staged == ["transforms.py"]  # importable in Glue as the top-level module `transforms`
+    (package,) = [f for f in manifest["files"].values() if f["displayName"].endswith("Etl/Runtime")]
+    archive = sandbox.outdir / package["source"]["path"]
+    shipped = sorted(n for n in zipfile.ZipFile(archive).namelist() if not n.endswith("/"))
+    expected = sorted(p.relative_to(RUNTIME_DIR).as_posix() for p in RUNTIME_DIR.glob("*.py"))
+    assert shipped == [f"ml_constructs/glue_etl/runtime/{name}" for name in expected]  # the whole folder
+    # As in Glue: with only the zip on the path (outside the repository), the repository's import names work.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from ml_constructs.glue_etl.runtime import pipeline\n"
+        "assert pipeline.__file__.startswith(sys.argv[1]), pipeline.__file__\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(archive)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def _statements(template, role_prefix):
@@ -184,9 +200,9 @@ def test_named_queries_cover_raw_balance_partition_pruning_and_curated_balance(g
 def test_data_quality_ruleset_checks_the_curated_contract(glue_t):
     ruleset = one(glue_t, "AWS::Glue::DataQualityRuleset")
     assert ruleset["TargetTable"]["TableName"] == CURATED_TABLE_NAME
-    spec = transforms.spec_from_schema()
+    spec = etl_spec()
     assert ruleset["Ruleset"] == curated_dqdl(spec)
-    for column in transforms.feature_columns(spec):
+    for column in feature_columns(spec):
         assert f'IsComplete "{column}"' in ruleset["Ruleset"]
     assert 'ColumnValues "is_fraud" in [0, 1]' in ruleset["Ruleset"]
 

@@ -1,11 +1,10 @@
-"""The Glue job script: parse the job arguments, start the job, run the transforms, commit. No logic here.
+"""The Glue job script: parse the job arguments, start the job, run the pipeline, commit. No logic here.
 
-This is the only module that imports ``awsglue``; everything it runs lives in ``transforms`` and is
-tested on a local Spark session. In Glue, ``transforms.py`` is shipped with ``--extra-py-files`` and is
-the top-level module ``transforms``; in the repository (and the tests) it is
-``ml_constructs.glue_etl.transforms``.
+The only module that imports ``awsglue``; everything it runs is tested on a local Spark session. Glue gets the
+package as a zip in ``--extra-py-files`` whose entries keep their repository path, so the imports below are
+the same in Glue and in the repository (docs/glue-etl.md, "The job").
 
-Job arguments (see ``transforms.job_arguments``, which builds them for the CDK construct):
+Job arguments (see ``contract.job_arguments``, which builds them for the CDK construct):
 
 - required: ``--raw_path`` (s3://.../events/), ``--curated_path`` (s3://.../<curated prefix>/),
   ``--etl_spec`` (JSON from ``EtlSpec.to_json()``); Glue adds ``--JOB_NAME``;
@@ -14,7 +13,7 @@ Job arguments (see ``transforms.job_arguments``, which builds them for the CDK c
   ``--rebalance_ratio``, ``--rebalance_seed``, ``--csv_files``, ``--canonical_partitions``.
 
 ``Job.init``/``Job.commit`` frame the run as Glue expects (commit is what advances job bookmarks). The
-transforms read with ``spark.read``, which bookmarks do not track, and rebuild every output from the whole
+pipeline reads with ``spark.read``, which bookmarks do not track, and rebuilds every output from the whole
 raw zone on each run, as fitting on the whole training split requires.
 """
 
@@ -30,21 +29,19 @@ from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
 
-try:  # in Glue: shipped with --extra-py-files as a top-level module
-    import transforms as etl  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # in the repository and the tests
-    from ml_constructs.glue_etl import transforms as etl
+from ml_constructs.glue_etl.runtime import pipeline
+from ml_constructs.glue_etl.runtime.contract import job_argument_names
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the job with ``argv`` (default ``sys.argv``); return the ETL report."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv if argv is None else argv)
-    args = getResolvedOptions(argv, etl.job_argument_names(argv))
+    args = getResolvedOptions(argv, job_argument_names(argv))
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
-    report = etl.run_from_args(glue_context.spark_session, args)
+    report = pipeline.run_from_args(glue_context.spark_session, args)
     job.commit()
     return report
 

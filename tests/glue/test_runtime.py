@@ -1,4 +1,4 @@
-"""The Glue ETL transforms on local PySpark 3.5: each step on its own, then whole runs in both raw modes.
+"""The Glue job's runtime on local PySpark 3.5: each step on its own, then whole runs in both raw modes.
 
 Expected values are derived here, independently of Spark where possible: the generator gives the events
 (and, with ``missing_rate=0``, the true values behind the blanked distances), ``split_unit_interval`` is
@@ -19,27 +19,29 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F  # noqa: N812
 
-from ml_constructs.glue_etl import transforms as t
+from ml_constructs.glue_etl.runtime import contract as c
+from ml_constructs.glue_etl.runtime import fitting, steps
+from stacks.mapping import etl_spec
 from tests.glue.conftest import N_EVENTS, TEST_PARAMS, RawData, Run, csv_bytes, csv_rows, data_files, event_date
 from worked_example.schema import FIELDS, LABEL, parse_timestamp
 
 ROOT = Path(__file__).resolve().parents[2]
-PARAMS = t.EtlParams(raw_format="json", **TEST_PARAMS)
+PARAMS = c.EtlParams(raw_format="json", **TEST_PARAMS)
 SIGMAS = 4.5  # binomial tolerance for the split fractions
 
 
 @pytest.fixture(scope="module")
-def spec() -> t.EtlSpec:
-    return t.spec_from_schema()
+def spec() -> c.EtlSpec:
+    return etl_spec()
 
 
 @pytest.fixture(scope="module")
-def base(spark, raw_data: RawData, spec: t.EtlSpec):
+def base(spark, raw_data: RawData, spec: c.EtlSpec):
     """Clean json-mode records, canonical order, encoded, with their split: the input of the fitted steps."""
-    raw = t.read_raw(spark, str(raw_data.json_raw), "json")
-    clean = t.clean_records(t.validate_records(t.parse_records(raw, spec, "json"), spec), spec)
-    df = t.assign_split(
-        t.encode_features(t.canonical_order(clean, spec, PARAMS.canonical_partitions), spec),
+    raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
+    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec), spec)
+    df = steps.assign_split(
+        steps.encode_features(steps.canonical_order(clean, spec, PARAMS.canonical_partitions), spec),
         spec,
         PARAMS.split_fractions,
         PARAMS.split_seed,
@@ -49,11 +51,11 @@ def base(spark, raw_data: RawData, spec: t.EtlSpec):
 
 
 def train_of(df):
-    return df.filter(F.col(t.SPLIT_COLUMN) == "train")
+    return df.filter(F.col(c.SPLIT_COLUMN) == "train")
 
 
 def python_split(event_id: str) -> str:
-    u = t.split_unit_interval(event_id, PARAMS.split_seed)
+    u = c.split_unit_interval(event_id, PARAMS.split_seed)
     train, validation, _ = PARAMS.split_fractions
     return "train" if u < train else "validation" if u < train + validation else "test"
 
@@ -70,21 +72,21 @@ def train_events(raw_data: RawData) -> list[dict]:
 # --- The spec and the parameters: what the CDK construct passes --------------------------------------
 
 
-def test_spec_is_derived_from_the_schema_and_round_trips(spec: t.EtlSpec) -> None:
+def test_spec_is_derived_from_the_schema_and_round_trips(spec: c.EtlSpec) -> None:
     assert [c.name for c in spec.columns] == [f.name for f in FIELDS]
     assert spec.label == LABEL
     assert spec.impute_columns == tuple(f.name for f in FIELDS if f.kind == "numeric" and f.nullable)
-    assert t.EtlSpec.from_json(spec.to_json()) == spec
-    assert t.EtlSpec.from_args({"etl_spec": spec.to_args()["--etl_spec"]}) == spec
-    assert json.loads(spec.to_json())["spec_version"] == t.SPEC_VERSION
+    assert c.EtlSpec.from_json(spec.to_json()) == spec
+    assert c.EtlSpec.from_args({"etl_spec": spec.to_args()["--etl_spec"]}) == spec
+    assert json.loads(spec.to_json())["spec_version"] == c.SPEC_VERSION
 
 
 def test_params_round_trip_through_job_arguments() -> None:
-    params = t.EtlParams(raw_format="json", split_fractions=(0.8, 0.1, 0.1), outlier_k=2.5, n_bins=7)
+    params = c.EtlParams(raw_format="json", split_fractions=(0.8, 0.1, 0.1), outlier_k=2.5, n_bins=7)
     args = params.to_args()
     assert all(key.startswith("--") and isinstance(value, str) for key, value in args.items())
-    assert t.EtlParams.from_args({k[2:]: v for k, v in args.items()}) == params
-    assert t.EtlParams.from_args({}) == t.EtlParams()
+    assert c.EtlParams.from_args({k[2:]: v for k, v in args.items()}) == params
+    assert c.EtlParams.from_args({}) == c.EtlParams()
 
 
 @pytest.mark.parametrize(
@@ -101,40 +103,43 @@ def test_params_round_trip_through_job_arguments() -> None:
 )
 def test_bad_parameters_fail_with_one_clear_line(args: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")) as info:
-        t.EtlParams.from_args(args)
+        c.EtlParams.from_args(args)
     assert "\n" not in str(info.value)
 
 
-def test_job_arguments_for_the_cdk_construct(spec: t.EtlSpec) -> None:
-    args = t.job_arguments("s3://raw/events/", "s3://curated/etl/", spec, t.EtlParams())
+def test_job_arguments_for_the_cdk_construct(spec: c.EtlSpec) -> None:
+    args = c.job_arguments("s3://raw/events/", "s3://curated/etl/", spec, c.EtlParams())
     assert {"--raw_path", "--curated_path", "--etl_spec", "--raw_format", "--outlier_k"} <= set(args)
     argv = ["script.py", "--JOB_NAME", "j", "--raw_path", "r", "--n_bins", "5", "--job-bookmark-option", "x"]
-    assert t.job_argument_names(argv) == [*t.REQUIRED_ARGS, "n_bins"]
+    assert c.job_argument_names(argv) == [*c.REQUIRED_ARGS, "n_bins"]
 
 
-def test_transforms_import_and_build_arguments_without_pyspark() -> None:
-    """The CDK construct imports the spec at synth time, where pyspark is not installed."""
+def test_contract_imports_and_builds_arguments_without_pyspark(spec: c.EtlSpec) -> None:
+    """The CDK construct imports the contract at synth time, where pyspark is not installed."""
     code = (
         "import sys; sys.modules['pyspark'] = None\n"
-        "from ml_constructs.glue_etl import transforms as t\n"
-        "args = t.job_arguments('s3://r/events/', 's3://c/', t.spec_from_schema(), t.EtlParams())\n"
-        "assert not any(m.split('.')[0] in ('pyspark', 'awsglue', 'aws_cdk') for m in sys.modules if sys.modules[m])\n"
+        "from ml_constructs.glue_etl.runtime import contract as c\n"
+        "args = c.job_arguments('s3://r/events/', 's3://c/', c.EtlSpec.from_json(sys.stdin.read()), c.EtlParams())\n"
+        "loaded = {m.split('.')[0] for m in sys.modules if sys.modules[m]}\n"
+        "assert not loaded & {'pyspark', 'awsglue', 'aws_cdk', 'worked_example'}, loaded\n"
         "print(len(args))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=spec.to_json(), cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) == len(t.EtlParams.arg_names()) + 3
+    assert int(result.stdout) == len(c.EtlParams.arg_names()) + 3
 
 
-def test_feature_columns_follow_the_schema(spec: t.EtlSpec) -> None:
-    columns = t.csv_columns(spec)
+def test_feature_columns_follow_the_schema(spec: c.EtlSpec) -> None:
+    columns = c.csv_columns(spec)
     assert columns[0] == LABEL
     features = [f for f in FIELDS if f.kind in ("numeric", "categorical", "ordinal")]
     encoded = sum(len(f.values) if f.kind == "categorical" and f.type != "boolean" else 1 for f in features)
     derived = len(spec.impute_columns) + len(spec.outlier_columns) + (1 if spec.bin_column else 0)
     assert len(columns) == 1 + encoded + derived
     for name in spec.impute_columns:
-        assert columns.index(t.was_missing_name(name)) == columns.index(name) + 1
+        assert columns.index(c.was_missing_name(name)) == columns.index(name) + 1
 
 
 # --- Quarantine --------------------------------------------------------------------------------------
@@ -151,25 +156,25 @@ def test_bad_json_records_land_in_quarantine_with_their_reason(spark, json_run: 
     assert validate["rows_out"] == N_EVENTS
 
     stored = spark.read.parquet(str(json_run.curated / "quarantine")).collect()
-    got = Counter((r[t.REASON_COLUMN], r[t.RAW_RECORD_COLUMN]) for r in stored)
+    got = Counter((r[c.REASON_COLUMN], r[c.RAW_RECORD_COLUMN]) for r in stored)
     assert got == Counter((b.reason, b.line.decode().rstrip("\n")) for b in raw_data.json_bad)
-    assert all(str(r["dt"]) == "2026-11-21" and r[t.SOURCE_FILE_COLUMN].endswith(".gz") for r in stored)
+    assert all(str(r["dt"]) == "2026-11-21" and r[c.SOURCE_FILE_COLUMN].endswith(".gz") for r in stored)
 
 
 def test_bad_parquet_rows_land_in_quarantine(spark, parquet_run: Run, raw_data: RawData) -> None:
     expected = Counter(reason for _, reason in raw_data.parquet_bad)
     assert parquet_run.report["quarantine"]["by_reason"] == dict(expected)
     stored = spark.read.parquet(str(parquet_run.curated / "quarantine")).collect()
-    by_id = {json.loads(r[t.RAW_RECORD_COLUMN])["event_id"]: r[t.REASON_COLUMN] for r in stored}
+    by_id = {json.loads(r[c.RAW_RECORD_COLUMN])["event_id"]: r[c.REASON_COLUMN] for r in stored}
     assert by_id == {event["event_id"]: reason for event, reason in raw_data.parquet_bad}
 
 
-def test_a_type_error_is_a_value_present_in_the_raw_but_null_after_the_cast(spark, spec: t.EtlSpec) -> None:
+def test_a_type_error_is_a_value_present_in_the_raw_but_null_after_the_cast(spark, spec: c.EtlSpec) -> None:
     lines = ['{"amount": "abc"}', '{"amount": null}', '{"amount": 1e999}', '{"amount": 3}']
     raw = spark.createDataFrame(
         [(line, "2026-11-20", "f.gz") for line in lines], "value string, dt string, source_file string"
     )
-    rows = t.parse_records(raw, spec, "json").select("amount", "_present_amount").collect()
+    rows = steps.parse_records(raw, spec, "json").select("amount", "_present_amount").collect()
     assert [(r["amount"], r["_present_amount"]) for r in rows] == [
         (None, True),
         (None, False),
@@ -179,25 +184,25 @@ def test_a_type_error_is_a_value_present_in_the_raw_but_null_after_the_cast(spar
 
 
 def test_accounting_that_does_not_balance_fails_the_job() -> None:
-    t.check_accounting(10, 8, 2)
-    with pytest.raises(t.EtlInvariantError, match="rows_in=10"):
-        t.check_accounting(10, 7, 2)
+    steps.check_accounting(10, 8, 2)
+    with pytest.raises(steps.EtlInvariantError, match="rows_in=10"):
+        steps.check_accounting(10, 7, 2)
 
 
-def test_both_raw_modes_give_the_same_clean_rows(spark, raw_data: RawData, spec: t.EtlSpec) -> None:
+def test_both_raw_modes_give_the_same_clean_rows(spark, raw_data: RawData, spec: c.EtlSpec) -> None:
     names = [c.name for c in spec.columns]
     expected = sorted(
         (*(parse_timestamp(e[n]).replace(tzinfo=None) if n == "event_time" else e[n] for n in names), event_date(e))
         for e in raw_data.events
     )
     for raw_path, mode in ((raw_data.json_raw, "json"), (raw_data.parquet_raw, "parquet")):
-        raw = t.read_raw(spark, str(raw_path), mode)
-        clean = t.clean_records(t.validate_records(t.parse_records(raw, spec, mode), spec), spec).collect()
+        raw = steps.read_raw(spark, str(raw_path), mode)
+        clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, mode), spec), spec).collect()
         assert sorted(tuple(r) for r in clean) == expected, mode
 
 
 def test_both_raw_modes_give_the_same_csv_bytes(json_run: Run, parquet_run: Run) -> None:
-    for split in t.SPLITS:
+    for split in c.SPLITS:
         assert csv_bytes(json_run.curated / split) == csv_bytes(parquet_run.curated / split), split
 
 
@@ -205,7 +210,7 @@ def test_both_raw_modes_give_the_same_csv_bytes(json_run: Run, parquet_run: Run)
 
 
 def test_split_is_the_hash_of_the_id(base, raw_data: RawData) -> None:
-    got = {r[0]: r[1] for r in base.select("event_id", t.SPLIT_COLUMN).collect()}
+    got = {r[0]: r[1] for r in base.select("event_id", c.SPLIT_COLUMN).collect()}
     assert got == {e["event_id"]: python_split(e["event_id"]) for e in raw_data.events}
 
 
@@ -213,14 +218,14 @@ def test_split_sizes_are_near_the_fractions(json_run: Run) -> None:
     rows = json_run.report["split"]["rows"]
     total = sum(rows.values())
     assert total == N_EVENTS
-    for split, fraction in zip(t.SPLITS, PARAMS.split_fractions, strict=True):
+    for split, fraction in zip(c.SPLITS, PARAMS.split_fractions, strict=True):
         tolerance = SIGMAS * math.sqrt(fraction * (1 - fraction) / total)
         assert abs(rows[split] / total - fraction) <= tolerance, split
 
 
 def test_runs_are_deterministic_whatever_the_input_files(json_run: Run, reshuffled_run: Run) -> None:
     """Same records cut into other files in another order: identical CSV bytes and identical statistics."""
-    for split in t.SPLITS:
+    for split in c.SPLITS:
         assert csv_bytes(json_run.curated / split) == csv_bytes(reshuffled_run.curated / split), split
 
     def without_paths(report: dict) -> str:
@@ -238,8 +243,8 @@ def test_runs_are_deterministic_whatever_the_input_files(json_run: Run, reshuffl
 
 @pytest.mark.parametrize("k", [2.0, 3.0])
 @pytest.mark.parametrize("mode", ["flag", "clip"])
-def test_outliers_beyond_k_standard_deviations_of_train(base, spec: t.EtlSpec, k: float, mode: str) -> None:
-    (fit,) = t.fit_outliers(train_of(base), spec, k).values()
+def test_outliers_beyond_k_standard_deviations_of_train(base, spec: c.EtlSpec, k: float, mode: str) -> None:
+    (fit,) = fitting.fit_outliers(train_of(base), spec, k).values()
     train_logs = [math.log1p(r[0]) for r in train_of(base).select("amount").collect()]
     mean, std = statistics.fmean(train_logs), statistics.stdev(train_logs)
     assert fit.mean == pytest.approx(mean, rel=1e-12)
@@ -247,8 +252,8 @@ def test_outliers_beyond_k_standard_deviations_of_train(base, spec: t.EtlSpec, k
     lower, upper = math.expm1(mean - k * std), math.expm1(mean + k * std)
 
     original = {r[0]: r[1] for r in base.select("event_id", "amount").collect()}
-    applied = t.apply_outliers(base, {"amount": fit}, mode)
-    rows = applied.select("event_id", "amount", t.outlier_flag_name("amount")).collect()
+    applied = steps.apply_outliers(base, {"amount": fit}, mode)
+    rows = applied.select("event_id", "amount", c.outlier_flag_name("amount")).collect()
     flagged = 0
     for event_id, amount, flag in rows:
         x = original[event_id]
@@ -262,11 +267,11 @@ def test_outliers_beyond_k_standard_deviations_of_train(base, spec: t.EtlSpec, k
     assert flagged > 0
 
 
-def test_a_smaller_k_flags_more(base, spec: t.EtlSpec) -> None:
+def test_a_smaller_k_flags_more(base, spec: c.EtlSpec) -> None:
     counts = []
     for k in (2.0, 3.0):
-        fits = t.fit_outliers(train_of(base), spec, k)
-        counts.append(t.apply_outliers(base, fits, "flag").agg(F.sum(t.outlier_flag_name("amount"))).first()[0])
+        fits = fitting.fit_outliers(train_of(base), spec, k)
+        counts.append(steps.apply_outliers(base, fits, "flag").agg(F.sum(c.outlier_flag_name("amount"))).first()[0])
     assert counts[0] > counts[1] > 0
 
 
@@ -282,16 +287,16 @@ def test_report_outlier_statistics_are_fitted_on_train_only(json_run: Run, raw_d
 
 
 def _imputed(df, column: str) -> dict[str, tuple[float, int]]:
-    return {r[0]: (r[1], r[2]) for r in df.select("event_id", column, t.was_missing_name(column)).collect()}
+    return {r[0]: (r[1], r[2]) for r in df.select("event_id", column, c.was_missing_name(column)).collect()}
 
 
-def test_median_imputation_uses_the_train_median(base, spec: t.EtlSpec, raw_data: RawData) -> None:
+def test_median_imputation_uses_the_train_median(base, spec: c.EtlSpec, raw_data: RawData) -> None:
     (column,) = spec.impute_columns
     observed = sorted(e[column] for e in train_events(raw_data) if e[column] is not None)
     median = exact_quantile(observed, 0.5)
-    fits = t.fit_imputation(train_of(base), spec, "median")
+    fits = fitting.fit_imputation(train_of(base), spec, "median")
     assert fits[column].median == median
-    imputed = _imputed(t.apply_imputation(base, fits), column)
+    imputed = _imputed(steps.apply_imputation(base, fits), column)
     for event in raw_data.events:
         value, was_missing = imputed[event["event_id"]]
         assert value is not None
@@ -300,18 +305,18 @@ def test_median_imputation_uses_the_train_median(base, spec: t.EtlSpec, raw_data
 
 
 def test_regression_imputation_beats_the_median_against_the_true_values(
-    base, spec: t.EtlSpec, raw_data: RawData
+    base, spec: c.EtlSpec, raw_data: RawData
 ) -> None:
     (column,) = spec.impute_columns
     truth = {e["event_id"]: e[column] for e in raw_data.true_events}
     missing = [e["event_id"] for e in raw_data.events if e[column] is None]
     assert len(missing) > 50
 
-    median_fits = t.fit_imputation(train_of(base), spec, "median")
-    model_fits = t.fit_imputation(train_of(base), spec, "regression")
+    median_fits = fitting.fit_imputation(train_of(base), spec, "median")
+    model_fits = fitting.fit_imputation(train_of(base), spec, "regression")
     assert model_fits[column].median == median_fits[column].median
-    by_median = _imputed(t.apply_imputation(base, median_fits), column)
-    by_model = _imputed(t.apply_imputation(base, model_fits), column)
+    by_median = _imputed(steps.apply_imputation(base, median_fits), column)
+    by_model = _imputed(steps.apply_imputation(base, model_fits), column)
 
     assert all(v is not None for v, _ in by_model.values())
     assert all(by_model[i][1] == 1 for i in missing)
@@ -337,23 +342,23 @@ def test_report_imputation_counts_and_train_median(json_run: Run, raw_data: RawD
     assert entry["median"] == exact_quantile(observed, 0.5)
     assert entry["method"] == "regression"
     missing = Counter(python_split(e["event_id"]) for e in raw_data.events if e[column] is None)
-    assert entry["imputed"] == {s: missing[s] for s in t.SPLITS}
+    assert entry["imputed"] == {s: missing[s] for s in c.SPLITS}
 
 
 # --- Binning -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n_bins", [4, 10])
-def test_bin_edges_are_the_train_quantiles(base, spec: t.EtlSpec, raw_data: RawData, n_bins: int) -> None:
+def test_bin_edges_are_the_train_quantiles(base, spec: c.EtlSpec, raw_data: RawData, n_bins: int) -> None:
     column = spec.bin_column
     values = sorted(float(e[column]) for e in train_events(raw_data))
-    fit = t.fit_bins(train_of(base), spec, n_bins)
+    fit = fitting.fit_bins(train_of(base), spec, n_bins)
     expected = sorted({exact_quantile(values, i / n_bins) for i in range(1, n_bins)})
     assert list(fit.edges) == expected
     assert fit.n_bins == n_bins
 
     edges = [-math.inf, *fit.edges, math.inf]
-    binned = t.apply_bins(base, fit).select(column, t.bin_name(column), t.SPLIT_COLUMN).collect()
+    binned = steps.apply_bins(base, fit).select(column, c.bin_name(column), c.SPLIT_COLUMN).collect()
     for value, b, _ in binned:
         assert edges[b] <= value < edges[b + 1], (value, b)
     train_bins = Counter(b for _, b, split in binned if split == "train")
@@ -386,28 +391,28 @@ def test_rebalancing_reaches_the_target_ratio_in_train_only(json_run: Run, raw_d
 
 
 @pytest.mark.parametrize("ratio", [0.0, 0.5, 1.0])
-def test_rebalance_function(base, spec: t.EtlSpec, ratio: float) -> None:
+def test_rebalance_function(base, spec: c.EtlSpec, ratio: float) -> None:
     train = train_of(base)
-    out, result = t.rebalance(train, spec, ratio, seed=3)
+    out, result = steps.rebalance(train, spec, ratio, seed=3)
     labels = Counter(r[0] for r in out.select(LABEL).collect())
     assert labels[0] == result.negatives_before == result.negatives_after
     if ratio == 0.0:
         assert labels[1] == result.positives_before
     else:
         assert labels[1] == round(ratio * labels[0])
-    again, _ = t.rebalance(train.repartition(3), spec, ratio, seed=3)
-    key = [spec.id_column, t.COPY_COLUMN]
+    again, _ = steps.rebalance(train.repartition(3), spec, ratio, seed=3)
+    key = [spec.id_column, c.COPY_COLUMN]
     assert sorted(out.select(*key).collect()) == sorted(again.select(*key).collect())
 
 
 # --- The outputs' contracts ----------------------------------------------------------------------------
 
 
-def test_xgboost_csv_contract(json_run: Run, spec: t.EtlSpec) -> None:
+def test_xgboost_csv_contract(json_run: Run, spec: c.EtlSpec) -> None:
     """Label first, no header, only numbers, the same columns in every split, label in {0, 1}."""
-    width = len(t.csv_columns(spec))
-    assert json_run.report["csv"]["columns"] == t.csv_columns(spec)
-    for split in t.SPLITS:
+    width = len(c.csv_columns(spec))
+    assert json_run.report["csv"]["columns"] == c.csv_columns(spec)
+    for split in c.SPLITS:
         files = data_files(json_run.curated / split)
         assert 1 <= len(files) <= PARAMS.csv_files
         assert not any((json_run.curated / split / name).exists() for name in ("_SUCCESS",))
@@ -420,14 +425,14 @@ def test_xgboost_csv_contract(json_run: Run, spec: t.EtlSpec) -> None:
             assert all(math.isfinite(v) for v in values)
 
 
-def test_prepared_parquet_for_athena(spark, json_run: Run, spec: t.EtlSpec) -> None:
+def test_prepared_parquet_for_athena(spark, json_run: Run, spec: c.EtlSpec) -> None:
     prepared = spark.read.parquet(str(json_run.curated / "prepared"))
-    assert prepared.columns == [*t.prepared_columns(spec), t.SPLIT_COLUMN, "dt"]
-    counts = {r[0]: r[1] for r in prepared.groupBy(t.SPLIT_COLUMN).count().collect()}
-    assert counts == {s: json_run.report["outputs"][s]["rows"] for s in t.SPLITS}
-    nulls = prepared.select(*[F.sum(F.col(c).isNull().cast("int")) for c in t.csv_columns(spec)]).first()
+    assert prepared.columns == [*c.prepared_columns(spec), c.SPLIT_COLUMN, "dt"]
+    counts = {r[0]: r[1] for r in prepared.groupBy(c.SPLIT_COLUMN).count().collect()}
+    assert counts == {s: json_run.report["outputs"][s]["rows"] for s in c.SPLITS}
+    nulls = prepared.select(*[F.sum(F.col(c).isNull().cast("int")) for c in c.csv_columns(spec)]).first()
     assert set(nulls) == {0}
-    originals = prepared.filter(F.col(t.COPY_COLUMN) == 0).groupBy(t.SPLIT_COLUMN).count().collect()
+    originals = prepared.filter(F.col(c.COPY_COLUMN) == 0).groupBy(c.SPLIT_COLUMN).count().collect()
     assert sum(r[1] for r in originals) == N_EVENTS
 
 
@@ -440,4 +445,4 @@ def test_report_is_written_and_complete(json_run: Run) -> None:
     assert [s["step"] for s in written["steps"]] == [
         "read", "validate", "split", "outliers", "impute", "bin", "rebalance", "write",
     ]  # fmt: skip
-    assert written["steps"][-1]["rows_out"] == sum(written["outputs"][s]["rows"] for s in t.SPLITS)
+    assert written["steps"][-1]["rows_out"] == sum(written["outputs"][s]["rows"] for s in c.SPLITS)
