@@ -499,20 +499,22 @@ def test_the_names_it_looks_for_follow_the_app():
     (default,) = re.findall(r'^DEFAULT_JOB_PREFIX = "([^"]+)"$', training, flags=re.MULTILINE)
     assert default == leftovers.run_prefix(load_config({}).prefix)
     # the names DEFAULT_RUN expects after the prefix: the execution name, -val, -test, its first part (tuning)
-    assert '"run.$": f"States.Format(\'{self._job_prefix}{{}}\', $$.Execution.Name)"' in training
+    states = (ROOT / "ml_constructs" / "training" / "states.py").read_text()
+    training += states
+    assert '"run.$": f"States.Format(\'{job_prefix}{{}}\', $$.Execution.Name)"' in states
     assert "States.Format('{}-val', $.names.run)" in training
     assert "States.Format('{}-test', $.names.run)" in training
     assert (
-        "f\"States.Format('{self._job_prefix}{{}}', \"\n"
+        "f\"States.Format('{job_prefix}{{}}', \"\n"
         "                    \"States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 0))\""
-    ) in training
+    ) in states
     for field in ("TrainingJobName", "ModelName", "EndpointConfigName"):  # or the best of the tuning's jobs
         assert set(re.findall(rf'"{field}\.\$": "([^"]+)"', training)) <= {"$.names.run", "$.tuning.best"}, field
     # MAX_PREFIX is the config's longest prefix
     load_config({"prefix": "a" * leftovers.MAX_PREFIX})
     with pytest.raises(ConfigError):
         load_config({"prefix": "a" * (leftovers.MAX_PREFIX + 1)})
-    assert 'model_package_group_name=f"{self._stack.stack_name}-models"' in training
+    assert 'model_package_group_name=f"{cdk.Stack.of(self).stack_name}-models"' in training
     data_lake = (ROOT / "stacks" / "data_lake_stack.py").read_text()
     assert "database_name = f\"{prefix.lower().replace('-', '_')}_lake\"" in data_lake
     glue_stack = (ROOT / "stacks" / "glue_etl_stack.py").read_text()

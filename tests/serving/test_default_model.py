@@ -29,7 +29,7 @@ import xgboost as xgb
 
 from ml_config import load_config
 from ml_constructs.glue_etl import transforms
-from ml_constructs.training.evaluate import metrics
+from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from tools import build_default_model as builder
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml_constructs.training.construct import TRANSIENT
+from ml_constructs.training.states import TRANSIENT
 from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS
 from tests.conftest import resources
 
