@@ -14,7 +14,7 @@ from ml_constructs.lake_layout import CURATED_ROOT
 from ml_constructs.training.construct import EndpointTarget, GateThresholds, TrainingPipeline, Tuning
 from sagemaker_images.resolve import xgboost_image
 from stacks.alerts_stack import AlertsStack
-from stacks.mapping import removal_policy, retention
+from stacks.mapping import removal_policy, retention, tags
 from stacks.network_stack import NetworkStack
 
 
@@ -60,6 +60,7 @@ class TrainingStack(cdk.Stack):
             schedule=training.schedule,
             endpoint=endpoint,
             job_prefix=f"{config.prefix}-",
+            tags=tags(config),
             log_retention=retention(config),
             removal_policy=removal_policy(config.lake.removal_policy),
         )

@@ -471,6 +471,8 @@ class Scan:
         elif kind == "model-package-group":
             group = sm.describe_model_package_group(ModelPackageGroupName=name)
             self._add_package_group(group["ModelPackageGroupName"], group["ModelPackageGroupArn"], region, self._tag)
+        elif kind == "model-package":  # a version in the retained group, counted on the group's line
+            return
         elif kind in ("training-job", "transform-job", "hyper-parameter-tuning-job"):
             describe, status_key = {
                 "training-job": (lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus"),

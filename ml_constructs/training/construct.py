@@ -5,8 +5,8 @@
                           fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
     any task error -> NotifyFailure (SNS) -> Failed
 
-The caller controls the jobs (instances, runtime, hyperparameters, tuning), the gate, the schedule and the
-endpoint it rolls. Fixed: the jobs run in the isolated subnets with network
+The caller controls the jobs (instances, runtime, hyperparameters, tuning), the gate, the schedule, the tags
+of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets with network
 isolation and KMS on volumes and outputs; every task has a timeout, a Retry and a Catch; IAM is scoped to the
 ``job_prefix`` names. The states are in ``states.py``, the grants in ``permissions.py``; docs/training.md
 explains the workflow.
@@ -93,7 +93,8 @@ class TrainingPipeline(Construct):
 
     ``hyperparameters`` are what the algorithm receives (strings); with ``tuning``, a tuning job searches
     ``eta`` and ``max_depth`` and the others stay static. ``s3_kms``: the buckets are encrypted with ``key``
-    (the jobs then encrypt their outputs with it too).
+    (the jobs then encrypt their outputs with it too). ``tags`` go on every job, model, endpoint config and
+    model package a run creates.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class TrainingPipeline(Construct):
         schedule: str | None = None,
         endpoint: EndpointTarget | None = None,
         job_prefix: str = DEFAULT_JOB_PREFIX,
+        tags: Mapping[str, str] = {},
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
     ) -> None:
@@ -145,7 +147,7 @@ class TrainingPipeline(Construct):
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms)
-        states = WorkflowStates(self, jobs=jobs, alerts=alerts)
+        states = WorkflowStates(self, jobs=jobs, alerts=alerts, tags=tags)
         definition = self._definition(
             states,
             job=states.training_job(instance_type, instance_count, volume_size_gb, max_runtime_minutes),

@@ -140,8 +140,8 @@ def grant_workflow(
     evaluate_function: lambda_.IFunction,
     ledger: WildcardLedger,
 ) -> None:
-    """The workflow's role: create, watch and stop the jobs of its runs (named ``<job_prefix>...``), roll the
-    endpoint, register models, run the ETL, pass the job role to SageMaker only."""
+    """The workflow's role: create, watch and stop the jobs of its runs (named ``<job_prefix>...``), tag what it
+    creates, roll the endpoint, register models, run the ETL, pass the job role to SageMaker only."""
     stack, role = cdk.Stack.of(machine), machine.role
     names = f"{job_prefix}*"
     arns = {
@@ -204,6 +204,12 @@ def _sagemaker_statements(
             sid="RegisterModels",
             actions=["sagemaker:CreateModelPackage"],
             resources=[package_group.attr_model_package_group_arn, arns["model-package"]],
+        ),
+        # tags given on create need AddTags on the new resource (the jobs and models have it above)
+        iam.PolicyStatement(
+            sid="TagOnCreate",
+            actions=["sagemaker:AddTags"],
+            resources=[arns["endpoint-config"], arns["model-package"]],
         ),
     ]
 

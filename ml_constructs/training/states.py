@@ -4,7 +4,7 @@ the failure path (an SNS alert, then Fail).
 The SageMaker tasks are the Step Functions service-integration JSON (``CustomState``): the CDK task classes
 cannot express inter-container traffic encryption or the batch transform's input/output join, and the JSON
 reads as the SageMaker API it calls. Every job, model, endpoint config and model package a run creates is
-named after the run (``$.names.run``).
+named after the run (``$.names.run``) and carries the caller's tags.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ class WorkflowStates:
     """Builds the states in ``scope`` (the workflow construct); the failure path comes first, every other task
     catches to it."""
 
-    def __init__(self, scope: Construct, *, jobs: Jobs, alerts: sns.ITopic) -> None:
+    def __init__(self, scope: Construct, *, jobs: Jobs, alerts: sns.ITopic, tags: Mapping[str, str]) -> None:
         self._scope, self._jobs, self._alerts = scope, jobs, alerts
         self._partition = cdk.Stack.of(scope).partition
+        self._tags = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
         failed = sfn.Fail(
             scope,
             "Failed",
@@ -162,7 +163,7 @@ class WorkflowStates:
         return self._sagemaker(
             "Train",
             "createTrainingJob.sync",
-            {**job, "TrainingJobName.$": "$.names.run", "HyperParameters": dict(hyperparameters)},
+            {**job, "TrainingJobName.$": "$.names.run", "HyperParameters": dict(hyperparameters), **self._tags},
             timeout=timeout,
             result_selector={"model_data_url.$": "$.ModelArtifacts.S3ModelArtifacts", "job.$": "$.TrainingJobName"},
             result_path="$.training",
@@ -178,7 +179,7 @@ class WorkflowStates:
         timeout: cdk.Duration,
     ) -> sfn.Chain:
         """A Bayesian tuning job over ``TUNED`` (bounded ranges, little parallelism), then its best training job
-        into ``$.training``."""
+        into ``$.training``. Its training jobs inherit its tags."""
         static = {k: v for k, v in hyperparameters.items() if k not in TUNED}
         tune = self._sagemaker(
             "Tune",
@@ -218,6 +219,7 @@ class WorkflowStates:
                     "TrainingJobEarlyStoppingType": "Auto",
                 },
                 "TrainingJobDefinition": {**job, "StaticHyperParameters": static},
+                **self._tags,
             },
             timeout=timeout,
             result_selector={"best.$": "$.BestTrainingJob.TrainingJobName"},
@@ -246,6 +248,7 @@ class WorkflowStates:
                 "PrimaryContainer": {"Image": jobs.image_uri, "ModelDataUrl.$": "$.training.model_data_url"},
                 "VpcConfig": {"SecurityGroupIds": [jobs.security_group_id], "Subnets": jobs.subnet_ids},
                 "EnableNetworkIsolation": True,
+                **self._tags,
             },
             timeout=cdk.Duration.minutes(5),
             result_path=sfn.JsonPath.DISCARD,
@@ -276,6 +279,7 @@ class WorkflowStates:
             # 23 columns and the container refuses a 24-column row), and join the prediction back to the input
             # line, keeping the label and the score.
             "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+            **self._tags,
         }
         return self._sagemaker(
             state_id,
@@ -369,6 +373,7 @@ class WorkflowStates:
                     "f1.$": "States.Format('{}', $.evaluation.metrics.f1)",
                     "model_name.$": "$.names.run",
                 },
+                **self._tags,
             },
             result_selector={"arn.$": "$.ModelPackageArn"},
             result_path="$.package",
@@ -402,6 +407,7 @@ class WorkflowStates:
                     "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
                     "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
                 },
+                **self._tags,
             },
             result_path=sfn.JsonPath.DISCARD,
         )
