@@ -45,7 +45,7 @@ from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 
 #: Lambda handler string (the deployed function's ``Handler``) -> the module that implements it.
 LAMBDA_HANDLERS: dict[str, str] = {
-    "handler.handler": "ml_constructs.training.evaluate.handler",
+    "handler.handler": "ml_constructs.training.runtime.handler",
     "drift_job.handler": "ml_constructs.monitoring.runtime.drift_job",
 }
 

@@ -8,14 +8,13 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ml_config.config import AppConfig, Encryption
-from ml_constructs.common import log_retention
 from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.glue_etl.construct import GlueEtl
 from ml_constructs.lake_layout import CURATED_ROOT
-from ml_constructs.training.construct import EndpointTarget, TrainingPipeline
+from ml_constructs.training.construct import EndpointTarget, GateThresholds, TrainingPipeline, Tuning
 from sagemaker_images.resolve import xgboost_image
 from stacks.alerts_stack import AlertsStack
-from stacks.mapping import removal_policy
+from stacks.mapping import removal_policy, retention, tags
 from stacks.network_stack import NetworkStack
 
 
@@ -34,11 +33,11 @@ class TrainingStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        training = config.training
         self.pipeline = TrainingPipeline(
             self,
             "Training",
-            settings=config.training,
-            image_uri=xgboost_image(self, config.training.xgboost_version),
+            image_uri=xgboost_image(self, training.xgboost_version),
             etl_job_name=etl.job.job_name,
             etl_timeout=cdk.Duration.minutes(config.etl.timeout_minutes),
             curated=lake.curated,
@@ -48,10 +47,22 @@ class TrainingStack(cdk.Stack):
             s3_kms=config.lake.encryption is Encryption.KMS,
             vpc=network.network.vpc,
             alerts=alerts.alerts.topic,
-            log_retention=log_retention(config.logs.retention_days),
-            removal_policy=removal_policy(config.lake.removal_policy),
+            instance_type=training.instance_type,
+            instance_count=training.instance_count,
+            volume_size_gb=training.volume_size_gb,
+            max_runtime_minutes=training.max_runtime_minutes,
+            hyperparameters=training.algorithm_hyperparameters(),
+            decision_threshold=training.decision_threshold,
+            gate=GateThresholds(**training.gate.model_dump()),
+            tuning=Tuning(**training.tuning.model_dump(exclude={"enabled"})) if training.tuning.enabled else None,
+            batch_transform_test=training.batch_transform_test,
+            transform_instance_type=training.transform_instance_type,
+            schedule=training.schedule,
             endpoint=endpoint,
             job_prefix=f"{config.prefix}-",
+            tags=tags(config),
+            log_retention=retention(config),
+            removal_policy=removal_policy(config.lake.removal_policy),
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)

@@ -14,7 +14,7 @@ same way the training workflow builds a real one, only locally:
    the config's ``training.algorithm_hyperparameters()`` as strings, ``num_round`` rounds), with one thread and a
    fixed seed so that a rebuild gives the same model, byte for byte;
 4. the validation channel is scored as the workflow's batch transform does (``<label>,<probability>`` lines) and
-   the quality-gate metrics come from ``ml_constructs.training.evaluate.metrics`` (what the evaluation Lambda
+   the quality-gate metrics come from ``ml_constructs.training.runtime.metrics`` (what the evaluation Lambda
    runs); the build fails if the model does not pass the config's gate;
 5. the drift monitor's baseline (``statistics.json``, ``constraints.json``) is computed from the train features
    with the drift analyzer's ``baseline``, *without* the oversampled copies of the positives: the
@@ -65,7 +65,7 @@ from typing import Any
 from ml_config import load_config
 from ml_constructs.glue_etl.runtime import contract, pipeline
 from ml_constructs.monitoring.runtime.drift_job import analyzer
-from ml_constructs.training.evaluate import metrics
+from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_spec
 from worked_example.generator import generate_events, to_json_line

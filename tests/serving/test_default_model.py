@@ -28,7 +28,7 @@ import pytest
 import xgboost as xgb
 
 from ml_config import load_config
-from ml_constructs.training.evaluate import metrics
+from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_feature_columns
 from tools import build_default_model as builder

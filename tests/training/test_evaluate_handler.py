@@ -4,7 +4,7 @@ The batch transform's output is written as SageMaker writes it: one ``<input fil
 input file under the job's S3OutputPath, each line ``<label>,<probability>``. Expected metrics come from
 ``binary_metrics`` on the same labels and scores (metrics.py has its own tests); here the point is that the
 handler reads exactly the right objects and returns the contract's shape. The last tests check the code asset
-as Lambda sees it: the ``evaluate/`` directory alone, standard library and boto3 only.
+as Lambda sees it: the ``runtime/`` folder alone, standard library and boto3 only.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ml_constructs.training.evaluate import handler as evaluate_handler
-from ml_constructs.training.evaluate import metrics
-from ml_constructs.training.evaluate.handler import InvalidEventError, handler
-from ml_constructs.training.evaluate.metrics import (
+from ml_constructs.training.runtime import handler as evaluate_handler
+from ml_constructs.training.runtime import metrics
+from ml_constructs.training.runtime.handler import InvalidEventError, handler
+from ml_constructs.training.runtime.metrics import (
     InvalidGateError,
     MalformedOutputError,
     NoRecordsError,
@@ -202,7 +202,7 @@ def test_errors_are_evaluation_errors_with_their_own_names():
 
 
 def test_the_asset_directory_alone_imports_and_runs(tmp_path: Path):
-    """Copy evaluate/ somewhere else and import ``handler`` with only that directory on the path (``python -I``)."""
+    """Copy runtime/ somewhere else and import ``handler`` with only that directory on the path (``python -I``)."""
     asset = tmp_path / "task"
     shutil.copytree(ASSET, asset, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     script = (
@@ -220,7 +220,7 @@ def test_the_asset_directory_alone_imports_and_runs(tmp_path: Path):
 
 
 def test_the_asset_imports_only_the_standard_library_and_boto3():
-    allowed = set(sys.stdlib_module_names) | {"boto3", "metrics", "ml_constructs", "__future__"}
+    allowed = set(sys.stdlib_module_names) | {"boto3", "metrics", "__future__"}
     for path in sorted(ASSET.glob("*.py")):
         tree = ast.parse(path.read_text())
         imported = {
@@ -231,3 +231,9 @@ def test_the_asset_imports_only_the_standard_library_and_boto3():
         }
         assert imported <= allowed, (path.name, imported - allowed)
     assert "boto3" not in (ASSET / "metrics.py").read_text()  # the pure logic needs no AWS SDK
+
+
+def test_the_handler_and_its_callers_share_one_metrics_module():
+    """In the repository the package registers its ``metrics`` as the top-level module the handler imports."""
+    assert evaluate_handler.metrics is metrics
+    assert sys.modules["metrics"] is metrics

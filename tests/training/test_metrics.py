@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import pytest
 
-from ml_constructs.training.evaluate.metrics import (
+from ml_constructs.training.runtime.metrics import (
     GATED_METRICS,
     EvaluationError,
     InvalidGateError,

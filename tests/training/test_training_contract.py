@@ -43,7 +43,7 @@ import xgboost as xgb
 
 from ml_config import load_config
 from ml_constructs.glue_etl.runtime import contract, pipeline
-from ml_constructs.training.evaluate.metrics import Predictions, evaluate
+from ml_constructs.training.runtime.metrics import Predictions, evaluate
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_spec
 from tests.glue.conftest import SEED, TEST_PARAMS, data_files, spark, write_raw_json  # noqa: F401 - spark: fixture

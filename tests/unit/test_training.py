@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml_constructs.training.construct import TRANSIENT
+from ml_constructs.training.states import TRANSIENT
 from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS
 from tests.conftest import resources
 
@@ -277,3 +277,46 @@ def test_job_names_and_their_iam_follow_the_prefix(variant):
     assert '"HyperParameterTuningJobName.$":"States.Format(\'alice-{}\'' in definition
     for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job", "endpoint-config"):
         assert f":{kind}/alice-*" in text, kind
+
+
+CREATING_CALLS = {  # state -> the API call that creates a resource (its Tags are the resource's tags)
+    "Train": "createTrainingJob.sync",
+    "Tune": "createHyperParameterTuningJob.sync",  # its training jobs inherit the tuning job's tags
+    "CreateModel": "createModel",
+    "EvaluateTransform": "createTransformJob.sync",
+    "TestTransform": "createTransformJob.sync",
+    "Register": "createModelPackage",
+    "CreateEndpointConfig": "createEndpointConfig",
+}
+
+
+@pytest.mark.parametrize("which", ["sandbox", "variant"])
+def test_what_a_run_creates_carries_the_app_tags(request, which):
+    """Tagged on create, so that a run's jobs, models, endpoint configs and packages are found by their tags."""
+    result = request.getfixturevalue(which)
+    states = definition(result.template(result.stacks.training))["States"]
+    expected = [
+        {"Key": "Project", "Value": result.config.prefix},
+        {"Key": "Profile", "Value": result.config.profile.value},
+    ]
+    creating = {name: state for name, state in states.items() if name in CREATING_CALLS}
+    assert len(creating) >= 5
+    for name, state in creating.items():
+        assert state["Resource"].endswith(CREATING_CALLS[name]), name
+        assert state["Parameters"]["Tags"] == expected, name
+    tagged = {name for name, state in states.items() if "Tags" in state.get("Parameters", {})}
+    assert tagged == set(creating)  # nothing else: Describe/Update/Delete calls take no Tags
+    if "Tune" in states:
+        assert "Tags" not in states["Tune"]["Parameters"]["TrainingJobDefinition"]
+
+
+def test_the_workflow_may_tag_only_what_it_creates(training):
+    role_id = next(k for k in resources(training, "AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
+    policy = next(
+        p for p in resources(training, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["TagOnCreate"]["Action"] == "sagemaker:AddTags"
+    scoped = [r["Fn::Join"][1][-1] for r in statements["TagOnCreate"]["Resource"]]
+    assert scoped == [":endpoint-config/mlspec-*", ":model-package/mlspec-training-models/*"]
+    assert "sagemaker:AddTags" in statements["SageMakerJobs"]["Action"]  # jobs, models, tuning jobs

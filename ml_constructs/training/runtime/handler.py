@@ -2,7 +2,7 @@
 
 Thin on purpose: it reads S3 and validates the event; parsing, metrics and the gate live in ``metrics.py``
 (pure Python, tested on its own). Standard library and boto3 only (both are in the Lambda runtime); the code
-asset is this directory alone, where ``metrics`` is a top-level sibling module.
+asset is this folder alone, where ``metrics`` is a top-level sibling module.
 
 Event (Step Functions ``LambdaInvoke`` payload; every key is required, nothing has a hidden default, so the
 configuration stays the single source of truth)::
@@ -53,13 +53,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-
-# The package import is tried first so that, in the repository, no other top-level ``metrics`` module on the
-# path can ever shadow ours; in Lambda there is no ``ml_constructs`` package and the sibling file is used.
-try:  # in the repository and the tests
-    from ml_constructs.training.evaluate import metrics
-except ModuleNotFoundError:  # in Lambda: the asset directory is the code root, metrics.py a top-level module
-    import metrics  # type: ignore[no-redef]
+import metrics  # the sibling module: this folder is the function's code root
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

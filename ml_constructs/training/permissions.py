@@ -1,0 +1,257 @@
+"""Who may do what in the training workflow, each grant scoped to this workflow's prefixes and job names: the
+SageMaker job role, the evaluation function's role, the workflow's role, and the acknowledgement of the
+wildcards that per-run names leave."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from ml_constructs.common import key_through, sagemaker_vpc_access
+from ml_constructs.lake_layout import CAPTURE_PREFIX, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
+from ml_constructs.nag import WildcardLedger
+
+
+def grant_jobs(
+    role: iam.Role,
+    curated: s3.IBucket,
+    curated_prefix: str,
+    artifacts: s3.IBucket,
+    key: kms.IKey,
+    *,
+    s3_kms: bool,
+    ledger: WildcardLedger,
+) -> None:
+    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (capture/
+    too: a rolled endpoint's model writes data capture with this role), run in the VPC, log and report."""
+    reads = curated.arn_for_objects(f"{curated_prefix}*")
+    role.add_to_policy(iam.PolicyStatement(sid="ReadTrainingData", actions=["s3:GetObject"], resources=[reads]))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ListTrainingData",
+            actions=["s3:ListBucket"],
+            resources=[curated.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{curated_prefix}*"]}},
+        )
+    )
+    writes = [
+        artifacts.arn_for_objects(f"{p}*")
+        for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX, CAPTURE_PREFIX)
+    ]
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=writes
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ListArtifacts",
+            actions=["s3:ListBucket"],
+            resources=[artifacts.bucket_arn],
+            conditions={
+                "StringLike": {"s3:prefix": [f"{p}*" for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX)]}
+            },
+        )
+    )
+    if s3_kms:
+        role.add_to_policy(key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"))
+    # SageMaker encrypts the instances' volumes with the key: it needs a grant for the attached volumes.
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="VolumeEncryption",
+            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
+    )
+    role.add_to_policy(sagemaker_vpc_access())
+    logs_arn = cdk.Stack.of(role).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/sagemaker/*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="JobLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[logs_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="JobMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        )
+    )
+    ledger.track(role, reads, *writes, "*", logs_arn)
+
+
+def evaluation_role(scope: Construct, log_group: logs.ILogGroup) -> iam.Role:
+    """The evaluation function's own role: only its log group (the managed AWSLambdaBasicExecutionRole would
+    allow every group)."""
+    role = iam.Role(
+        scope,
+        "EvaluateRole",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Evaluation function: read the evaluation/ prefix, write its own log group",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+    )
+    return role
+
+
+def grant_evaluation(
+    function: lambda_.Function, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms: bool, ledger: WildcardLedger
+) -> None:
+    """The evaluation function reads the validation transform's output under evaluation/."""
+    objects = artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
+    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[artifacts.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{EVALUATION_PREFIX}*"]}},
+        )
+    )
+    if s3_kms:
+        function.add_to_role_policy(key_through(function, key, ["kms:Decrypt"], "s3", sid="LakeKeyThroughS3"))
+    # X-Ray PutTraceSegments/PutTelemetryRecords have no resource type
+    ledger.track(function.role, objects, "*")
+
+
+def grant_workflow(
+    machine: sfn.StateMachine,
+    job_role: iam.IRole,
+    key: kms.IKey,
+    package_group: sagemaker.CfnModelPackageGroup,
+    etl_job_name: str,
+    job_prefix: str,
+    evaluate_function: lambda_.IFunction,
+    ledger: WildcardLedger,
+) -> None:
+    """The workflow's role: create, watch and stop the jobs of its runs (named ``<job_prefix>...``), tag what it
+    creates, roll the endpoint, register models, run the ETL, pass the job role to SageMaker only."""
+    stack, role = cdk.Stack.of(machine), machine.role
+    names = f"{job_prefix}*"
+    arns = {
+        kind: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
+        for kind, name in (
+            ("training-job", names),
+            ("transform-job", names),
+            ("model", names),
+            ("hyper-parameter-tuning-job", names),
+            ("model-package", f"{stack.stack_name.lower()}-models/*"),
+            ("endpoint-config", names),
+            ("endpoint", "*"),
+        )
+    }
+    statements = _sagemaker_statements(arns, key, package_group)
+    statements += _supporting_statements(machine, job_role, key, etl_job_name)
+    for statement in statements:
+        role.add_to_principal_policy(statement)
+    # CDK's grants for the state machine: log delivery and X-Ray (no resource types), and invoking the evaluation
+    # function in any of its versions (<arn>:*)
+    ledger.track(role, *arns.values(), "*", f"{evaluate_function.function_arn}:*")
+
+
+def _sagemaker_statements(
+    arns: dict[str, str], key: kms.IKey, package_group: sagemaker.CfnModelPackageGroup
+) -> list[iam.PolicyStatement]:
+    """The SageMaker calls of the workflow, each on the ARNs of its runs' names."""
+    return [
+        iam.PolicyStatement(
+            sid="SageMakerJobs",
+            actions=[
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:CreateTransformJob",
+                "sagemaker:DescribeTransformJob",
+                "sagemaker:StopTransformJob",
+                "sagemaker:CreateModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:AddTags",
+                "sagemaker:ListTags",
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:StopHyperParameterTuningJob",
+            ],
+            resources=[arns[k] for k in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job")],
+        ),
+        iam.PolicyStatement(
+            sid="RollEndpoint",
+            actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
+            resources=[arns["endpoint-config"], arns["endpoint"]],
+        ),
+        iam.PolicyStatement(
+            sid="EndpointConfigEncryption",
+            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        iam.PolicyStatement(
+            sid="RegisterModels",
+            actions=["sagemaker:CreateModelPackage"],
+            resources=[package_group.attr_model_package_group_arn, arns["model-package"]],
+        ),
+        # tags given on create need AddTags on the new resource (the jobs and models have it above)
+        iam.PolicyStatement(
+            sid="TagOnCreate",
+            actions=["sagemaker:AddTags"],
+            resources=[arns["endpoint-config"], arns["model-package"]],
+        ),
+    ]
+
+
+def _supporting_statements(
+    machine: sfn.StateMachine, job_role: iam.IRole, key: kms.IKey, etl_job_name: str
+) -> list[iam.PolicyStatement]:
+    """The alerts' key, the ETL job, passing the job role, and the rules .sync integrations need."""
+    stack = cdk.Stack.of(machine)
+    return [
+        # the alerts topic is encrypted with the lake key: publishing needs the key, through SNS only
+        key_through(machine, key, ["kms:GenerateDataKey", "kms:Decrypt"], "sns", sid="PublishEncryptedAlerts"),
+        iam.PolicyStatement(
+            sid="RunEtl",
+            actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            resources=[stack.format_arn(service="glue", resource="job", resource_name=etl_job_name)],
+        ),
+        iam.PolicyStatement(
+            sid="PassJobRole",
+            actions=["iam:PassRole"],
+            resources=[job_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        # .sync integrations watch the jobs through EventBridge rules managed by Step Functions
+        iam.PolicyStatement(
+            sid="SyncRules",
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[
+                stack.format_arn(
+                    service="events", resource="rule", resource_name=f"StepFunctionsGetEventsForSageMaker{kind}JobsRule"
+                )
+                for kind in ("Training", "Transform", "HyperParameterTuning")
+            ],
+        ),
+    ]
+
+
+def acknowledge(ledger: WildcardLedger, job_prefix: str) -> None:
+    """Acknowledge each wildcard tracked above, by name, once every grant is written."""
+    ledger.acknowledge(
+        f"Job names are generated per run under the {job_prefix} prefix; objects under one prefix of "
+        "one lake bucket; /aws/sagemaker/ log groups; the evaluation function's versions; and '*' only for "
+        "calls without a resource type (EC2 network interfaces, CloudWatch metrics by namespace condition, "
+        "X-Ray, CloudWatch Logs delivery)."
+    )

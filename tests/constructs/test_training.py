@@ -1,0 +1,396 @@
+"""TrainingPipeline alone in a bare stack: its own defaults, each prop, and what a scanner cannot see in the
+state machine definition (names, prefixes, timeouts, retries, the gate, tags)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from ml_constructs.lake_layout import CURATED_ROOT, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
+from ml_constructs.training.construct import (
+    DEFAULT_JOB_PREFIX,
+    XGBOOST_BINARY,
+    EndpointTarget,
+    GateThresholds,
+    TrainingPipeline,
+    Tuning,
+)
+from ml_constructs.training.states import TRANSIENT, TUNED
+
+IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
+ETL_MINUTES = 30
+ENDPOINT = EndpointTarget(
+    name="fraud",
+    variant="AllTraffic",
+    instance_type="ml.t2.medium",
+    instance_count=2,
+    capture_uri="s3://artifacts/capture/",
+    capture_percentage=25,
+)
+
+
+def pipeline(stack: cdk.Stack, **props: Any) -> Template:
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    TrainingPipeline(
+        stack,
+        "Training",
+        image_uri=IMAGE,
+        etl_job_name="etl-job",
+        etl_timeout=cdk.Duration.minutes(ETL_MINUTES),
+        curated=s3.Bucket(stack, "Curated"),
+        artifacts=s3.Bucket(stack, "Artifacts"),
+        key=kms.Key(stack, "Key"),
+        vpc=vpc,
+        alerts=sns.Topic(stack, "Alerts"),
+        **props,
+    )
+    return Template.from_stack(stack)
+
+
+def states(template: Template) -> dict[str, Any]:
+    """The definition's states, every token (bucket names, ARNs) replaced by ``TOKEN``."""
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))["States"]
+
+
+def happy_path(machine: dict[str, Any]) -> list[str]:
+    order, name = [], "Names"
+    while name:
+        order.append(name)
+        state = machine[name]
+        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
+    return order
+
+
+def workflow_statements(template: Template) -> dict[str, Any]:
+    role = next(k for k in template.find_resources("AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
+    policy = next(
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    )
+    return {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+# --- defaults --------------------------------------------------------------------------------------------------------
+
+
+def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
+    machine = states(pipeline(stack))
+    assert happy_path(machine) == [
+        "Names",
+        "RunEtl",
+        "Train",
+        "CreateModel",
+        "EvaluateTransform",
+        "EvaluateMetrics",
+        "QualityGate",
+        "Register",
+        "TestTransform",
+        "Handover",
+        "Done",
+    ]
+    assert "CreateEndpointConfig" not in machine  # no endpoint to roll
+
+
+def test_default_training_job(stack):
+    machine = states(pipeline(stack))
+    job = machine["Train"]["Parameters"]
+    assert job["ResourceConfig"] == {
+        "InstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+        "VolumeSizeInGB": 10,
+        "VolumeKmsKeyId": "TOKEN",
+    }
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 60 * 60}
+    assert machine["Train"]["TimeoutSeconds"] == (60 + 30) * 60  # the job's limit plus a margin for start-up
+    assert job["HyperParameters"] == dict(XGBOOST_BINARY)
+    assert job["EnableNetworkIsolation"] is True
+    assert job["EnableInterContainerTrafficEncryption"] is False  # one instance: no traffic between containers
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in job["InputDataConfig"]}
+    assert {name: source["S3Uri"] for name, source in channels.items()} == {
+        "train": f"s3://TOKEN/{CURATED_ROOT}train/",
+        "validation": f"s3://TOKEN/{CURATED_ROOT}validation/",
+    }
+    assert {source["S3DataDistributionType"] for source in channels.values()} == {"FullyReplicated"}
+    assert job["OutputDataConfig"] == {"S3OutputPath": f"s3://TOKEN/{MODELS_PREFIX}", "KmsKeyId": "TOKEN"}
+    assert "Tags" not in job  # no tags given, none sent
+
+
+def test_default_names_and_prefixes(stack):
+    names = states(pipeline(stack))["Names"]["Parameters"]
+    assert names["run.$"] == f"States.Format('{DEFAULT_JOB_PREFIX}{{}}', $$.Execution.Name)"
+    assert names["models_uri"] == f"s3://TOKEN/{MODELS_PREFIX}"
+    assert names["evaluation_uri.$"] == f"States.Format('s3://TOKEN/{EVALUATION_PREFIX}{{}}/', $$.Execution.Name)"
+    assert names["predictions_uri.$"] == f"States.Format('s3://TOKEN/{PREDICTIONS_PREFIX}{{}}/', $$.Execution.Name)"
+
+
+def test_default_gate_and_decision_threshold(stack):
+    machine = states(pipeline(stack))
+    gate = asdict(GateThresholds())
+    (choice,) = machine["QualityGate"]["Choices"]
+    assert {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in choice["And"]} == gate
+    assert machine["QualityGate"]["Default"] == "DeleteRejectedModel"
+    payload = machine["EvaluateMetrics"]["Parameters"]
+    assert (payload["threshold"], payload["thresholds"]) == (0.5, gate)
+    assert machine["GateFailed"]["Error"] == "QualityGateFailed"
+
+
+def test_every_task_times_out_retries_transient_errors_and_catches_to_the_alert(stack):
+    machine = states(pipeline(stack))
+    tasks = {name: state for name, state in machine.items() if state["Type"] == "Task"}
+    transient = {error for errors in TRANSIENT.values() for error in errors}
+    for name, state in tasks.items():
+        assert state["TimeoutSeconds"] > 0, name
+        (retry,) = state["Retry"]
+        assert set(retry["ErrorEquals"]) <= transient, name
+        assert (retry["IntervalSeconds"], retry["MaxAttempts"], retry["BackoffRate"]) == (10, 3, 2), name
+        assert retry["JitterStrategy"] == "FULL", name
+        if name != "NotifyFailure":  # the failure path itself ends in Fail
+            assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+    assert machine["NotifyFailure"]["Next"] == "Failed"
+    assert machine["RunEtl"]["Parameters"] == {"JobName": "etl-job", "Timeout": ETL_MINUTES}
+    assert machine["RunEtl"]["TimeoutSeconds"] == (ETL_MINUTES + 15) * 60  # the job's timeout plus queueing
+    assert machine["EvaluateTransform"]["TimeoutSeconds"] == 2 * 3600
+
+
+def test_transforms_send_features_and_join_the_label_to_the_score(stack):
+    machine = states(pipeline(stack))
+    for name, split, output in (
+        ("EvaluateTransform", "validation", "$.names.evaluation_uri"),
+        ("TestTransform", "test", "$.names.predictions_uri"),
+    ):
+        params = machine[name]["Parameters"]
+        assert params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://TOKEN/{CURATED_ROOT}{split}/"
+        assert params["TransformOutput"]["S3OutputPath.$"] == output
+        assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+        assert params["TransformResources"] == {
+            "InstanceCount": 1,
+            "InstanceType": "ml.m5.large",
+            "VolumeKmsKeyId": "TOKEN",
+        }
+
+
+def test_state_machine_logs_everything_encrypted_and_times_out_after_the_whole_run(stack):
+    template = pipeline(stack)
+    (key,) = template.find_resources("AWS::KMS::Key")
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        Match.object_like(
+            {
+                "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+                "TracingConfiguration": {"Enabled": True},
+            }
+        ),
+    )
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    definition = json.loads(
+        "".join(p if isinstance(p, str) else "TOKEN" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
+    )
+    assert definition["TimeoutSeconds"] == (ETL_MINUTES + 60 + 180) * 60  # ETL, one training job, the rest
+    template.resource_count_is("AWS::Logs::LogGroup", 2)  # the workflow's and the evaluation function's
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 30}
+    )
+    template.resource_count_is("AWS::Events::Rule", 0)  # on demand only
+
+
+def test_evaluation_function_runs_the_runtime_folder_with_its_own_role(stack):
+    template = pipeline(stack)
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        Match.object_like(
+            {
+                "Handler": "handler.handler",
+                "Runtime": "python3.14",
+                "Architectures": ["arm64"],
+                "MemorySize": 512,
+                "Timeout": 300,
+                "TracingConfig": {"Mode": "Active"},
+            }
+        ),
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        Match.object_like(
+            {
+                "AssumeRolePolicyDocument": Match.object_like(
+                    {"Statement": [Match.object_like({"Principal": {"Service": "lambda.amazonaws.com"}})]}
+                ),
+                "ManagedPolicyArns": Match.absent(),
+            }
+        ),
+    )
+
+
+def test_model_package_group_is_retained(stack):
+    template = pipeline(stack)
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    template.has_resource(
+        "AWS::SageMaker::ModelPackageGroup",
+        {
+            "Properties": {"ModelPackageGroupName": "Test-models", "ModelPackageGroupDescription": Match.any_value()},
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_job_role_reads_the_etl_prefix_and_writes_the_artifact_prefixes(stack):
+    template = pipeline(stack)
+    role = next(k for k in template.find_resources("AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["ReadTrainingData"]["Resource"]["Fn::Join"][1][-1] == f"/{CURATED_ROOT}*"
+    assert statements["LakeKeyThroughS3"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]  # s3_kms default
+    assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_jobs_security_group_admits_only_its_own_members(stack):
+    template = pipeline(stack)
+    (group,) = [
+        g
+        for g in template.find_resources("AWS::EC2::SecurityGroup").values()
+        if "SageMaker" in g["Properties"]["GroupDescription"]
+    ]
+    assert [e.get("FromPort") for e in group["Properties"]["SecurityGroupEgress"]] == [443]
+    template.resource_count_is("AWS::EC2::SecurityGroupIngress", 1)  # from itself
+    template.resource_count_is("AWS::EC2::SecurityGroupEgress", 1)  # to itself
+
+
+def test_workflow_role_is_scoped_to_the_job_prefix(stack):
+    statements = workflow_statements(pipeline(stack))
+    jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
+    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job"):
+        assert f":{kind}/{DEFAULT_JOB_PREFIX}*" in jobs, kind
+    assert statements["PassJobRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    tag_on_create = [r["Fn::Join"][1][-1] for r in statements["TagOnCreate"]["Resource"]]
+    assert len(tag_on_create) == 2
+    assert tag_on_create[0].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
+    assert tag_on_create[1].endswith(":model-package/test-models/*")  # the stack's name, lower case
+
+
+# --- each prop -------------------------------------------------------------------------------------------------------
+
+
+def test_tags_go_on_everything_a_run_creates(stack):
+    tags = {"Project": "demo", "Team": "fraud"}
+    machine = states(pipeline(stack, tags=tags, endpoint=ENDPOINT))
+    expected = [{"Key": k, "Value": v} for k, v in tags.items()]
+    creating = ("Train", "CreateModel", "EvaluateTransform", "TestTransform", "Register", "CreateEndpointConfig")
+    assert {name for name, state in machine.items() if "Tags" in state.get("Parameters", {})} == set(creating)
+    for name in creating:
+        assert machine[name]["Parameters"]["Tags"] == expected, name
+
+
+def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
+    tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
+    machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
+    assert "Train" not in machine
+    assert happy_path(machine)[:5] == ["Names", "RunEtl", "Tune", "BestTrainingJob", "CreateModel"]
+    params = machine["Tune"]["Parameters"]
+    config = params["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian"
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 1}
+    (eta,) = config["ParameterRanges"]["ContinuousParameterRanges"]
+    (depth,) = config["ParameterRanges"]["IntegerParameterRanges"]
+    assert (eta["Name"], eta["MinValue"], eta["MaxValue"], eta["ScalingType"]) == ("eta", "0.05", "0.2", "Logarithmic")
+    assert (depth["Name"], depth["MinValue"], depth["MaxValue"]) == ("max_depth", "2", "5")
+    static = params["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static == {k: v for k, v in XGBOOST_BINARY.items() if k not in TUNED}
+    assert params["HyperParameterTuningJobName.$"].startswith(f"States.Format('{DEFAULT_JOB_PREFIX}{{}}'")
+    assert params["Tags"] == [{"Key": "Project", "Value": "demo"}]  # the tuning job's training jobs inherit them
+    assert "Tags" not in params["TrainingJobDefinition"]
+    assert machine["Tune"]["TimeoutSeconds"] == (20 * 4 + 30) * 60
+
+
+def test_distributed_training_shards_the_data_and_encrypts_traffic(stack):
+    job = states(pipeline(stack, instance_count=3, instance_type="ml.m5.xlarge", volume_size_gb=30))["Train"][
+        "Parameters"
+    ]
+    assert job["EnableInterContainerTrafficEncryption"] is True
+    assert (job["ResourceConfig"]["InstanceCount"], job["ResourceConfig"]["InstanceType"]) == (3, "ml.m5.xlarge")
+    assert job["ResourceConfig"]["VolumeSizeInGB"] == 30
+    assert {c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in job["InputDataConfig"]} == {
+        "ShardedByS3Key"
+    }
+
+
+def test_gate_threshold_and_hyperparameters_follow_the_props(stack):
+    gate = GateThresholds(auc=0.9, precision=0.4, recall=0.6, f1=0.45)
+    machine = states(pipeline(stack, gate=gate, decision_threshold=0.3, hyperparameters={"num_round": "7"}))
+    (choice,) = machine["QualityGate"]["Choices"]
+    assert {"Variable": "$.evaluation.metrics.auc", "NumericGreaterThanEquals": 0.9} in choice["And"]
+    assert machine["EvaluateMetrics"]["Parameters"]["threshold"] == 0.3
+    assert machine["NotifyGateFailure"]["Parameters"]["Message"]["thresholds"] == asdict(gate)
+    assert machine["Train"]["Parameters"]["HyperParameters"] == {"num_round": "7"}
+
+
+def test_without_the_test_transform_the_endpoint_roll_follows_the_registry(stack):
+    machine = states(pipeline(stack, batch_transform_test=False, endpoint=ENDPOINT))
+    assert "TestTransform" not in machine
+    assert machine["Register"]["Next"] == "CreateEndpointConfig"
+    config = machine["CreateEndpointConfig"]["Parameters"]
+    (variant,) = config["ProductionVariants"]
+    assert (variant["VariantName"], variant["InstanceType"], variant["InitialInstanceCount"]) == (
+        "AllTraffic",
+        "ml.t2.medium",
+        2,
+    )
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 25
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://artifacts/capture/"
+    assert machine["UpdateEndpoint"]["Parameters"]["EndpointName"] == "fraud"
+    assert machine["EndpointInService"]["Default"] == "WaitForEndpoint"
+    assert machine["WaitForEndpoint"]["Seconds"] == 60
+
+
+@pytest.mark.parametrize("s3_kms", [True, False])
+def test_outputs_use_the_key_only_when_the_buckets_do(stack, s3_kms):
+    machine = states(pipeline(stack, s3_kms=s3_kms))
+    assert ("KmsKeyId" in machine["Train"]["Parameters"]["OutputDataConfig"]) is s3_kms
+    assert ("KmsKeyId" in machine["EvaluateTransform"]["Parameters"]["TransformOutput"]) is s3_kms
+    assert machine["Train"]["Parameters"]["ResourceConfig"]["VolumeKmsKeyId"] == "TOKEN"  # volumes always
+
+
+def test_job_prefix_names_the_jobs_and_scopes_the_role(stack):
+    template = pipeline(stack, job_prefix="alice-")
+    machine = states(template)
+    assert machine["Names"]["Parameters"]["run.$"] == "States.Format('alice-{}', $$.Execution.Name)"
+    jobs = json.dumps(workflow_statements(template)["SageMakerJobs"]["Resource"])
+    assert ":training-job/alice-*" in jobs
+    assert DEFAULT_JOB_PREFIX not in jobs
+
+
+def test_schedule_starts_the_workflow(stack):
+    template = pipeline(stack, schedule="cron(0 3 ? * SUN *)")
+    template.resource_count_is("AWS::Events::Rule", 1)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"ScheduleExpression": "cron(0 3 ? * SUN *)", "State": "ENABLED", "Targets": Match.any_value()},
+    )
+
+
+def test_log_retention_and_removal_policy_follow_the_props(stack):
+    template = pipeline(stack, log_retention=logs.RetentionDays.ONE_WEEK, removal_policy=cdk.RemovalPolicy.RETAIN)
+    groups = [g for k, g in template.find_resources("AWS::Logs::LogGroup").items() if k.startswith("Training")]
+    assert len(groups) == 2
+    assert all(g["Properties"]["RetentionInDays"] == 7 and g["DeletionPolicy"] == "Retain" for g in groups)
