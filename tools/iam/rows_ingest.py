@@ -145,7 +145,7 @@ def glue_job_code(d: Deployment, e: Emitter) -> Iterator[Call]:
             yield from e.call(role, "s3:GetObject", d.env.s3(bucket, key), f"Glue job {res.label}")
 
 
-#: The ETL job's argument contract (ml_constructs/glue_etl/glue_entry.py): it reads the first, and rebuilds
+#: The ETL job's argument contract (ml_constructs/glue_etl/runtime/glue_entry.py): it reads the first, and rebuilds
 #: everything under the second on each run (Spark's overwrite mode lists, deletes and writes).
 GLUE_JOB_INPUTS = ("--raw_path",)
 GLUE_JOB_OUTPUTS = ("--curated_path",)
