@@ -4,6 +4,7 @@ so what the tests check is exactly what `cdk synth` produces."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -57,6 +58,18 @@ class _TagProviders:
             node.add_property_override("Tags", self._tags)
 
 
+#: Each stack's description (shown by CloudFormation), by the suffix of its name.
+DESCRIPTIONS = {
+    "data-lake": "ML specialty reference: S3 data lake (zones, SSE-KMS, lifecycle) and its KMS key",
+    "network": "ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
+    "alerts": "ML specialty reference: the KMS-encrypted SNS topic every alarm notifies",
+    "streaming": "ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
+    "glue-etl": "ML specialty reference: Glue crawlers, the ETL job (raw -> curated), Athena, data quality",
+    "serving": "ML specialty reference: real-time endpoint with data capture and autoscaling",
+    "training": "ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
+}
+
+
 def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
     """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on and the
     project's tags on every resource that takes tags (the leftovers check finds resources by them)."""
@@ -66,87 +79,48 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         cdk.Tags.of(app).add(key, value)
     cdk.Aspects.of(app).add(_TagProviders(tags))
 
-    data_lake = DataLakeStack(
-        app,
-        f"{config.prefix}-data-lake",
-        settings=config.lake,
-        prefix=config.prefix,
-        env=env,
-        description="ML specialty reference: S3 data lake (zones, SSE-KMS, lifecycle) and its KMS key",
-    )
+    def named(suffix: str) -> dict[str, Any]:
+        return {
+            "scope": app,
+            "construct_id": f"{config.prefix}-{suffix}",
+            "env": env,
+            "description": DESCRIPTIONS[suffix],
+        }
+
+    data_lake = DataLakeStack(**named("data-lake"), settings=config.lake, prefix=config.prefix)
+    lake = data_lake.lake
     network = NetworkStack(
-        app,
-        f"{config.prefix}-network",
+        **named("network"),
         settings=config.network,
         log_settings=config.logs,
-        lake=data_lake.lake,
+        lake=lake,
         removal_policy=removal_policy(config.lake.removal_policy),
-        env=env,
-        description="ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
     )
-    alerts = AlertsStack(
-        app,
-        f"{config.prefix}-alerts",
-        settings=config.alerts,
-        lake=data_lake.lake,
-        env=env,
-        description="ML specialty reference: the KMS-encrypted SNS topic every alarm notifies",
-    )
-    streaming = StreamingStack(
-        app,
-        f"{config.prefix}-streaming",
-        config=config,
-        lake=data_lake.lake,
-        alerts=alerts.alerts.topic,
-        env=env,
-        description="ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
-    )
-    glue_etl = GlueEtlStack(
-        app,
-        f"{config.prefix}-glue-etl",
-        config=config,
-        lake=data_lake.lake,
-        env=env,
-        description="ML specialty reference: Glue crawlers, the ETL job (raw -> curated), Athena, data quality",
-    )
+    alerts = AlertsStack(**named("alerts"), settings=config.alerts, lake=lake)
+    streaming = StreamingStack(**named("streaming"), config=config, lake=lake, alerts=alerts.alerts.topic)
+    glue_etl = GlueEtlStack(**named("glue-etl"), config=config, lake=lake)
     # the raw crawler adds partitions to the raw table the streaming stack owns
     glue_etl.add_stack_dependency(streaming)
-    serving = ServingStack(
-        app,
-        f"{config.prefix}-serving",
-        config=config,
-        lake=data_lake.lake,
-        network=network,
-        alerts=alerts,
-        env=env,
-        description="ML specialty reference: real-time endpoint with data capture and autoscaling",
-    )
+    serving = ServingStack(**named("serving"), config=config, lake=lake, network=network, alerts=alerts)
     training = TrainingStack(
-        app,
-        f"{config.prefix}-training",
+        **named("training"),
         config=config,
-        lake=data_lake.lake,
+        lake=lake,
         network=network,
         etl=glue_etl.etl,
         alerts=alerts,
-        # the workflow's last step rolls the serving endpoint to the new model
-        endpoint=EndpointTarget(
-            name=serving.endpoint.endpoint.attr_endpoint_name,
-            variant=VARIANT,
-            instance_type=config.serving.instance_type,
-            instance_count=config.serving.instance_count,
-            capture_uri=serving.endpoint.capture_uri,
-            capture_percentage=config.serving.capture_percentage,
-        ),
-        env=env,
-        description="ML specialty reference: Step Functions training workflow (ETL, XGBoost, gate, registry)",
+        endpoint=_endpoint_target(serving, config),  # the workflow's last step rolls the endpoint
     )
-    return Stacks(
-        data_lake=data_lake,
-        network=network,
-        alerts=alerts,
-        streaming=streaming,
-        glue_etl=glue_etl,
-        training=training,
-        serving=serving,
+    return Stacks(data_lake, network, alerts, streaming, glue_etl, training, serving)
+
+
+def _endpoint_target(serving: ServingStack, config: AppConfig) -> EndpointTarget:
+    """The serving stack's endpoint as the training workflow rolls it to a new model."""
+    return EndpointTarget(
+        name=serving.endpoint.endpoint.attr_endpoint_name,
+        variant=VARIANT,
+        instance_type=config.serving.instance_type,
+        instance_count=config.serving.instance_count,
+        capture_uri=serving.endpoint.capture_uri,
+        capture_percentage=config.serving.capture_percentage,
     )
