@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,6 @@ def _normalise(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
-        if isinstance(value, str):  # the tags the training workflow gives what it creates, in its definition
-            profile = r'\{"Key":"Profile","Value":"(sandbox|local)"\}'
-            return re.sub(profile, '{"Key":"Profile","Value":"<profile>"}', value)
         return value
 
     result = walk(template)
