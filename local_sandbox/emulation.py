@@ -458,47 +458,23 @@ def complete_bucket(region: str, name: str, p: dict[str, Any]) -> None:
 
 def _install_completions() -> list[tuple[Any, str, Any]]:
     """Patch moto's bucket, stream and key models; return ``(class, attribute, original)`` to undo it."""
-    from moto.cloudformation.models import Stack
-    from moto.kinesis.models import Stream
-    from moto.kms.models import Key
+    return [
+        *_enforce_unconditional_bucket_statements(),
+        *_complete_created_buckets(),
+        *_encrypt_created_streams(),
+        *_adapt_created_keys(),
+        *_keep_deleted_stack_outputs(),
+        *_refuse_deleting_non_empty_buckets(),
+        *_delete_network_models(),
+        *_serve_data_quality_rulesets(),
+    ]
+
+
+def _enforce_unconditional_bucket_statements() -> list[tuple[Any, str, Any]]:
+    """Bucket policies: enforce the statements without a ``Condition`` only."""
     from moto.s3.models import FakeBucket
 
-    originals: list[tuple[Any, str, Any]] = [
-        (FakeBucket, "get_permission", FakeBucket.__dict__["get_permission"]),
-        (FakeBucket, "create_from_cloudformation_json", FakeBucket.__dict__["create_from_cloudformation_json"]),
-        (Stream, "create_from_cloudformation_json", Stream.__dict__["create_from_cloudformation_json"]),
-        (Key, "create_from_cloudformation_json", Key.__dict__["create_from_cloudformation_json"]),
-    ]
-    bucket_create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-    stream_create = Stream.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-    key_create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def bucket(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
-        if cfn.get("Properties", {}).get("ObjectLockEnabled"):
-            # moto creates the bucket without Object Lock; create it with the flag first, as S3 requires.
-            client("s3", region).create_bucket(Bucket=resource_name, ObjectLockEnabledForBucket=True)
-        created = bucket_create(cls, resource_name, cfn, account_id, region, **kw)
-        complete_bucket(region, resource_name, cfn.get("Properties", {}))
-        return created
-
-    def stream(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
-        created = stream_create(cls, resource_name, cfn, account_id, region, **kw)
-        encryption = cfn.get("Properties", {}).get("StreamEncryption")
-        if encryption:
-            client("kinesis", region).start_stream_encryption(
-                StreamName=created.stream_name, EncryptionType=encryption["EncryptionType"], KeyId=encryption["KeyId"]
-            )
-        return created
-
-    def key(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
-        properties = dict(cfn["Properties"])
-        if isinstance(properties.get("KeyPolicy"), dict):
-            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
-        properties["Tags"] = [
-            {"TagKey": t.get("Key", t.get("TagKey")), "TagValue": t.get("Value", t.get("TagValue"))}
-            for t in properties.get("Tags", [])
-        ]
-        return key_create(cls, resource_name, {**cfn, "Properties": properties}, account_id, region, **kw)
+    original = FakeBucket.__dict__["get_permission"]
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         # moto evaluates a bucket policy's statements without the request's context, so every conditional Deny
@@ -516,13 +492,80 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
         ]
         return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    return [(FakeBucket, "get_permission", original)]
+
+
+def _complete_created_buckets() -> list[tuple[Any, str, Any]]:
+    """Bucket creation: Object Lock when the template enables it, then the properties ``complete_bucket`` sets."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.__dict__["create_from_cloudformation_json"]
+    bucket_create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def bucket(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
+        if cfn.get("Properties", {}).get("ObjectLockEnabled"):
+            # moto creates the bucket without Object Lock; create it with the flag first, as S3 requires.
+            client("s3", region).create_bucket(Bucket=resource_name, ObjectLockEnabledForBucket=True)
+        created = bucket_create(cls, resource_name, cfn, account_id, region, **kw)
+        complete_bucket(region, resource_name, cfn.get("Properties", {}))
+        return created
+
+    FakeBucket.create_from_cloudformation_json = classmethod(bucket)  # type: ignore[assignment,method-assign]
+    return [(FakeBucket, "create_from_cloudformation_json", original)]
+
+
+def _encrypt_created_streams() -> list[tuple[Any, str, Any]]:
+    """Stream creation: start the template's ``StreamEncryption`` (SSE-KMS)."""
+    from moto.kinesis.models import Stream
+
+    original = Stream.__dict__["create_from_cloudformation_json"]
+    stream_create = Stream.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def stream(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
+        created = stream_create(cls, resource_name, cfn, account_id, region, **kw)
+        encryption = cfn.get("Properties", {}).get("StreamEncryption")
+        if encryption:
+            client("kinesis", region).start_stream_encryption(
+                StreamName=created.stream_name, EncryptionType=encryption["EncryptionType"], KeyId=encryption["KeyId"]
+            )
+        return created
+
+    Stream.create_from_cloudformation_json = classmethod(stream)  # type: ignore[assignment,method-assign]
+    return [(Stream, "create_from_cloudformation_json", original)]
+
+
+def _adapt_created_keys() -> list[tuple[Any, str, Any]]:
+    """Key creation: the key policy serialised and the tags as ``TagKey``/``TagValue``, as moto reads them."""
+    from moto.kms.models import Key
+
+    original = Key.__dict__["create_from_cloudformation_json"]
+    key_create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def key(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
+        properties = dict(cfn["Properties"])
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        properties["Tags"] = [
+            {"TagKey": t.get("Key", t.get("TagKey")), "TagValue": t.get("Value", t.get("TagValue"))}
+            for t in properties.get("Tags", [])
+        ]
+        return key_create(cls, resource_name, {**cfn, "Properties": properties}, account_id, region, **kw)
+
+    Key.create_from_cloudformation_json = classmethod(key)  # type: ignore[assignment,method-assign]
+    return [(Key, "create_from_cloudformation_json", original)]
+
+
+def _keep_deleted_stack_outputs() -> list[tuple[Any, str, Any]]:
+    """A deleted stack shows the outputs it had when it was deleted, and exports nothing."""
     # A deleted stack's outputs are evaluated lazily by moto, which re-creates the deleted resources they refer
     # to (and fails where a name is fixed): DescribeStacks after `cdk destroy` must show the outputs as they were
     # when the stack was deleted, and a deleted stack exports nothing.
+    from moto.cloudformation.models import Stack
+
     stack_delete = Stack.__dict__["delete"]
     stack_outputs = Stack.__dict__["outputs"]
     stack_exports = Stack.__dict__["exports"]
-    originals += [(Stack, "delete", stack_delete), (Stack, "outputs", stack_outputs), (Stack, "exports", stack_exports)]
 
     def delete_stack(self: Any) -> None:
         self._local_outputs = stack_outputs.fget(self)
@@ -536,11 +579,20 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
     def exports_of(self: Any) -> Any:
         return [] if self.status == "DELETE_COMPLETE" else stack_exports.fget(self)
 
+    Stack.delete = delete_stack  # type: ignore[method-assign]
+    Stack.outputs = property(outputs_of)  # type: ignore[assignment,method-assign]
+    Stack.exports = property(exports_of)  # type: ignore[assignment,method-assign]
+    return [(Stack, "delete", stack_delete), (Stack, "outputs", stack_outputs), (Stack, "exports", stack_exports)]
+
+
+def _refuse_deleting_non_empty_buckets() -> list[tuple[Any, str, Any]]:
+    """Bucket deletion: refused while the bucket still has objects, as S3 refuses it."""
     # moto's bucket delete silently keeps a bucket that still has objects, and CloudFormation reports it deleted:
     # S3 (and CloudFormation) refuse instead, so that the stack's delete order is retried after the auto-delete
     # custom resource empties it, or fails as it would in AWS.
+    from moto.s3.models import FakeBucket
+
     bucket_delete = FakeBucket.__dict__["delete_from_cloudformation_json"]
-    originals.append((FakeBucket, "delete_from_cloudformation_json", bucket_delete))
 
     def delete_bucket(cls: type, resource_name: str, cfn: Any, account_id: str, region_name: str) -> None:
         from moto.s3.exceptions import BucketNotEmpty
@@ -552,8 +604,11 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
         bucket_delete.__func__(cls, resource_name, cfn, account_id, region_name)
 
     FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)  # type: ignore[assignment,method-assign]
+    return [(FakeBucket, "delete_from_cloudformation_json", bucket_delete)]
 
-    # moto's network models without a CloudFormation delete: left behind, they keep the VPC from being deleted.
+
+def _delete_network_models() -> list[tuple[Any, str, Any]]:
+    """A CloudFormation delete for moto's network models without one: left behind, they keep the VPC alive."""
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.flow_logs import FlowLogs
     from moto.ec2.models.route_tables import RouteTable
@@ -572,21 +627,28 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
         FlowLogs: lambda self, account, region: ec2_backends[account][region].delete_flow_logs([self.id]),
         VPCEndPoint: lambda self, account, region: ec2_backends[account][region].delete_vpc_endpoints([self.id]),
     }
-
-    def tolerant(delete: Callable[[Any, str, str], Any]) -> Callable[[Any, str, str], None]:
-        def run(self: Any, account_id: str, region_name: str) -> None:
-            try:
-                delete(self, account_id, region_name)
-            except Exception as exc:  # moto's EC2 errors: already gone with its parent is what CloudFormation wants
-                if "does not exist" not in str(exc):
-                    raise
-
-        return run
-
+    originals: list[tuple[Any, str, Any]] = []
     for model, delete in network_deletes.items():
         originals.append((model, "delete", model.__dict__.get("delete", _MISSING)))
-        model.delete = tolerant(delete)  # type: ignore[attr-defined]
-    # The two Glue Data Quality reads `make leftovers` uses, served from the rulesets recorded above.
+        model.delete = _tolerant(delete)  # type: ignore[attr-defined]
+    return originals
+
+
+def _tolerant(delete: Callable[[Any, str, str], Any]) -> Callable[[Any, str, str], None]:
+    """``delete``, except that a model already gone with its parent is not an error."""
+
+    def run(self: Any, account_id: str, region_name: str) -> None:
+        try:
+            delete(self, account_id, region_name)
+        except Exception as exc:  # moto's EC2 errors: already gone with its parent is what CloudFormation wants
+            if "does not exist" not in str(exc):
+                raise
+
+    return run
+
+
+def _serve_data_quality_rulesets() -> list[tuple[Any, str, Any]]:
+    """The two Glue Data Quality reads `make leftovers` uses, served from the rulesets recorded above."""
     from moto.core.responses import ActionResult
     from moto.glue.exceptions import EntityNotFoundException
     from moto.glue.responses import GlueResponse
@@ -605,16 +667,10 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
             raise EntityNotFoundException(f"Cannot find Data Quality Ruleset in account {self.current_account}: {name}")
         return ActionResult(_RULESETS[(self.region, name)])
 
+    originals: list[tuple[Any, str, Any]] = []
     for action, method in (("list_data_quality_rulesets", list_rulesets), ("get_data_quality_ruleset", get_ruleset)):
         originals.append((GlueResponse, action, GlueResponse.__dict__.get(action, _MISSING)))
         setattr(GlueResponse, action, method)
-    Stack.delete = delete_stack  # type: ignore[method-assign]
-    Stack.outputs = property(outputs_of)  # type: ignore[assignment,method-assign]
-    Stack.exports = property(exports_of)  # type: ignore[assignment,method-assign]
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
-    FakeBucket.create_from_cloudformation_json = classmethod(bucket)  # type: ignore[assignment,method-assign]
-    Stream.create_from_cloudformation_json = classmethod(stream)  # type: ignore[assignment,method-assign]
-    Key.create_from_cloudformation_json = classmethod(key)  # type: ignore[assignment,method-assign]
     return originals
 
 

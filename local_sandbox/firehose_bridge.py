@@ -215,88 +215,145 @@ def _error_record(record: _Record, code: str, message: str) -> bytes:
     return (json.dumps(body) + "\n").encode()
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """The deployed delivery stream's destination, as the bridge applies it."""
+
+    name: str
+    version: str
+    destination: Mapping[str, Any]
+    bucket: str
+    extract: Callable[[dict[str, Any]], dict[str, str]] | None
+    converter: ParquetConverter | None
+    compression: str
+    extension: str
+    encryption: dict[str, str]
+    limit: int
+
+    def key(self, prefix: str, when: datetime, extension: str = "") -> str:
+        """An object name as Firehose gives it: ``<prefix><stream name>-<version>-<time>-<uuid><extension>``."""
+        return f"{prefix}{self.name}-{self.version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{extension}"
+
+
+def _converter(conversion: Mapping[str, Any], glue: Any) -> ParquetConverter | None:
+    """The record format conversion the configuration enables, with its Glue table's columns (None: disabled)."""
+    if not conversion.get("Enabled"):
+        return None
+    schema = conversion["SchemaConfiguration"]
+    table = glue.get_table(DatabaseName=schema["DatabaseName"], Name=schema["TableName"])["Table"]
+    deserializer = conversion["InputFormatConfiguration"]["Deserializer"]
+    formats = deserializer.get("HiveJsonSerDe", {}).get("TimestampFormats", [])
+    return ParquetConverter(table["StorageDescriptor"]["Columns"], formats)
+
+
+def _delivery(description: Mapping[str, Any], name: str, glue: Any) -> _Delivery:
+    """The destination configuration of a ``DescribeDeliveryStream`` answer, read before the first record."""
+    destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
+    bucket = destination["BucketARN"].split(":::")[-1]
+    version = description.get("VersionId", "1")
+    extract = partition_extractor(destination)
+    converter = _converter(destination.get("DataFormatConversionConfiguration", {}), glue)
+    compression = destination.get("CompressionFormat", "UNCOMPRESSED")
+    extension = destination.get("FileExtension") or (".gz" if compression == "GZIP" and not converter else "")
+    kms = destination.get("EncryptionConfiguration", {}).get("KMSEncryptionConfig", {}).get("AWSKMSKeyARN")
+    return _Delivery(
+        name=name,
+        version=version,
+        destination=destination,
+        bucket=bucket,
+        extract=extract,
+        converter=converter,
+        compression=compression,
+        extension=extension,
+        encryption={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {},
+        limit=destination["BufferingHints"]["SizeInMBs"] * 1024 * 1024,
+    )
+
+
+class _Bridge:
+    """Records in, objects out: buffers per partition prefix, error records per error prefix, and the report."""
+
+    def __init__(self, delivery: _Delivery, s3: Any, now: Callable[[], datetime]) -> None:
+        self.delivery = delivery
+        self.s3 = s3
+        self.now = now
+        self.report = BridgeReport()
+        self.buffers: dict[str, list[Any]] = defaultdict(list)
+        self.sizes: dict[str, int] = defaultdict(int)
+        self.errors: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+
+    def take(self, record: _Record) -> None:
+        """Buffer one record under its partition's prefix, or keep its error record."""
+        self.report.records += 1
+        try:
+            parsed = json.loads(record.data)
+            if not isinstance(parsed, dict):
+                raise ValueError("not a JSON object")
+            keys = self.delivery.extract(parsed) if self.delivery.extract else {}
+        except ValueError as exc:
+            self._fail(record, "processing-failed", "DynamicPartitioning.MetadataExtractionFailed", str(exc))
+            return
+        item: Any = record.data
+        if self.delivery.converter:
+            try:
+                item = self.delivery.converter.row(parsed)
+            except ValueError as exc:
+                self._fail(record, "format-conversion-failed", "DataFormatConversion.MalformedData", str(exc))
+                return
+        self._buffer(record, item, keys)
+
+    def finish(self) -> BridgeReport:
+        """Write what is still buffered and the error records (the buffering interval elapsing)."""
+        for prefix in list(self.buffers):
+            self._flush(prefix)
+        for (prefix, _), lines in self.errors.items():
+            key = self.delivery.key(prefix, self.now())
+            self._put(key, b"".join(lines))
+            self.report.error_objects.append(key)
+        if not self.report.accounted:  # pragma: no cover - a bug in this module, never data
+            raise AssertionError(f"bridge lost records: {self.report}")
+        return self.report
+
+    def _buffer(self, record: _Record, item: Any, keys: Mapping[str, str]) -> None:
+        prefix = expand_prefix(self.delivery.destination["Prefix"], keys=keys, when=record.arrival)
+        self.buffers[prefix].append(item)
+        self.sizes[prefix] += len(record.data)
+        self.report.delivered += 1
+        self.report.partitions[prefix] = self.report.partitions.get(prefix, 0) + 1
+        if self.sizes[prefix] >= self.delivery.limit:
+            self._flush(prefix)
+
+    def _put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.delivery.bucket, Key=key, Body=body, **self.delivery.encryption)
+
+    def _flush(self, prefix: str) -> None:
+        """One object of the prefix's buffered records, converted or compressed as configured."""
+        items = self.buffers.pop(prefix, [])
+        self.sizes.pop(prefix, None)
+        if not items:
+            return
+        key = self.delivery.key(prefix, self.now(), self.delivery.extension)
+        if self.delivery.converter:
+            body = self.delivery.converter.to_bytes(items)
+        else:
+            body = b"".join(items)
+            body = gzip.compress(body, mtime=0) if self.delivery.compression == "GZIP" else body
+        self._put(key, body)
+        self.report.objects.append(key)
+
+    def _fail(self, record: _Record, error_type: str, code: str, message: str) -> None:
+        error_prefix = self.delivery.destination["ErrorOutputPrefix"]
+        prefix = expand_prefix(error_prefix, keys={}, when=record.arrival, error_type=error_type)
+        self.errors[(prefix, error_type)].append(_error_record(record, code, message))
+        self.report.failed[error_type] = self.report.failed.get(error_type, 0) + 1
+
+
 def run(aws: Any, delivery_stream: str, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> BridgeReport:
     """Deliver every record of the delivery stream's source as its deployed configuration says."""
     firehose, kinesis, s3, glue = (aws.client(s) for s in ("firehose", "kinesis", "s3", "glue"))
     description = firehose.describe_delivery_stream(DeliveryStreamName=delivery_stream)["DeliveryStreamDescription"]
     source = description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
-    destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
-    bucket = destination["BucketARN"].split(":::")[-1]
-    version = description.get("VersionId", "1")
-    extract = partition_extractor(destination)
-    conversion = destination.get("DataFormatConversionConfiguration", {})
-    converter: ParquetConverter | None = None
-    if conversion.get("Enabled"):
-        schema = conversion["SchemaConfiguration"]
-        table = glue.get_table(DatabaseName=schema["DatabaseName"], Name=schema["TableName"])["Table"]
-        deserializer = conversion["InputFormatConfiguration"]["Deserializer"]
-        formats = deserializer.get("HiveJsonSerDe", {}).get("TimestampFormats", [])
-        converter = ParquetConverter(table["StorageDescriptor"]["Columns"], formats)
-    compression = destination.get("CompressionFormat", "UNCOMPRESSED")
-    extension = destination.get("FileExtension") or (".gz" if compression == "GZIP" and not converter else "")
-    kms = destination.get("EncryptionConfiguration", {}).get("KMSEncryptionConfig", {}).get("AWSKMSKeyARN")
-    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
-    limit = destination["BufferingHints"]["SizeInMBs"] * 1024 * 1024
-
-    report = BridgeReport()
-    buffers: dict[str, list[Any]] = defaultdict(list)
-    sizes: dict[str, int] = defaultdict(int)
-    errors: dict[tuple[str, str], list[bytes]] = defaultdict(list)
-
-    def put(key: str, body: bytes) -> None:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, **encryption)
-
-    def flush(prefix: str) -> None:
-        items = buffers.pop(prefix, [])
-        sizes.pop(prefix, None)
-        if not items:
-            return
-        when = now()
-        key = f"{prefix}{delivery_stream}-{version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{extension}"
-        if converter:
-            body = converter.to_bytes(items)
-        else:
-            body = b"".join(items)
-            body = gzip.compress(body, mtime=0) if compression == "GZIP" else body
-        put(key, body)
-        report.objects.append(key)
-
-    def fail(record: _Record, error_type: str, code: str, message: str) -> None:
-        prefix = expand_prefix(destination["ErrorOutputPrefix"], keys={}, when=record.arrival, error_type=error_type)
-        errors[(prefix, error_type)].append(_error_record(record, code, message))
-        report.failed[error_type] = report.failed.get(error_type, 0) + 1
-
+    bridge = _Bridge(_delivery(description, delivery_stream, glue), s3, now)
     for record in read_stream(kinesis, source):
-        report.records += 1
-        keys: dict[str, str] = {}
-        try:
-            parsed = json.loads(record.data)
-            if not isinstance(parsed, dict):
-                raise ValueError("not a JSON object")
-            keys = extract(parsed) if extract else {}
-        except ValueError as exc:
-            fail(record, "processing-failed", "DynamicPartitioning.MetadataExtractionFailed", str(exc))
-            continue
-        item: Any = record.data
-        if converter:
-            try:
-                item = converter.row(parsed)
-            except ValueError as exc:
-                fail(record, "format-conversion-failed", "DataFormatConversion.MalformedData", str(exc))
-                continue
-        prefix = expand_prefix(destination["Prefix"], keys=keys, when=record.arrival)
-        buffers[prefix].append(item)
-        sizes[prefix] += len(record.data)
-        report.delivered += 1
-        report.partitions[prefix] = report.partitions.get(prefix, 0) + 1
-        if sizes[prefix] >= limit:
-            flush(prefix)
-    for prefix in list(buffers):
-        flush(prefix)
-    for (prefix, _), lines in errors.items():
-        key = f"{prefix}{delivery_stream}-{version}-{now():%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"
-        put(key, b"".join(lines))
-        report.error_objects.append(key)
-    if not report.accounted:  # pragma: no cover - a bug in this module, never data
-        raise AssertionError(f"bridge lost records: {report}")
-    return report
+        bridge.take(record)
+    return bridge.finish()

@@ -128,6 +128,193 @@ def drifted(row: str, column: int) -> str:
     return ",".join(fields)
 
 
+def _training_failure(execution: Execution) -> str:
+    """Why the training workflow failed: its error, the metrics it measured, the errors its Catches handled."""
+    caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
+    evaluation = (execution.last_state or {}).get("evaluation", {}).get("metrics")
+    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
+    return (
+        f"the training workflow failed: {execution.error}: {execution.cause}"
+        + (f" (measured: {measured})" if evaluation else "")
+        + (f" (caught: {caught})" if caught else "")
+    )
+
+
+class _Steps:
+    """The six steps, sharing the deployed stacks, the result so far and the progress lines."""
+
+    count = 6
+
+    def __init__(self, aws: Any, deployed: Deployed, result: RunResult, progress: Callable[[str], None]) -> None:
+        self.aws = aws
+        self.deployed = deployed
+        self.result = result
+        self.progress = progress
+        self.s3 = aws.client("s3")
+
+    @contextlib.contextmanager
+    def step(self, number: int, title: str) -> Iterator[None]:
+        """Announce the step, then time it: the timing goes to the result and to a ``done in`` line."""
+        self.progress(f"[{number}/{self.count}] {title}")
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        self.result.timings.append(StepTiming(title, seconds))
+        self.progress(f"      done in {seconds:.1f} s")
+
+    def produce(self, producer_main: Callable[[list[str]], int], events: int, seed: int) -> None:
+        """1. Events into the stream, through the producer's command line."""
+        stream = self.deployed.one("streaming", "AWS::Kinesis::Stream")
+        with self.step(1, f"producer: {events} events (seed {seed}) -> Kinesis stream {stream}"):
+            argv = ["--stream", stream, "--count", str(events), "--seed", str(seed)]
+            endpoint = ["--endpoint-url", self.aws.endpoint_url, "--region", self.aws.region, "--no-progress"]
+            code = producer_main([*argv, *endpoint])
+            if code != 0:
+                raise RuntimeError(f"the producer exited with {code}")
+
+    def deliver(self) -> None:
+        """2. The delivery stream's work: stream -> raw zone."""
+        delivery = self.deployed.one("streaming", "AWS::KinesisFirehose::DeliveryStream")
+        with self.step(2, f"Firehose bridge (emulated delivery of {delivery}) -> raw zone"):
+            bridge = self.result.bridge = firehose_bridge.run(self.aws, delivery)
+            failed = sum(bridge.failed.values())
+            self.progress(
+                f"      {bridge.records} records -> {len(bridge.objects)} objects in "
+                f"{len(bridge.partitions)} dt= partitions; {failed} to the error prefix"
+            )
+
+    def train(self, work: Path) -> LocalTasks:
+        """3. The deployed training workflow, state by state; returns its tasks (closed), for their S3 listing."""
+        state_machine = self.deployed.output("training", "StateMachineArn")
+        definition = json.loads(
+            self.aws.client("stepfunctions").describe_state_machine(stateMachineArn=state_machine)["definition"]
+        )
+        execution_name = str(uuid.uuid4())  # what StartExecution names an execution by default
+        tasks = LocalTasks(self.aws, work, progress=lambda message: self.progress(f"      {message}"))
+        try:
+            with self.step(3, f"training workflow {state_machine.rsplit(':', 1)[-1]} (execution {execution_name})"):
+                execution = run_definition(
+                    definition,
+                    execution_name=execution_name,
+                    execution_id=f"{state_machine.replace(':stateMachine:', ':execution:')}:{execution_name}",
+                    tasks=tasks,
+                    on_state=lambda name, kind: self.progress(f"      state {name} ({kind})"),
+                )
+                self.result.execution = execution
+                if execution.status != "SUCCEEDED":
+                    raise RuntimeError(_training_failure(execution))
+                metrics = execution.output["metrics"]
+                self.progress(
+                    "      gate passed: "
+                    + ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
+                    + f"; registered {execution.output['model_package_arn'].rsplit('/', 2)[-2:]}"
+                )
+        finally:
+            tasks.close()
+        return tasks
+
+    def crawl(self) -> None:
+        """4. The crawlers, as their schedule would run them: raw partitions, the curated table."""
+        with self.step(4, "Glue crawlers (emulated crawl): raw events partitions, the curated table"):
+            for name in self.deployed.physical("glue-etl", "AWS::Glue::Crawler"):
+                crawl = crawlers.crawl(self.aws, name)
+                self.result.crawls.append(crawl)
+                self.progress(
+                    f"      {name}: created {crawl.tables_created or '-'}, updated {crawl.tables_updated or '-'}, "
+                    f"partitions added {crawl.partitions_added}"
+                )
+
+    def serve(self, tasks: LocalTasks, columns: list[str], hours: dict[str, datetime]) -> dict[str, Any]:
+        """5. Traffic through the endpoint (now serving the new model), captured per hour; returns the Glue job."""
+        endpoint_name = self.deployed.output("serving", "EndpointName")
+        job_name = self.deployed.output("glue-etl", "JobName")
+        job: dict[str, Any] = self.aws.client("glue").get_job(JobName=job_name)["Job"]
+        curated = job["DefaultArguments"]["--curated_path"]
+        with self.step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
+            endpoint = LocalEndpoint(self.aws, endpoint_name)
+            self.progress(f"      serving {endpoint.model_data_url}")
+            rows = self._test_requests(tasks, curated)
+            self.result.traffic_rows = len(rows)
+            normal_scores = endpoint.invoke_rows(rows, hours["normal"] + timedelta(minutes=30))
+            column = columns.index(DRIFT_COLUMN)
+            endpoint.invoke_rows([drifted(r, column) for r in rows], hours["drifted"] + timedelta(minutes=30))
+            self.result.capture_objects = list(endpoint.capture.objects) if endpoint.capture else []
+            flagged = sum(p >= 0.5 for p in normal_scores)
+            self.progress(f"      {len(rows)} requests per hour; {flagged} flagged as fraud in the normal hour")
+        return job
+
+    def _test_requests(self, tasks: LocalTasks, curated: str) -> list[str]:
+        """The curated ``test`` split's rows without their label: one request body each."""
+        rows: list[str] = []
+        for bucket, key in tasks.objects(curated.rstrip("/") + "/test/"):
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            rows += [line.split(",", 1)[1] for line in body.splitlines() if line.strip()]
+        return rows
+
+    def detect_drift(self, prefix: str, hours: dict[str, datetime]) -> None:
+        """6. The drift job, as its schedule invokes it, and the alarm on its metric."""
+        with self.step(6, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
+            if not self.deployed.physical("serving", "AWS::Events::Rule") and self.deployed.physical(
+                "serving", "AWS::SageMaker::MonitoringSchedule"
+            ):
+                raise NotEmulatedError(
+                    "monitoring.engine=model_monitor: its schedule runs SageMaker's Model Monitor analyzer "
+                    "container, which the local sandbox does not emulate (steps 1-5 ran); run locally with the "
+                    "default engine, drift"
+                )
+            rule = self.deployed.one("serving", "AWS::Events::Rule")
+            target = self.aws.client("events").list_targets_by_rule(Rule=rule)["Targets"][0]
+            event = json.loads(target["Input"])
+            drift_alarm = self._drift_alarm()
+            sqs = self.aws.client("sqs")
+            inbox = self._subscribe_inbox(sqs, prefix)
+            for label, hour in hours.items():
+                self._run_drift_job(event, drift_alarm, label, hour)
+            messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+            self.result.notifications = [json.loads(m["Body"]) for m in messages]
+
+    def _drift_alarm(self) -> str:
+        """The serving stack's alarm on the drift job's ``ViolationCount`` metric."""
+        alarm_names = self.deployed.physical("serving", "AWS::CloudWatch::Alarm")
+        described = self.aws.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
+        return next(a["AlarmName"] for a in described if a["MetricName"] == "ViolationCount")
+
+    def _subscribe_inbox(self, sqs: Any, prefix: str) -> str:
+        """An SQS queue subscribed to the alerts topic, collecting its messages; returns the queue's URL."""
+        topic = self.deployed.one("alerts", "AWS::SNS::Topic")
+        inbox = sqs.create_queue(QueueName=f"{prefix}-local-alerts-inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+        return inbox
+
+    def _run_drift_job(self, event: dict[str, Any], drift_alarm: str, label: str, hour: datetime) -> None:
+        """The drift job's handler for one hour of traffic, then the drift alarm evaluated at the hour's end."""
+        end = hour + timedelta(hours=1, minutes=5)
+        report = drift_job.handler({**event, "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, None)
+        self.result.drift_runs[label] = report
+        evaluation = alarms.evaluate(self.aws, drift_alarm, hour + timedelta(hours=1))
+        self.result.alarm_states[label] = evaluation.state
+        self.progress(
+            f"      {label}: {report['status']}, {report['records']} records, {report['violations']} "
+            f"violations {report['drifted_features']}; alarm {evaluation.previous} -> {evaluation.state}"
+        )
+
+    def zones(self, job: dict[str, Any]) -> dict[str, int]:
+        """Objects per zone: raw events and errors, curated, and the artifacts bucket's prefixes."""
+        artifacts = f"s3://{self.deployed.output('serving', 'CaptureUri')[5:].split('/', 1)[0]}"
+        raw_root = job["DefaultArguments"]["--raw_path"].rsplit("/", 2)[0]
+        curated = job["DefaultArguments"]["--curated_path"]
+        return {
+            f"{raw_root}/events/": _count(self.s3, f"{raw_root}/events/"),
+            f"{raw_root}/errors/": _count(self.s3, f"{raw_root}/errors/"),
+            curated: _count(self.s3, curated),
+            f"{artifacts}/models/": _count(self.s3, f"{artifacts}/models/"),
+            f"{artifacts}/evaluation/": _count(self.s3, f"{artifacts}/evaluation/"),
+            f"{artifacts}/capture/": _count(self.s3, f"{artifacts}/capture/"),
+            f"{artifacts}/monitoring/": _count(self.s3, f"{artifacts}/monitoring/"),
+        }
+
+
 def run_worked_example(
     aws: Any,
     work: Path,
@@ -143,150 +330,17 @@ def run_worked_example(
     from worked_example import producer
 
     result = RunResult(events=events)
-    deployed = Deployed(aws, prefix)
+    steps = _Steps(aws, Deployed(aws, prefix), result, progress)
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
-    s3 = aws.client("s3")
-    steps = 6
-
-    @contextlib.contextmanager
-    def step(number: int, title: str) -> Iterator[None]:
-        progress(f"[{number}/{steps}] {title}")
-        started = time.perf_counter()
-        yield
-        seconds = time.perf_counter() - started
-        result.timings.append(StepTiming(title, seconds))
-        progress(f"      done in {seconds:.1f} s")
-
+    hours = {"normal": now - timedelta(hours=3), "drifted": now - timedelta(hours=2)}
     with environ(aws.environ()):
-        # 1. Events into the stream, through the producer's command line.
-        stream = deployed.one("streaming", "AWS::Kinesis::Stream")
-        with step(1, f"producer: {events} events (seed {seed}) -> Kinesis stream {stream}"):
-            argv = ["--stream", stream, "--count", str(events), "--seed", str(seed)]
-            code = producer.main([*argv, "--endpoint-url", aws.endpoint_url, "--region", aws.region, "--no-progress"])
-            if code != 0:
-                raise RuntimeError(f"the producer exited with {code}")
-
-        # 2. The delivery stream's work: stream -> raw zone.
-        delivery = deployed.one("streaming", "AWS::KinesisFirehose::DeliveryStream")
-        with step(2, f"Firehose bridge (emulated delivery of {delivery}) -> raw zone"):
-            result.bridge = firehose_bridge.run(aws, delivery)
-            failed = sum(result.bridge.failed.values())
-            progress(
-                f"      {result.bridge.records} records -> {len(result.bridge.objects)} objects in "
-                f"{len(result.bridge.partitions)} dt= partitions; {failed} to the error prefix"
-            )
-
-        # 3. The deployed training workflow, state by state.
-        state_machine = deployed.output("training", "StateMachineArn")
-        definition = json.loads(
-            aws.client("stepfunctions").describe_state_machine(stateMachineArn=state_machine)["definition"]
-        )
-        execution_name = str(uuid.uuid4())  # what StartExecution names an execution by default
-        tasks = LocalTasks(aws, work, progress=lambda message: progress(f"      {message}"))
-        try:
-            with step(3, f"training workflow {state_machine.rsplit(':', 1)[-1]} (execution {execution_name})"):
-                execution = run_definition(
-                    definition,
-                    execution_name=execution_name,
-                    execution_id=f"{state_machine.replace(':stateMachine:', ':execution:')}:{execution_name}",
-                    tasks=tasks,
-                    on_state=lambda name, kind: progress(f"      state {name} ({kind})"),
-                )
-                result.execution = execution
-                if execution.status != "SUCCEEDED":
-                    caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
-                    evaluation = (execution.last_state or {}).get("evaluation", {}).get("metrics")
-                    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
-                    raise RuntimeError(
-                        f"the training workflow failed: {execution.error}: {execution.cause}"
-                        + (f" (measured: {measured})" if evaluation else "")
-                        + (f" (caught: {caught})" if caught else "")
-                    )
-                metrics = execution.output["metrics"]
-                progress(
-                    "      gate passed: "
-                    + ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
-                    + f"; registered {execution.output['model_package_arn'].rsplit('/', 2)[-2:]}"
-                )
-        finally:
-            tasks.close()
-
-        # 4. The crawlers, as their schedule would run them: raw partitions, the curated table.
-        with step(4, "Glue crawlers (emulated crawl): raw events partitions, the curated table"):
-            for name in deployed.physical("glue-etl", "AWS::Glue::Crawler"):
-                crawl = crawlers.crawl(aws, name)
-                result.crawls.append(crawl)
-                progress(
-                    f"      {name}: created {crawl.tables_created or '-'}, updated {crawl.tables_updated or '-'}, "
-                    f"partitions added {crawl.partitions_added}"
-                )
-
-        # 5. Traffic through the endpoint (now serving the new model), captured per hour.
-        endpoint_name = deployed.output("serving", "EndpointName")
-        job = aws.client("glue").get_job(JobName=deployed.output("glue-etl", "JobName"))["Job"]
-        curated = job["DefaultArguments"]["--curated_path"]
-        columns = etl_feature_columns()
-        normal_hour, drifted_hour = now - timedelta(hours=3), now - timedelta(hours=2)
-        with step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
-            endpoint = LocalEndpoint(aws, endpoint_name)
-            progress(f"      serving {endpoint.model_data_url}")
-            rows: list[str] = []
-            for bucket, key in tasks.objects(curated.rstrip("/") + "/test/"):
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-                rows += [line.split(",", 1)[1] for line in body.splitlines() if line.strip()]
-            result.traffic_rows = len(rows)
-            normal_scores = endpoint.invoke_rows(rows, normal_hour + timedelta(minutes=30))
-            column = columns.index(DRIFT_COLUMN)
-            endpoint.invoke_rows([drifted(r, column) for r in rows], drifted_hour + timedelta(minutes=30))
-            result.capture_objects = list(endpoint.capture.objects) if endpoint.capture else []
-            flagged = sum(p >= 0.5 for p in normal_scores)
-            progress(f"      {len(rows)} requests per hour; {flagged} flagged as fraud in the normal hour")
-
-        # 6. The drift job, as its schedule invokes it, and the alarm on its metric.
-        with step(6, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
-            if not deployed.physical("serving", "AWS::Events::Rule") and deployed.physical(
-                "serving", "AWS::SageMaker::MonitoringSchedule"
-            ):
-                raise NotEmulatedError(
-                    "monitoring.engine=model_monitor: its schedule runs SageMaker's Model Monitor analyzer "
-                    "container, which the local sandbox does not emulate (steps 1-5 ran); run locally with the "
-                    "default engine, drift"
-                )
-            rule = deployed.one("serving", "AWS::Events::Rule")
-            target = aws.client("events").list_targets_by_rule(Rule=rule)["Targets"][0]
-            event = json.loads(target["Input"])
-            alarm_names = deployed.physical("serving", "AWS::CloudWatch::Alarm")
-            described = aws.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
-            drift_alarm = next(a["AlarmName"] for a in described if a["MetricName"] == "ViolationCount")
-            topic = deployed.one("alerts", "AWS::SNS::Topic")
-            sqs = aws.client("sqs")
-            inbox = sqs.create_queue(QueueName=f"{prefix}-local-alerts-inbox")["QueueUrl"]
-            inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-            for label, hour in (("normal", normal_hour), ("drifted", drifted_hour)):
-                end = hour + timedelta(hours=1, minutes=5)
-                report = drift_job.handler({**event, "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, None)
-                result.drift_runs[label] = report
-                evaluation = alarms.evaluate(aws, drift_alarm, hour + timedelta(hours=1))
-                result.alarm_states[label] = evaluation.state
-                progress(
-                    f"      {label}: {report['status']}, {report['records']} records, {report['violations']} "
-                    f"violations {report['drifted_features']}; alarm {evaluation.previous} -> {evaluation.state}"
-                )
-            messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
-            result.notifications = [json.loads(m["Body"]) for m in messages]
-
-    artifacts = f"s3://{deployed.output('serving', 'CaptureUri')[5:].split('/', 1)[0]}"
-    raw_root = job["DefaultArguments"]["--raw_path"].rsplit("/", 2)[0]
-    result.zones = {
-        f"{raw_root}/events/": _count(s3, f"{raw_root}/events/"),
-        f"{raw_root}/errors/": _count(s3, f"{raw_root}/errors/"),
-        curated: _count(s3, curated),
-        f"{artifacts}/models/": _count(s3, f"{artifacts}/models/"),
-        f"{artifacts}/evaluation/": _count(s3, f"{artifacts}/evaluation/"),
-        f"{artifacts}/capture/": _count(s3, f"{artifacts}/capture/"),
-        f"{artifacts}/monitoring/": _count(s3, f"{artifacts}/monitoring/"),
-    }
+        steps.produce(producer.main, events, seed)
+        steps.deliver()
+        tasks = steps.train(work)
+        steps.crawl()
+        job = steps.serve(tasks, etl_feature_columns(), hours)
+        steps.detect_drift(prefix, hours)
+    result.zones = steps.zones(job)
     return result
 
 

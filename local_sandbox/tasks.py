@@ -98,7 +98,6 @@ class LocalTasks:
         self._spark: Any = None
         self._owns_spark = False
         self._sigint: Any = None
-        self.etl_report: dict[str, Any] | None = None
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
         if resource.endswith(":states:::glue:startJobRun.sync"):
@@ -222,10 +221,7 @@ class LocalTasks:
         self.progress(f"mirrored {len(files)} raw objects from {args['raw_path']}")
         if not files:
             raise TaskFailed("Glue.JobRunFailed", f"no object under {args['raw_path']}: nothing to transform")
-        report = pipeline.run_from_args(
-            self.spark(), {**args, "raw_path": str(raw) + "/", "curated_path": str(curated) + "/"}
-        )
-        self.etl_report = report
+        pipeline.run_from_args(self.spark(), {**args, "raw_path": str(raw) + "/", "curated_path": str(curated) + "/"})
         keys = self.upload(curated, args["curated_path"])
         self.progress(f"ETL wrote {len(keys)} objects under {args['curated_path']}")
         return {"JobName": job["Name"], "Id": f"jr_{uuid.uuid4().hex}", "JobRunState": "SUCCEEDED"}

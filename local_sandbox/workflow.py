@@ -195,6 +195,82 @@ class Execution:
 TaskHandler = Callable[[str, dict[str, Any]], Any]
 
 
+@dataclass
+class _Walk:
+    """One execution in progress: the context object ``$$`` reads, the task handler, the execution so far."""
+
+    execution: Execution
+    context: Mapping[str, Any]
+    tasks: TaskHandler
+
+    def state(self, name: str, state: Mapping[str, Any], data: Any, started: float) -> tuple[Any, str | None] | None:
+        """Run one state: its output and the next state's name, or None when it ended the execution."""
+        kind = state["Type"]
+        next_name: str | None = state.get("Next")
+        if kind == "Pass":
+            result = (
+                resolve(state["Parameters"], data, self.context) if "Parameters" in state else state.get("Result", data)
+            )
+            return write_path(data, state.get("ResultPath", "$"), result), next_name
+        if kind == "Task":
+            return self._task(name, state, data, started)
+        if kind == "Choice":
+            return self._choice(state, data)
+        if kind == "Wait":
+            return data, next_name  # not slept: local work is already complete when the task returns
+        if kind == "Succeed":
+            self._end(name, kind, started, data)
+            self.execution.status, self.execution.output = "SUCCEEDED", data
+            return None
+        if kind == "Fail":
+            self._end(name, kind, started, data)
+            self.execution.status, self.execution.error = "FAILED", state.get("Error")
+            self.execution.cause = state.get("Cause")
+            return None
+        raise NotEmulatedError(f"state {name!r}: type {kind} is not emulated")
+
+    def _task(self, name: str, state: Mapping[str, Any], data: Any, started: float) -> tuple[Any, str | None] | None:
+        """A Task: its result at ``ResultPath``, or its failure sent to the matching ``Catch`` (None: none matches)."""
+        try:
+            parameters = resolve(state.get("Parameters", {}), data, self.context)
+            result = self.tasks(state["Resource"], parameters)
+            if "ResultSelector" in state:
+                result = resolve(state["ResultSelector"], result, self.context)
+            return write_path(data, state.get("ResultPath", "$"), result), state.get("Next")
+        except TaskFailed as failure:
+            catcher = next(
+                (
+                    c
+                    for c in state.get("Catch", [])
+                    if "States.ALL" in c["ErrorEquals"] or failure.error in c["ErrorEquals"]
+                ),
+                None,
+            )
+            if catcher is None:
+                self._end(name, state["Type"], started, data)
+                self.execution.status, self.execution.error = "FAILED", failure.error
+                self.execution.cause = failure.cause
+                return None
+            self.execution.caught.append((name, failure.error, failure.cause))
+            error = {"Error": failure.error, "Cause": failure.cause}
+            return write_path(data, catcher.get("ResultPath", "$"), error), catcher["Next"]
+
+    def _choice(self, state: Mapping[str, Any], data: Any) -> tuple[Any, str | None] | None:
+        """A Choice: the first matching rule's ``Next``, else ``Default`` (None: no rule matched, the run failed)."""
+        next_name = next(
+            (c["Next"] for c in state["Choices"] if choice_matches(c, data, self.context)), state.get("Default")
+        )
+        if next_name is None:
+            self.execution.status, self.execution.error = "FAILED", "States.NoChoiceMatched"
+            return None
+        return data, next_name
+
+    def _end(self, name: str, kind: str, started: float, data: Any) -> None:
+        """The last state's history event and data (the caller sets how the execution ended)."""
+        self.execution.history.append((name, kind, time.perf_counter() - started))
+        self.execution.last_state = data
+
+
 def run_definition(
     definition: Mapping[str, Any],
     *,
@@ -208,6 +284,7 @@ def run_definition(
     """Walk ``definition`` from ``StartAt``; ``tasks(resource, parameters)`` runs each Task's work."""
     execution = Execution(execution_name)
     context = {"Execution": {"Name": execution_name, "Id": execution_id, "Input": state_input or {}}}
+    walk = _Walk(execution, context, tasks)
     data: Any = state_input or {}
     name = definition["StartAt"]
     for _ in range(max_steps):
@@ -216,57 +293,10 @@ def run_definition(
         on_state(name, kind)
         started = time.perf_counter()
         data = read_path(state.get("InputPath", "$"), data, context) if state.get("InputPath", "$") != "$" else data
-        next_name: str | None = state.get("Next")
-        if kind == "Pass":
-            result = resolve(state["Parameters"], data, context) if "Parameters" in state else state.get("Result", data)
-            data = write_path(data, state.get("ResultPath", "$"), result)
-        elif kind == "Task":
-            try:
-                parameters = resolve(state.get("Parameters", {}), data, context)
-                result = tasks(state["Resource"], parameters)
-                if "ResultSelector" in state:
-                    result = resolve(state["ResultSelector"], result, context)
-                data = write_path(data, state.get("ResultPath", "$"), result)
-            except TaskFailed as failure:
-                catcher = next(
-                    (
-                        c
-                        for c in state.get("Catch", [])
-                        if "States.ALL" in c["ErrorEquals"] or failure.error in c["ErrorEquals"]
-                    ),
-                    None,
-                )
-                if catcher is None:
-                    execution.history.append((name, kind, time.perf_counter() - started))
-                    execution.status, execution.error, execution.cause = "FAILED", failure.error, failure.cause
-                    execution.last_state = data
-                    return execution
-                execution.caught.append((name, failure.error, failure.cause))
-                data = write_path(
-                    data, catcher.get("ResultPath", "$"), {"Error": failure.error, "Cause": failure.cause}
-                )
-                next_name = catcher["Next"]
-        elif kind == "Choice":
-            next_name = next(
-                (c["Next"] for c in state["Choices"] if choice_matches(c, data, context)), state.get("Default")
-            )
-            if next_name is None:
-                execution.status, execution.error = "FAILED", "States.NoChoiceMatched"
-                return execution
-        elif kind == "Wait":
-            pass  # not slept: local work is already complete when the task returns
-        elif kind == "Succeed":
-            execution.history.append((name, kind, time.perf_counter() - started))
-            execution.status, execution.output = "SUCCEEDED", data
-            execution.last_state = data
+        moved = walk.state(name, state, data, started)
+        if moved is None:
             return execution
-        elif kind == "Fail":
-            execution.history.append((name, kind, time.perf_counter() - started))
-            execution.status, execution.error, execution.cause = "FAILED", state.get("Error"), state.get("Cause")
-            execution.last_state = data
-            return execution
-        else:
-            raise NotEmulatedError(f"state {name!r}: type {kind} is not emulated")
+        data, next_name = moved
         if kind != "Choice" and state.get("OutputPath", "$") != "$":
             data = read_path(state["OutputPath"], data, context)
         execution.history.append((name, kind, time.perf_counter() - started))

@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_config import load_config
+from ml_config.config import TrainingSettings
 from ml_constructs.glue_etl.runtime import contract, pipeline
 from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.runtime import metrics
@@ -204,6 +205,109 @@ def json_text(value: Any) -> str:
 # --- The command ---------------------------------------------------------------------------------------------
 
 
+def _run_etl(raw: Path, curated: Path, spec: Any, params: contract.EtlParams) -> Any:
+    """The Glue transforms on a local Spark session; returns the session, to read their output with."""
+    progress("starting a local Spark session and running the Glue transforms (about 20 s)")
+    spark = local_spark()
+    report = pipeline.run(spark, str(raw), str(curated), spec, params)
+    progress(f"ETL done: {report['input']['rows_in']} rows in, split rows {report['split']['rows']}")
+    return spark
+
+
+def _train_and_save(train_files: Sequence[Path], hyperparameters: Mapping[str, str], work: Path) -> tuple[Any, bytes]:
+    """Train on the train channel and save the model as the container does; returns the booster and the bytes."""
+    import xgboost as xgb
+
+    progress(f"training xgboost {xgb.__version__} ({hyperparameters['num_round']} rounds, 1 thread)")
+    with warnings.catch_warnings():
+        # xgboost >= 3.1 deprecates text-file input; it is exactly how the built-in container reads CSV.
+        warnings.filterwarnings("ignore", message=".*Text file input has been deprecated")
+        booster = train(train_files, hyperparameters, work)
+    model_path = work / MODEL_FILE
+    with warnings.catch_warnings():
+        # Saving without an extension warns that UBJSON is the default: that default is what we want.
+        warnings.filterwarnings("ignore", message=".*UBJSON format as default")
+        booster.save_model(str(model_path))
+    return booster, model_path.read_bytes()
+
+
+def _evaluate(booster: Any, validation_files: Sequence[Path], config: TrainingSettings) -> dict[str, Any]:
+    """The validation split scored like the batch transform, and the quality gate's verdict on it."""
+    progress("scoring the validation split like the batch transform and applying the quality gate")
+    predictions = metrics.Predictions()
+    for path in validation_files:
+        predictions.add_text(joined_output(booster, path), path.name)
+    return metrics.evaluate(predictions, config.decision_threshold, config.gate.model_dump())
+
+
+def _check_csv_types(statistics: Mapping[str, Any], csv_rows: list[list[str]], columns: Sequence[str]) -> None:
+    """Exit unless the train rows as CSV text give every feature the type the Parquet baseline inferred."""
+    # The baseline is read from Parquet (typed values), the endpoint receives CSV text: both must give every
+    # feature the same inferred type, or the drift monitor's data_type_check would flag valid requests.
+    from_csv, _ = analyzer.baseline(csv_rows, columns)
+    types = [(f["name"], f["inferred_type"]) for f in statistics["features"]]
+    csv_types = [(f["name"], f["inferred_type"]) for f in from_csv["features"]]
+    if types != csv_types:
+        raise SystemExit(f"inferred types differ between the Parquet and the CSV train rows: {types} != {csv_types}")
+
+
+def _manifest(
+    archive: bytes,
+    *,
+    xgboost_version: str,
+    events: int,
+    seed: int,
+    columns: list[str],
+    params: contract.EtlParams,
+    hyperparameters: Mapping[str, str],
+    train_rows: int,
+    baseline_rows: int,
+    config: TrainingSettings,
+    result: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``manifest.json``: versions, columns, data, metrics and the sha256 of the archive."""
+    return {
+        "artifact": ARCHIVE,
+        "artifact_sha256": hashlib.sha256(archive).hexdigest(),
+        "artifact_bytes": len(archive),
+        "model_file": MODEL_FILE,
+        "model_format": "ubjson (xgboost Booster.save_model, file name without extension)",
+        "xgboost_version": xgboost_version,
+        "image_version": DEFAULT_XGBOOST_VERSION,
+        "content_type": "text/csv",
+        "feature_columns": columns,
+        "events": events,
+        "seed": seed,
+        "etl_params": {k: v for k, v in params.to_args().items()},
+        "hyperparameters": hyperparameters,
+        "train_rows": train_rows,
+        "baseline_rows": baseline_rows,
+        "decision_threshold": config.decision_threshold,
+        "gate": config.gate.model_dump(),
+        "validation": {"metrics": result["metrics"], "passed": result["passed"], "records": result["records"]},
+        "rebuild": f"python -m tools.build_default_model --events {events} --seed {seed}",
+    }
+
+
+def _write_outputs(out: Path, archive: bytes, statistics: Any, constraints: Any, manifest: Mapping[str, Any]) -> None:
+    """The four files of the artifact, into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ARCHIVE).write_bytes(archive)
+    (out / STATISTICS).write_text(json_text(statistics))
+    (out / CONSTRAINTS).write_text(json_text(constraints))
+    (out / MANIFEST).write_text(json_text(manifest))
+
+
+def _report_done(out: Path, scores: Mapping[str, Any], manifest: Mapping[str, Any], started: float) -> None:
+    """The closing progress lines: the validation metrics, the files written, the archive's hash and the time."""
+    figures = " ".join(f"{k}={scores[k]:.4f}" for k in ("auc", "precision", "recall", "f1"))
+    progress(f"validation: {figures} ({scores['positives']} positives of {scores['count']}); gate passed")
+    progress(
+        f"wrote {out}/{{{ARCHIVE},{STATISTICS},{CONSTRAINTS},{MANIFEST}}} ({manifest['artifact_bytes']} bytes archive)"
+    )
+    progress(f"sha256 {manifest['artifact_sha256']}; done in {time.perf_counter() - started:.1f} s")
+
+
 def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> dict[str, Any]:
     """Run every step and write the four files into ``out``; return the manifest.
 
@@ -224,82 +328,36 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         work = Path(tmp)
         progress(f"generating {events} events (seed {seed}) as Firehose json mode")
         raw = write_raw_json(list(generate_events(events, seed)), work / "raw")
-
-        progress("starting a local Spark session and running the Glue transforms (about 20 s)")
-        spark = local_spark()
         curated = work / "curated"
-        report = pipeline.run(spark, str(raw), str(curated), spec, params)
-        progress(f"ETL done: {report['input']['rows_in']} rows in, split rows {report['split']['rows']}")
+        spark = _run_etl(raw, curated, spec, params)
         rows = baseline_rows(spark, curated / contract.PREPARED_PREFIX, columns)
         train_files = csv_files(curated / "train")
         validation_files = csv_files(curated / "validation")
-
-        progress(f"training xgboost {xgb.__version__} ({hyperparameters['num_round']} rounds, 1 thread)")
-        with warnings.catch_warnings():
-            # xgboost >= 3.1 deprecates text-file input; it is exactly how the built-in container reads CSV.
-            warnings.filterwarnings("ignore", message=".*Text file input has been deprecated")
-            booster = train(train_files, hyperparameters, work)
-        model_path = work / MODEL_FILE
-        with warnings.catch_warnings():
-            # Saving without an extension warns that UBJSON is the default: that default is what we want.
-            warnings.filterwarnings("ignore", message=".*UBJSON format as default")
-            booster.save_model(str(model_path))
-        model_bytes = model_path.read_bytes()
-
-        progress("scoring the validation split like the batch transform and applying the quality gate")
-        predictions = metrics.Predictions()
-        for path in validation_files:
-            predictions.add_text(joined_output(booster, path), path.name)
-        result = metrics.evaluate(predictions, config.decision_threshold, config.gate.model_dump())
+        booster, model_bytes = _train_and_save(train_files, hyperparameters, work)
+        result = _evaluate(booster, validation_files, config)
         csv_rows = [line.split(",")[1:] for p in train_files for line in p.read_text().splitlines()]
-        train_rows = len(csv_rows)
     if not result["passed"]:
         raise SystemExit(f"the default model fails the quality gate: {result['failures']}")
 
-    progress(f"baseline of {len(rows)} train rows (without {train_rows - len(rows)} oversampled copies)")
+    progress(f"baseline of {len(rows)} train rows (without {len(csv_rows) - len(rows)} oversampled copies)")
     statistics, constraints = analyzer.baseline(rows, columns)
-    # The baseline is read from Parquet (typed values), the endpoint receives CSV text: both must give every
-    # feature the same inferred type, or the drift monitor's data_type_check would flag valid requests.
-    from_csv, _ = analyzer.baseline(csv_rows, columns)
-    types = [(f["name"], f["inferred_type"]) for f in statistics["features"]]
-    csv_types = [(f["name"], f["inferred_type"]) for f in from_csv["features"]]
-    if types != csv_types:
-        raise SystemExit(f"inferred types differ between the Parquet and the CSV train rows: {types} != {csv_types}")
-
+    _check_csv_types(statistics, csv_rows, columns)
     archive = deterministic_tar_gz(MODEL_FILE, model_bytes)
-    manifest: dict[str, Any] = {
-        "artifact": ARCHIVE,
-        "artifact_sha256": hashlib.sha256(archive).hexdigest(),
-        "artifact_bytes": len(archive),
-        "model_file": MODEL_FILE,
-        "model_format": "ubjson (xgboost Booster.save_model, file name without extension)",
-        "xgboost_version": xgb.__version__,
-        "image_version": DEFAULT_XGBOOST_VERSION,
-        "content_type": "text/csv",
-        "feature_columns": columns,
-        "events": events,
-        "seed": seed,
-        "etl_params": {k: v for k, v in params.to_args().items()},
-        "hyperparameters": hyperparameters,
-        "train_rows": train_rows,
-        "baseline_rows": len(rows),
-        "decision_threshold": config.decision_threshold,
-        "gate": config.gate.model_dump(),
-        "validation": {"metrics": result["metrics"], "passed": result["passed"], "records": result["records"]},
-        "rebuild": f"python -m tools.build_default_model --events {events} --seed {seed}",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ARCHIVE).write_bytes(archive)
-    (out / STATISTICS).write_text(json_text(statistics))
-    (out / CONSTRAINTS).write_text(json_text(constraints))
-    (out / MANIFEST).write_text(json_text(manifest))
-    m = result["metrics"]
-    progress(
-        f"validation: auc={m['auc']:.4f} precision={m['precision']:.4f} recall={m['recall']:.4f} f1={m['f1']:.4f} "
-        f"({m['positives']} positives of {m['count']}); gate passed"
+    manifest = _manifest(
+        archive,
+        xgboost_version=xgb.__version__,
+        events=events,
+        seed=seed,
+        columns=columns,
+        params=params,
+        hyperparameters=hyperparameters,
+        train_rows=len(csv_rows),
+        baseline_rows=len(rows),
+        config=config,
+        result=result,
     )
-    progress(f"wrote {out}/{{{ARCHIVE},{STATISTICS},{CONSTRAINTS},{MANIFEST}}} ({len(archive)} bytes archive)")
-    progress(f"sha256 {manifest['artifact_sha256']}; done in {time.perf_counter() - started:.1f} s")
+    _write_outputs(out, archive, statistics, constraints, manifest)
+    _report_done(out, result["metrics"], manifest, started)
     return manifest
 
 
