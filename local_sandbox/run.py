@@ -132,10 +132,10 @@ def _training_failure(execution: Execution) -> str:
     """Why the training workflow failed: its error, the metrics it measured, the errors its Catches handled."""
     caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
     evaluation = (execution.last_state or {}).get("evaluation", {}).get("metrics")
-    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
+    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1")) if evaluation else ""
     return (
         f"the training workflow failed: {execution.error}: {execution.cause}"
-        + (f" (measured: {measured})" if evaluation else "")
+        + (f" (measured: {measured})" if measured else "")
         + (f" (caught: {caught})" if caught else "")
     )
 

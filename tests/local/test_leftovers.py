@@ -583,7 +583,12 @@ def test_the_names_it_looks_for_follow_the_app():
     """The stack names, the lake database and the jobs' names (their log streams) copy the app's naming
     (importing the stacks or constructs would start jsii): pinned to their sources, read as text."""
     stacks = (ROOT / "stacks" / "__init__.py").read_text()
-    assert set(re.findall(r'f"\{config\.prefix\}-([a-z-]+)"', stacks)) == set(leftovers.STACK_SUFFIXES)
+    suffixes = re.search(r"^DESCRIPTIONS = \{(.*?)^\}", stacks, flags=re.MULTILINE | re.DOTALL)
+    assert suffixes is not None, "stacks/__init__.py names its stacks in DESCRIPTIONS"
+    assert set(re.findall(r'^    "([a-z-]+)": ', suffixes.group(1), flags=re.MULTILINE)) == set(
+        leftovers.STACK_SUFFIXES
+    )
+    assert 'f"{config.prefix}-{suffix}"' in stacks
     training_stack = (ROOT / "stacks" / "training_stack.py").read_text()
     assert re.findall(r"job_prefix=(.+),$", training_stack, flags=re.MULTILINE) == ['f"{config.prefix}-"']
     data_lake = (ROOT / "stacks" / "data_lake_stack.py").read_text()

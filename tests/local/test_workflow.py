@@ -166,3 +166,24 @@ def test_the_tuning_path_names_its_job_from_the_execution_and_trains_the_best_mo
     assert calls["describeTrainingJob"]["TrainingJobName"] == "alice-3f2a9c1b-004-0a1b2c3d"
     assert execution.output["model_data_url"] == "s3://b/alice-3f2a9c1b-004-0a1b2c3d/model.tar.gz"
     assert "createTrainingJob.sync" not in calls
+
+
+def test_a_failure_before_any_metric_is_reported_in_one_line():
+    """A workflow that fails before the evaluation (say, the Glue step) has no metrics to show: one line, with
+    the error and what its Catch handled, instead of a TypeError about the missing metrics."""
+    from local_sandbox.run import _training_failure
+    from local_sandbox.workflow import Execution
+
+    early = Execution("run", status="FAILED", error="TrainingWorkflowFailed", cause="a step failed")
+    early.caught.append(("RunEtl", "Glue.JobRunFailed", "no object under s3://raw/events/"))
+    early.last_state = {"names": {"run": "mlspec-run"}}
+    assert _training_failure(early) == (
+        "the training workflow failed: TrainingWorkflowFailed: a step failed"
+        " (caught: RunEtl: Glue.JobRunFailed: no object under s3://raw/events/)"
+    )
+    gated = Execution("run", status="FAILED", error="QualityGateFailed", cause="below the thresholds")
+    gated.last_state = {"evaluation": {"metrics": {"auc": 0.9, "precision": 0.25, "recall": 0.5, "f1": 1 / 3}}}
+    assert _training_failure(gated) == (
+        "the training workflow failed: QualityGateFailed: below the thresholds"
+        " (measured: auc=0.900, precision=0.250, recall=0.500, f1=0.333)"
+    )
