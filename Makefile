@@ -90,11 +90,13 @@ upgrade: ## move the locks to the newest releases requirements*.txt allow, reins
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
 
-# Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared (and, with
-# IAM_ARGS="--recorded FILE", recorded) call; exit 1 on any denied call. IAM_ARGS=--mutations also deletes each
-# granting statement in turn and expects the check to deny the calls it granted (docs/iam-check.md).
+# Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared call and every
+# call recorded from our own code (IAM_RECORDED, refreshed by make local LOCAL_ARGS="--record-iam $(IAM_RECORDED)");
+# exit 1 on any denied call. IAM_ARGS=--mutations also deletes each granting statement in turn and expects the
+# check to deny the calls it granted (docs/iam-check.md).
+IAM_RECORDED ?= tools/iam/recorded/sandbox.jsonl
 verify-iam: setup-dev ## offline IAM check: denied calls, unused grants, four variants (IAM_ARGS=--mutations)
-	$(PY) -m tools.iam $(IAM_ARGS)
+	$(PY) -m tools.iam --recorded $(IAM_RECORDED) $(IAM_ARGS)
 
 lint: setup-dev ## ruff (lint and format check) and mypy
 	$(PY) -m ruff check .

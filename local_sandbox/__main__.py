@@ -1,11 +1,13 @@
 """``make local``: deploy every stack into a local moto server and run the worked example end to end, offline.
 
-``python -m local_sandbox [--events N] [--seed S] [--port P] [-c KEY=VALUE ...] [--no-destroy] [--keep-running]``
+``python -m local_sandbox [--events N] [--seed S] [--port P] [-c KEY=VALUE ...] [--no-destroy] [--keep-running]
+[--record-iam FILE]``
 
 1. starts moto on ``localhost`` (a free port unless ``--port``), with the local emulation installed;
 2. ``cdk bootstrap`` and ``cdk deploy --all --method=direct`` of the sandbox profile with strong cross-stack
    references (the CDK CLI, unmodified);
-3. runs the worked example (``local_sandbox.run``);
+3. runs the worked example (``local_sandbox.run``); with ``--record-iam FILE``, the AWS requests of our own
+   code (the evaluation and drift-job handlers) are recorded into FILE for the IAM check (``make verify-iam``);
 4. ``cdk destroy --all --force``, then ``make leftovers``' scan of the local server: what remains must be what
    docs/runbook.md says a sandbox destroy leaves (unless ``--no-destroy`` or ``--keep-running``);
 5. prints a summary and stops the server, also on failure, Ctrl-C or SIGTERM.
@@ -58,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-destroy", action="store_true", help="skip the final `cdk destroy --all` and its leftovers check"
     )
+    parser.add_argument(
+        "--record-iam",
+        type=Path,
+        metavar="FILE",
+        help="record our own code's AWS requests (as its function's role) into FILE, for `make verify-iam`",
+    )
     return parser
 
 
@@ -84,6 +92,8 @@ def summary(result: RunResult, total: float, endpoint: str) -> str:
             f"partitions added {crawl.partitions_added}"
         )
     lines.append(f"  notifications on the alerts topic: {len(result.notifications)}")
+    if result.recorded_calls:
+        lines.append(f"  recorded calls of our own code (distinct): {result.recorded_calls}")
     lines.append("  objects written (where the deployed stacks say they live):")
     lines += [f"    {count:6d}  {where}" for where, count in result.zones.items()]
     return "\n".join(lines)
@@ -115,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("==> the worked example", flush=True)
             args.outdir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="work-", dir=args.outdir) as work:
-                result = run_worked_example(aws, Path(work), events=args.events, seed=args.seed)
+                result = run_worked_example(
+                    aws, Path(work), events=args.events, seed=args.seed, record_iam=args.record_iam
+                )
             if not (args.keep_running or args.no_destroy):
                 print("==> cdk destroy --all, then `make leftovers` against the local server", flush=True)
                 destroy(aws, args.outdir, log)

@@ -16,6 +16,9 @@ stage before it really wrote, where the deployed stacks say it lives:
 6. the drift job's Lambda handler runs with the event its deployed schedule sends, once per hour of traffic;
    its metrics go to CloudWatch, and the drift alarm is evaluated (``alarms``, emulation) after each run,
    notifying the alerts topic, whose messages an SQS queue collects.
+
+With ``record_iam``, the AWS requests of our own code (the evaluation and drift-job handlers, each as its
+function's role) are recorded for the IAM check (``tools.iam.record``) and written there; nothing else is.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from local_sandbox.tasks import LocalTasks
 from local_sandbox.workflow import Execution, run_definition
 from ml_constructs.monitoring.runtime import drift_job
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
+from tools.iam.record import Recorder, buckets_with_bucket_keys, deployed_names
 
 DEFAULT_EVENTS = 20_000
 DEFAULT_SEED = 20261124
@@ -66,6 +70,7 @@ class RunResult:
     timings: list[StepTiming] = field(default_factory=list)
     zones: dict[str, int] = field(default_factory=dict)
     crawls: list[crawlers.CrawlReport] = field(default_factory=list)
+    recorded_calls: int = 0  # distinct calls written with record_iam
 
 
 @contextlib.contextmanager
@@ -145,11 +150,19 @@ class _Steps:
 
     count = 6
 
-    def __init__(self, aws: Any, deployed: Deployed, result: RunResult, progress: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        aws: Any,
+        deployed: Deployed,
+        result: RunResult,
+        progress: Callable[[str], None],
+        recorder: Recorder | None = None,
+    ) -> None:
         self.aws = aws
         self.deployed = deployed
         self.result = result
         self.progress = progress
+        self.recorder = recorder
         self.s3 = aws.client("s3")
 
     @contextlib.contextmanager
@@ -190,7 +203,9 @@ class _Steps:
             self.aws.client("stepfunctions").describe_state_machine(stateMachineArn=state_machine)["definition"]
         )
         execution_name = str(uuid.uuid4())  # what StartExecution names an execution by default
-        tasks = LocalTasks(self.aws, work, progress=lambda message: self.progress(f"      {message}"))
+        tasks = LocalTasks(
+            self.aws, work, progress=lambda message: self.progress(f"      {message}"), recorder=self.recorder
+        )
         try:
             with self.step(3, f"training workflow {state_machine.rsplit(':', 1)[-1]} (execution {execution_name})"):
                 execution = run_definition(
@@ -269,7 +284,7 @@ class _Steps:
             sqs = self.aws.client("sqs")
             inbox = self._subscribe_inbox(sqs, prefix)
             for label, hour in hours.items():
-                self._run_drift_job(event, drift_alarm, label, hour)
+                self._run_drift_job(event, target["Arn"], drift_alarm, label, hour)
             messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
             self.result.notifications = [json.loads(m["Body"]) for m in messages]
 
@@ -287,10 +302,20 @@ class _Steps:
         self.aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
         return inbox
 
-    def _run_drift_job(self, event: dict[str, Any], drift_alarm: str, label: str, hour: datetime) -> None:
-        """The drift job's handler for one hour of traffic, then the drift alarm evaluated at the hour's end."""
+    def _as_function(self, arn: str) -> contextlib.AbstractContextManager[None]:
+        """A block of our code run as the Lambda function ``arn``: recorded as its role, with a recorder only."""
+        if self.recorder is None:
+            return contextlib.nullcontext()
+        return self.recorder.as_function(self.aws.client("lambda").get_function(FunctionName=arn)["Configuration"])
+
+    def _run_drift_job(
+        self, event: dict[str, Any], function: str, drift_alarm: str, label: str, hour: datetime
+    ) -> None:
+        """The drift job's handler (of the function ``function``) for one hour of traffic, then the drift alarm
+        evaluated at the hour's end."""
         end = hour + timedelta(hours=1, minutes=5)
-        report = drift_job.handler({**event, "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, None)
+        with self._as_function(function):
+            report = drift_job.handler({**event, "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}, None)
         self.result.drift_runs[label] = report
         evaluation = alarms.evaluate(self.aws, drift_alarm, hour + timedelta(hours=1))
         self.result.alarm_states[label] = evaluation.state
@@ -315,6 +340,14 @@ class _Steps:
         }
 
 
+def _recorder(aws: Any, deployed: Deployed) -> Recorder:
+    """A recorder that knows the deployed names (and which buckets use S3 Bucket Keys), found before any call
+    is recorded."""
+    cloudformation = aws.client("cloudformation")
+    names = deployed_names(cloudformation, deployed.resources)
+    return Recorder(names, buckets_with_bucket_keys(cloudformation, deployed.resources))
+
+
 def run_worked_example(
     aws: Any,
     work: Path,
@@ -324,13 +357,18 @@ def run_worked_example(
     prefix: str = "mlspec",
     now: datetime | None = None,
     progress: Callable[[str], None] = lambda message: print(message, flush=True),
+    record_iam: Path | None = None,
 ) -> RunResult:
-    """Run the six steps; return what each produced. Raises on any failed step."""
+    """Run the six steps; return what each produced. Raises on any failed step.
+
+    ``record_iam``: a file to write the recorded calls of our own code to (``tools.iam.record``), or None."""
     from stacks.mapping import etl_feature_columns
     from worked_example import producer
 
     result = RunResult(events=events)
-    steps = _Steps(aws, Deployed(aws, prefix), result, progress)
+    deployed = Deployed(aws, prefix)
+    recorder = _recorder(aws, deployed) if record_iam else None
+    steps = _Steps(aws, deployed, result, progress, recorder)
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     hours = {"normal": now - timedelta(hours=3), "drifted": now - timedelta(hours=2)}
     with environ(aws.environ()):
@@ -341,6 +379,9 @@ def run_worked_example(
         job = steps.serve(tasks, etl_feature_columns(), hours)
         steps.detect_drift(prefix, hours)
     result.zones = steps.zones(job)
+    if recorder is not None and record_iam is not None:
+        result.recorded_calls = recorder.write(record_iam)
+        progress(f"recorded {result.recorded_calls} distinct calls of our own code -> {record_iam}")
     return result
 
 

@@ -17,11 +17,13 @@ location those parameters name in the local S3:
 - ``sagemaker:createModel``, ``aws-sdk:<service>:<action>`` and ``sns:publish``: the same API call on the
   local server (``UpdateEndpoint``, which moto lacks, is applied to moto's endpoint record).
 - a Lambda function ARN: the function's handler module, run in this process (its boto3 clients reach the
-  local server through ``AWS_ENDPOINT_URL``).
+  local server through ``AWS_ENDPOINT_URL``); with a ``recorder``, its AWS requests are recorded as the
+  function's role (``tools.iam.record``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -42,6 +44,7 @@ from local_sandbox import NotEmulatedError
 from local_sandbox.endpoint import load_boosters, predict_csv
 from local_sandbox.workflow import TaskFailed
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
+from tools.iam.record import Recorder
 
 #: Lambda handler string (the deployed function's ``Handler``) -> the module that implements it.
 LAMBDA_HANDLERS: dict[str, str] = {
@@ -91,10 +94,13 @@ def _csv_filter(expression: str | None, fields: list[str]) -> list[str]:
 class LocalTasks:
     """Callable: ``(resource, parameters) -> result``, as Step Functions' integrations return it."""
 
-    def __init__(self, aws: Any, work: Path, progress: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, aws: Any, work: Path, progress: Callable[[str], None] = print, recorder: Recorder | None = None
+    ) -> None:
         self.aws = aws
         self.work = work
         self.progress = progress
+        self.recorder = recorder
         self._spark: Any = None
         self._owns_spark = False
         self._sigint: Any = None
@@ -147,12 +153,15 @@ class LocalTasks:
         return json.loads(json.dumps(response, default=str))
 
     def lambda_function(self, arn: str, payload: dict[str, Any]) -> Any:
-        handler = self.aws.client("lambda").get_function(FunctionName=arn)["Configuration"]["Handler"]
+        configuration = self.aws.client("lambda").get_function(FunctionName=arn)["Configuration"]
+        handler = configuration["Handler"]
         if handler not in LAMBDA_HANDLERS:
             raise NotEmulatedError(f"Lambda handler {handler!r} ({arn}) has no local module")
         module = importlib.import_module(LAMBDA_HANDLERS[handler])
+        as_function = self.recorder.as_function(configuration) if self.recorder else contextlib.nullcontext()
         try:
-            return module.handler(payload, None)
+            with as_function:
+                return module.handler(payload, None)
         except Exception as exc:  # a Lambda error surfaces to Step Functions as the exception's type
             raise TaskFailed(type(exc).__name__, str(exc)) from exc
 

@@ -54,9 +54,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         yield Deployment(aws, outputs, outdir)
 
 
+RECORDED = Path(__file__).resolve().parents[2] / "tools" / "iam" / "recorded" / "sandbox.jsonl"
+
+
 @pytest.fixture(scope="module")
-def run(deployed: Deployment, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return run_worked_example(deployed.aws, tmp_path_factory.mktemp("work"), events=EVENTS, seed=SEED, progress=print)
+def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the run records our own code's calls (``record_iam``)."""
+    return tmp_path_factory.mktemp("iam") / "recorded.jsonl"
+
+
+@pytest.fixture(scope="module")
+def run(deployed: Deployment, tmp_path_factory: pytest.TempPathFactory, recorded_calls: Path) -> RunResult:
+    work = tmp_path_factory.mktemp("work")
+    return run_worked_example(deployed.aws, work, events=EVENTS, seed=SEED, progress=print, record_iam=recorded_calls)
 
 
 def bucket(deployed: Deployment, output_uri_key: str) -> str:
@@ -395,6 +405,18 @@ def test_lake_buckets_carry_the_project_tags(deployed):
     for resource in _resources(deployed, "data-lake", "AWS::S3::Bucket"):
         tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=resource["PhysicalResourceId"])["TagSet"]}
         assert (tags["Project"], tags["Profile"]) == (CONFIG.prefix, "sandbox"), resource["LogicalResourceId"]
+
+
+def test_our_code_made_exactly_the_calls_of_the_committed_recording(run, recorded_calls):
+    """What the evaluation and drift-job handlers called, as their roles, is what tools/iam/recorded/sandbox.jsonl
+    (which `make verify-iam` checks) says: a new call, or one no longer made, means the recording is stale."""
+    recorded = set(recorded_calls.read_text().splitlines())
+    committed = set(RECORDED.read_text().splitlines())
+    assert run.recorded_calls == len(recorded) > 0
+    refresh = 'refresh it with make local LOCAL_ARGS="--record-iam tools/iam/recorded/sandbox.jsonl"'
+    new, gone = sorted(recorded - committed), sorted(committed - recorded)
+    assert not new, f"our code makes calls {RECORDED.name} lacks; {refresh}:\n" + "\n".join(new)
+    assert not gone, f"{RECORDED.name} lists calls our code no longer makes; {refresh}:\n" + "\n".join(gone)
 
 
 # --- Teardown: keep this test last in the module (it destroys what the tests above read) -----------------------

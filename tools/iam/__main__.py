@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from tools.iam import check, report
-from tools.iam.calls import RecordedCallError, read_recorded
+from tools.iam.calls import RecordedCallError, ResolveName, read_recorded
 from tools.iam.cfn import UnresolvedTokenError
 from tools.iam.declared import declared_calls
 from tools.iam.deployment import Deployment, MissingPolicyError
@@ -45,6 +45,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _resolve_names(deployment: Deployment) -> ResolveName:
+    """A recorded placeholder's value: the resource's ``Ref`` or attribute, None if the templates lack it."""
+
+    def resolve(stack: str, logical_id: str, attribute: str | None) -> str | None:
+        try:
+            return str(deployment.resolver.attribute(stack, logical_id, attribute or "Ref"))
+        except (UnresolvedTokenError, KeyError):
+            return None
+
+    return resolve
+
+
 def check_variant(name: str, args: argparse.Namespace) -> tuple[int, int]:
     """Print the findings of one variant; return (denied calls, surviving mutations)."""
     overrides = {**VARIANTS[name], **dict(pair.split("=", 1) for pair in args.context)}
@@ -52,11 +64,22 @@ def check_variant(name: str, args: argparse.Namespace) -> tuple[int, int]:
     deployment = Deployment(synthesize(overrides), name=name)
     synthesized = time.perf_counter()
     calls = declared_calls(deployment)
+    skipped: list[str] = []
     recorded = (
-        list(read_recorded(args.recorded, lambda ref: getattr(deployment.role(ref), "arn", None)))
+        list(
+            read_recorded(
+                args.recorded,
+                lambda ref: getattr(deployment.role(ref), "arn", None),
+                _resolve_names(deployment),
+                skipped,
+            )
+        )
         if args.recorded
         else []
     )
+    if skipped:
+        reasons = "; ".join(dict.fromkeys(line.split(": ", 1)[-1] for line in skipped))
+        print(f"{name}: {len(skipped)} recorded call(s) left out, not in this variant: {reasons}")
     result = check.run(deployment, [*calls, *recorded])
     for line in report.lines(name, result, unused=not args.no_unused):
         print(line)
