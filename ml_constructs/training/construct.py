@@ -166,16 +166,18 @@ class TrainingPipeline(Construct):
         runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
         timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + 180)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
-        permissions.grant_workflow(
-            self.state_machine,
-            self.job_role,
-            key,
-            self.package_group,
-            etl_job_name,
-            job_prefix,
-            self.evaluate_function,
-            ledger,
+        workflow = permissions.Workflow(
+            job_role=self.job_role,
+            key=key,
+            package_group=self.package_group,
+            etl_job_name=etl_job_name,
+            job_prefix=job_prefix,
+            evaluate_function=self.evaluate_function,
+            tuning=tuning is not None,
+            tagged=bool(tags),
+            rolls_endpoint=endpoint is not None,
         )
+        permissions.grant_workflow(self.state_machine, workflow, ledger)
         permissions.acknowledge(ledger, job_prefix)
 
     def _definition(

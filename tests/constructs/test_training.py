@@ -277,16 +277,33 @@ def test_jobs_security_group_admits_only_its_own_members(stack):
 
 def test_workflow_role_is_scoped_to_the_job_prefix(stack):
     statements = workflow_statements(pipeline(stack))
-    jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
-    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job"):
-        assert f":{kind}/{DEFAULT_JOB_PREFIX}*" in jobs, kind
+    for sid, kind in (("TrainingJobs", "training-job"), ("TransformJobs", "transform-job"), ("Models", "model")):
+        assert statements[sid]["Resource"]["Fn::Join"][1][-1].endswith(f":{kind}/{DEFAULT_JOB_PREFIX}*"), sid
     assert statements["PassJobRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    tag_on_create = [r["Fn::Join"][1][-1] for r in statements["TagOnCreate"]["Resource"]]
-    assert len(tag_on_create) == 2
-    assert tag_on_create[0].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
-    assert tag_on_create[1].endswith(":model-package/test-models/*")  # the stack's name, lower case
+    assert statements["RegisterModels"]["Resource"]["Fn::Join"][1][-1].endswith(":model-package/test-models/*")
+    # by default: no tags (no AddTags), no tuning job, no endpoint to roll
+    assert "sagemaker:AddTags" not in json.dumps(statements)
+    assert {"TuningJobs", "BestTrainingJob", "RollEndpoint", "EndpointConfigEncryption", "TagOnCreate"}.isdisjoint(
+        statements
+    )
+
+
+def test_workflow_role_follows_the_states_it_has(stack):
+    """Tuning, tags and an endpoint to roll each add exactly the grants their states call."""
+    statements = workflow_statements(pipeline(stack, tuning=Tuning(), tags={"Project": "demo"}, endpoint=ENDPOINT))
+    assert "TrainingJobs" not in statements
+    assert "sagemaker:CreateHyperParameterTuningJob" in statements["TuningJobs"]["Action"]
+    rules = [r["Fn::Join"][1][-1].rsplit("/", 1)[-1] for r in statements["SyncRules"]["Resource"]]
+    assert rules == [
+        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    ]
+    for sid in ("TuningJobs", "TransformJobs", "Models", "RegisterModels"):
+        assert "sagemaker:AddTags" in statements[sid]["Action"], sid
+    assert statements["TagOnCreate"]["Resource"]["Fn::Join"][1][-1].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
+    assert statements["EndpointConfigEncryption"]["Action"] == "kms:CreateGrant"
 
 
 # --- each prop -------------------------------------------------------------------------------------------------------
@@ -375,7 +392,7 @@ def test_job_prefix_names_the_jobs_and_scopes_the_role(stack):
     template = pipeline(stack, job_prefix="alice-")
     machine = states(template)
     assert machine["Names"]["Parameters"]["run.$"] == "States.Format('alice-{}', $$.Execution.Name)"
-    jobs = json.dumps(workflow_statements(template)["SageMakerJobs"]["Resource"])
+    jobs = json.dumps(workflow_statements(template))
     assert ":training-job/alice-*" in jobs
     assert DEFAULT_JOB_PREFIX not in jobs
 
