@@ -140,7 +140,16 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker training, model and transform: read curated etl/, write artifacts",
         )
-        permissions.grant_jobs(self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, ledger=ledger)
+        permissions.grant_jobs(
+            self.job_role,
+            curated,
+            curated_prefix,
+            artifacts,
+            key,
+            s3_kms=s3_kms,
+            writes_capture=endpoint is not None,
+            ledger=ledger,
+        )
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
         permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
         self.package_group = self._model_package_group()

@@ -29,10 +29,12 @@ def grant_jobs(
     key: kms.IKey,
     *,
     s3_kms: bool,
+    writes_capture: bool,
     ledger: WildcardLedger,
 ) -> None:
-    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (capture/
-    too: a rolled endpoint's model writes data capture with this role), run in the VPC, log and report."""
+    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (with
+    ``writes_capture``, capture/ too: the endpoint the workflow rolls runs its model with this role, which writes
+    the data capture, encrypted with ``key`` as the endpoint config says), run in the VPC, log and report."""
     reads = curated.arn_for_objects(f"{curated_prefix}*")
     role.add_to_policy(iam.PolicyStatement(sid="ReadTrainingData", actions=["s3:GetObject"], resources=[reads]))
     role.add_to_policy(
@@ -43,10 +45,8 @@ def grant_jobs(
             conditions={"StringLike": {"s3:prefix": [f"{curated_prefix}*"]}},
         )
     )
-    writes = [
-        artifacts.arn_for_objects(f"{p}*")
-        for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX, CAPTURE_PREFIX)
-    ]
+    written = (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX) + ((CAPTURE_PREFIX,) if writes_capture else ())
+    writes = [artifacts.arn_for_objects(f"{p}*") for p in written]
     role.add_to_policy(
         iam.PolicyStatement(
             sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=writes
@@ -64,6 +64,8 @@ def grant_jobs(
     )
     if s3_kms:
         role.add_to_policy(key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"))
+    elif writes_capture:  # SSE-S3 buckets, but the capture is encrypted with the key all the same
+        role.add_to_policy(key_through(role, key, ["kms:GenerateDataKey"], "s3", sid="CaptureEncryption"))
     # SageMaker encrypts the instances' volumes with the key: it needs a grant for the attached volumes.
     role.add_to_policy(
         iam.PolicyStatement(

@@ -16,7 +16,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from ml_constructs.lake_layout import CURATED_ROOT, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
+from ml_constructs.lake_layout import (
+    CAPTURE_PREFIX,
+    CURATED_ROOT,
+    EVALUATION_PREFIX,
+    MODELS_PREFIX,
+    PREDICTIONS_PREFIX,
+)
 from ml_constructs.training.construct import (
     DEFAULT_JOB_PREFIX,
     XGBOOST_BINARY,
@@ -261,6 +267,34 @@ def test_job_role_reads_the_etl_prefix_and_writes_the_artifact_prefixes(stack):
     assert statements["ReadTrainingData"]["Resource"]["Fn::Join"][1][-1] == f"/{CURATED_ROOT}*"
     assert statements["LakeKeyThroughS3"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]  # s3_kms default
     assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def job_statements(template: Template) -> dict[str, Any]:
+    role = next(k for k in template.find_resources("AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    )
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+@pytest.mark.parametrize("s3_kms", [True, False])
+def test_the_rolled_endpoint_writes_its_capture_with_the_job_role_and_the_key(stack, s3_kms):
+    """The endpoint the workflow rolls runs the new model with the job role, and its config encrypts the capture
+    with the key whatever the buckets use: the role writes capture/ and may use the key through S3 for it."""
+    statements = job_statements(pipeline(stack, s3_kms=s3_kms, endpoint=ENDPOINT))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert f"/{CAPTURE_PREFIX}*" in writes
+    key_use = statements["LakeKeyThroughS3" if s3_kms else "CaptureEncryption"]
+    assert "kms:GenerateDataKey" in key_use["Action"]
+    assert "kms:ViaService" in key_use["Condition"]["StringEquals"]
+
+
+def test_without_an_endpoint_to_roll_the_job_role_writes_no_capture(stack):
+    statements = job_statements(pipeline(stack, s3_kms=False))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert f"/{CAPTURE_PREFIX}*" not in writes
+    assert "CaptureEncryption" not in statements
+    assert "LakeKeyThroughS3" not in statements
 
 
 def test_jobs_security_group_admits_only_its_own_members(stack):

@@ -219,6 +219,20 @@ def arn_tails(statement: dict) -> list[str]:
     return [r["Fn::Join"][1][-1] for r in resources]
 
 
+def test_with_sse_s3_buckets_the_job_role_may_still_encrypt_the_rolled_endpoints_capture(variant):
+    """lake.encryption=s3: the buckets use SSE-S3, but the endpoint config the workflow creates encrypts the data
+    capture with the lake key, and the rolled endpoint writes it with the job role."""
+    template = variant.template(variant.stacks.training)
+    role_id = next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert "LakeKeyThroughS3" not in statements
+    assert statements["CaptureEncryption"]["Action"] == "kms:GenerateDataKey"
+    assert "DataLakeKey" in json.dumps(statements["CaptureEncryption"]["Resource"])
+
+
 def test_workflow_role_is_scoped_to_this_workflows_names(training):
     statements = workflow_statements(training)
     assert arn_tails(statements["TrainingJobs"]) == [":training-job/mlspec-*"]
