@@ -25,7 +25,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs.common import encrypted_log_group, key_through
+from ml_constructs.common import default_policy, encrypted_log_group, key_through
 from ml_constructs.lake_layout import ERRORS_PREFIX, EVENTS_PREFIX
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 from ml_constructs.streaming.alarms import ingest_alarms
@@ -123,6 +123,7 @@ class StreamingIngest(Construct):
             buffer_size_mib=buffer_size_mib,
             removal_policy=removal_policy,
         )
+        self._read_the_stream_only(self.delivery_stream, key)
         self.alarms = ingest_alarms(
             self,
             self.stream,
@@ -189,6 +190,28 @@ class StreamingIngest(Construct):
             schema_configuration=firehose.SchemaConfiguration.from_cfn_table(
                 self.table.node.default_child  # type: ignore[arg-type]
             ),
+        )
+
+    def _read_the_stream_only(self, delivery: firehose.DeliveryStream, key: kms.IKey) -> None:
+        """The source role's policy: exactly what AWS documents for a Kinesis source
+        (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html, checked 2026-12), the key only
+        through Kinesis and for this stream.
+
+        The L2 grants its source role ``grantRead`` on the stream, which adds consumer and listing actions
+        (``SubscribeToShard``, ``DescribeStreamConsumer``, ``DescribeStreamSummary``, ``ListStreams``) Firehose
+        never calls. The role itself stays the L2's: a delivery stream's source configuration, its role included,
+        cannot change without replacing the delivery stream; so its policy document is replaced instead."""
+        stream = self.stream.stream_arn
+        read = iam.PolicyStatement(
+            sid="ReadTheStream",
+            actions=["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
+            resources=[stream],
+        )
+        decrypt = key_through(self, key, ["kms:Decrypt"], "kinesis", sid="DecryptTheStream")
+        decrypt.add_condition("StringEquals", {"kms:EncryptionContext:aws:kinesis:arn": stream})
+        policy = default_policy(delivery.node.find_child("Service Role"))  # type: ignore[arg-type]
+        policy.add_property_override(
+            "PolicyDocument.Statement", [read.to_statement_json(), decrypt.to_statement_json()]
         )
 
     def _delivery_role(
