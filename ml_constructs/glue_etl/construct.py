@@ -19,14 +19,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_constructs.common import default_policy
 from ml_constructs.glue_etl.athena import named_queries, workgroup
 from ml_constructs.glue_etl.crawlers import RAW_TABLE_PREFIX, crawler_role, curated_crawler, raw_crawler
 from ml_constructs.glue_etl.job import JobSettings, etl_job, job_role
 from ml_constructs.glue_etl.quality import curated_ruleset
 from ml_constructs.glue_etl.runtime.contract import PREPARED_PREFIX, EtlParams, EtlSpec, job_arguments
 from ml_constructs.lake_layout import CURATED_ROOT, EVENTS_PREFIX
-from ml_constructs.nag import WildcardLedger, acknowledge
+from ml_constructs.nag import WildcardLedger
 
 
 class CatalogEncryption(StrEnum):
@@ -98,7 +97,14 @@ class GlueEtl(Construct):
         )
 
         self.crawler_role = crawler_role(
-            self, raw=raw, curated=curated, database=database, key=key, s3_kms=s3_kms, ledger=ledger
+            self,
+            raw=raw,
+            curated=curated,
+            database=database,
+            key=key,
+            s3_kms=s3_kms,
+            catalog_key=catalog_encryption is CatalogEncryption.LAKE_KEY,
+            ledger=ledger,
         )
         self.raw_crawler = raw_crawler(
             self,
@@ -129,14 +135,6 @@ class GlueEtl(Construct):
 
     def _acknowledge(self, ledger: WildcardLedger) -> None:
         """What cdk-nag's IAM5 reports, each with its reason."""
-        # glue.Code.from_bucket grants read (s3:GetObject*, GetBucket*, List*) on exactly the two code objects.
-        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
-            acknowledge(
-                default_policy(self.job_role),
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "CDK's read grant for the job's code is scoped to exactly two objects of the bootstrap assets "
-                "bucket (the entry script and the runtime zip); the action wildcards cannot reach further.",
-            )
         ledger.acknowledge(
             "Object keys under one prefix of one lake bucket, log groups under /aws-glue/, and tables of the "
             "lake database: the ETL job and the crawlers create these names at run time. The one '*' is "
