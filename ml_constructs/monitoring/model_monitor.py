@@ -145,7 +145,7 @@ class ModelMonitorSchedule(Construct):
             iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[writes]),
             iam.PolicyStatement(
                 sid="LakeKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"],
                 resources=[key.key_arn],
             ),
             sagemaker_vpc_access(),

@@ -76,7 +76,7 @@ class RealTimeEndpoint(Construct):
             vpc,
             "SageMaker endpoint instances: HTTPS out to S3 via the gateway endpoint only",
         )
-        self.role = model_role(self, artifacts, key)
+        self.role = model_role(self, artifacts, key, s3_kms=s3_kms)
 
         self.model = sagemaker.CfnModel(
             self,

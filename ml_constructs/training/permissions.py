@@ -47,20 +47,10 @@ def grant_jobs(
     )
     written = (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX) + ((CAPTURE_PREFIX,) if writes_capture else ())
     writes = [artifacts.arn_for_objects(f"{p}*") for p in written]
+    # jobs read single objects there (the model artifact) and write under the prefixes: no listing; no upload
+    # abort either (not in SageMaker's documented role policies; the lake's lifecycle rule clears incomplete uploads)
     role.add_to_policy(
-        iam.PolicyStatement(
-            sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=writes
-        )
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="ListArtifacts",
-            actions=["s3:ListBucket"],
-            resources=[artifacts.bucket_arn],
-            conditions={
-                "StringLike": {"s3:prefix": [f"{p}*" for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX)]}
-            },
-        )
+        iam.PolicyStatement(sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject"], resources=writes)
     )
     if s3_kms:
         role.add_to_policy(key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"))
@@ -70,7 +60,7 @@ def grant_jobs(
     role.add_to_policy(
         iam.PolicyStatement(
             sid="VolumeEncryption",
-            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            actions=["kms:CreateGrant"],
             resources=[key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         )

@@ -227,6 +227,8 @@ def test_model_monitor_role_writes_its_processing_jobs_logs(stack):
         "logs:PutLogEvents",
     ]
     assert logs["Resource"]["Fn::Join"][1][-1].endswith(":log-group:/aws/sagemaker/ProcessingJobs:*")
+    # the key: read capture and baseline, write reports, grant the volume; nothing without a call
+    assert sorted(statements["LakeKey"]["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_model_monitor_alarms_once_per_feature_above_the_threshold(stack):

@@ -202,6 +202,9 @@ def test_job_role_reads_curated_and_writes_only_artifact_prefixes(training):
         "/predictions/*",
     ]
     assert statements["ReadTrainingData"]["Resource"]["Fn::Join"][1][-1] == "/etl/*"
+    assert statements["WriteArtifacts"]["Action"] == ["s3:GetObject", "s3:PutObject"]  # no listing, no upload abort
+    assert "ListArtifacts" not in statements
+    assert statements["VolumeEncryption"]["Action"] == "kms:CreateGrant"
     assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
