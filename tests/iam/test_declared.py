@@ -142,3 +142,13 @@ def test_sagemaker_jobs_list_their_tags_as_step_functions_documents(sandbox_depl
     calls = list(ROWS["sfn-sync-jobs"].calls(sandbox_deployment))
     listed = {c.resource.split(":")[5].split("/")[0] for c in calls if c.action == "sagemaker:ListTags"}
     assert listed == {"training-job", "transform-job"}
+
+
+def test_model_monitor_decrypts_the_capture_with_the_key_its_endpoint_config_names(variant):
+    """lake.encryption=s3: the buckets have no KMS default, but the endpoint encrypts its capture with the key its
+    config names, so reading the capture decrypts with that key (and reading the baseline decrypts nothing)."""
+    deployment = Deployment(variant.templates)
+    calls = [c for c in ROWS["sagemaker-s3-read"].calls(deployment) if "monitoring job" in c.why]
+    assert [c.resource.split(":")[2] for c in calls if c.action == "kms:Decrypt"] == ["kms"]  # the capture only
+    decrypt = next(c for c in calls if c.action == "kms:Decrypt")
+    assert "/capture/" in str(decrypt.context["kms:EncryptionContext:aws:s3:arn"])
