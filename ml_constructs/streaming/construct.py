@@ -112,7 +112,12 @@ class StreamingIngest(Construct):
             self, "DeliveryLogs", key=key, retention=log_retention, removal_policy=removal_policy
         )
         self.delivery_role, self.delivery_policy = self._delivery_role(
-            raw_bucket, database, key, objects=objects_encrypted_with_key, catalog=catalog_encrypted_with_key
+            raw_bucket,
+            database,
+            key,
+            objects=objects_encrypted_with_key,
+            schema=parquet,
+            catalog=parquet and catalog_encrypted_with_key,
         )
         self.delivery_stream = self._delivery_stream(
             raw_bucket,
@@ -215,13 +220,21 @@ class StreamingIngest(Construct):
         )
 
     def _delivery_role(
-        self, bucket: s3.IBucket, database: glue.IDatabase, key: kms.IKey, *, objects: bool, catalog: bool
+        self,
+        bucket: s3.IBucket,
+        database: glue.IDatabase,
+        key: kms.IKey,
+        *,
+        objects: bool,
+        schema: bool,
+        catalog: bool,
     ) -> tuple[iam.Role, iam.Policy]:
         """Firehose's role, and exactly what AWS documents for an S3 destination, on the two prefixes it writes.
 
         The L2 would grant read-write on the whole bucket (deletes included); it gets this role without policy
-        updates, so the policy is all Firehose may do. The key only through S3 (and Glue, for an encrypted
-        catalog)."""
+        updates, so the policy is all Firehose may do. ``schema``: record format conversion reads the raw
+        table's schema (Parquet output only). The key only through S3 (and Glue, for an encrypted catalog the
+        conversion reads)."""
         role = iam.Role(
             self,
             "DeliveryRole",
@@ -241,18 +254,22 @@ class StreamingIngest(Construct):
                 resources=[bucket.bucket_arn],
             ),
             iam.PolicyStatement(
-                sid="ReadRawTableSchema",
-                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                resources=[
-                    cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
-                    database.database_arn,
-                    self.table.table_arn,
-                ],
-            ),
-            iam.PolicyStatement(
                 sid="DeliveryLogs", actions=["logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             ),
         ]
+        if schema:
+            statements.insert(
+                2,
+                iam.PolicyStatement(
+                    sid="ReadRawTableSchema",
+                    actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                    resources=[
+                        cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
+                        database.database_arn,
+                        self.table.table_arn,
+                    ],
+                ),
+            )
         if objects:
             statements.append(
                 key_through(self, key, ["kms:GenerateDataKey", "kms:Decrypt"], "s3", sid="EncryptThroughS3Only")

@@ -147,6 +147,7 @@ class TrainingPipeline(Construct):
             artifacts,
             key,
             s3_kms=s3_kms,
+            writes_predictions=batch_transform_test,
             writes_capture=endpoint is not None,
             ledger=ledger,
         )

@@ -29,12 +29,14 @@ def grant_jobs(
     key: kms.IKey,
     *,
     s3_kms: bool,
+    writes_predictions: bool,
     writes_capture: bool,
     ledger: WildcardLedger,
 ) -> None:
     """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (with
-    ``writes_capture``, capture/ too: the endpoint the workflow rolls runs its model with this role, which writes
-    the data capture, encrypted with ``key`` as the endpoint config says), run in the VPC, log and report."""
+    ``writes_predictions``, the test transform's predictions/; with ``writes_capture``, capture/ too: the endpoint
+    the workflow rolls runs its model with this role, which writes the data capture, encrypted with ``key`` as the
+    endpoint config says), run in the VPC, log and report."""
     reads = curated.arn_for_objects(f"{curated_prefix}*")
     role.add_to_policy(iam.PolicyStatement(sid="ReadTrainingData", actions=["s3:GetObject"], resources=[reads]))
     role.add_to_policy(
@@ -45,7 +47,9 @@ def grant_jobs(
             conditions={"StringLike": {"s3:prefix": [f"{curated_prefix}*"]}},
         )
     )
-    written = (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX) + ((CAPTURE_PREFIX,) if writes_capture else ())
+    written = [MODELS_PREFIX, EVALUATION_PREFIX]
+    written += [PREDICTIONS_PREFIX] if writes_predictions else []
+    written += [CAPTURE_PREFIX] if writes_capture else []
     writes = [artifacts.arn_for_objects(f"{p}*") for p in written]
     # jobs read single objects there (the model artifact) and write under the prefixes: no listing; no upload
     # abort either (not in SageMaker's documented role policies; the lake's lifecycle rule clears incomplete uploads)

@@ -263,12 +263,19 @@ def test_on_demand_json_sse_s3_and_an_encrypted_catalog(stack):
     )
     statements = policy_statements(template)
     assert "EncryptThroughS3Only" not in statements
+    # no record format conversion: Firehose never reads the table's schema, nor the catalog's key
+    assert list(statements) == ["WriteRawZonePrefixes", "ListRawZone", "DeliveryLogs"]
+    metrics = {a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.DataFreshness", "ThrottledGetRecords"}
+
+
+def test_conversion_reads_the_schema_of_an_encrypted_catalog_through_glue(stack):
+    statements = policy_statements(ingest(stack, catalog_encrypted_with_key=True))
+    assert "ReadRawTableSchema" in statements
     assert statements["ReadEncryptedCatalog"]["Action"] == "kms:Decrypt"
     assert statements["ReadEncryptedCatalog"]["Condition"] == {
         "StringEquals": {"kms:ViaService": {"Fn::Join": ["", ["glue.us-east-1.", {"Ref": "AWS::URLSuffix"}]]}}
     }
-    metrics = {a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
-    assert metrics == {"GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.DataFreshness", "ThrottledGetRecords"}
 
 
 def test_capacity_buffering_thresholds_and_retention_follow_the_props(stack):

@@ -289,6 +289,12 @@ def test_the_rolled_endpoint_writes_its_capture_with_the_job_role_and_the_key(st
     assert "kms:ViaService" in key_use["Condition"]["StringEquals"]
 
 
+def test_without_the_test_transform_the_job_role_writes_no_predictions(stack):
+    statements = job_statements(pipeline(stack, batch_transform_test=False))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert writes == [f"/{MODELS_PREFIX}*", f"/{EVALUATION_PREFIX}*"]
+
+
 def test_without_an_endpoint_to_roll_the_job_role_writes_no_capture(stack):
     statements = job_statements(pipeline(stack, s3_kms=False))
     writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
