@@ -114,9 +114,12 @@ def grant_evaluation(
 ) -> None:
     """The evaluation function reads the validation transform's output under evaluation/."""
     objects = artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
-    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"], resources=[objects])
+    )
     function.add_to_role_policy(
         iam.PolicyStatement(
+            sid="ListEvaluation",
             actions=["s3:ListBucket"],
             resources=[artifacts.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{EVALUATION_PREFIX}*"]}},
