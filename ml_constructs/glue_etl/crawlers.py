@@ -35,11 +35,9 @@ def crawler_role(
     database: glue.IDatabase,
     key: kms.IKey,
     s3_kms: bool,
-    catalog_key: bool,
     ledger: WildcardLedger,
 ) -> iam.Role:
-    """Reads the two crawled prefixes (never writes data), updates tables of the lake database only;
-    ``catalog_key``: the Data Catalog is encrypted with ``key``."""
+    """Reads the two crawled prefixes (never writes data), updates tables of the lake database only."""
     role = iam.Role(
         scope,
         "CrawlerRole",
@@ -50,7 +48,7 @@ def crawler_role(
     grant_prefix(role, raw, EVENTS_PREFIX, write=False, ledger=ledger)
     grant_prefix(role, curated, CURATED_ROOT + PREPARED_PREFIX, write=False, ledger=ledger)
     grant_glue_logs(role, "crawlers", ledger=ledger)
-    grant_key(role, key, s3_kms=s3_kms, writes_s3=False, catalog_key=catalog_key)
+    grant_key(role, key, s3_kms=s3_kms, writes_s3=False)
     return role
 
 

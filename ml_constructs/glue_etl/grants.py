@@ -78,15 +78,19 @@ def grant_glue_logs(role: iam.Role, kind: str, *, ledger: WildcardLedger) -> Non
     ledger.track(role, groups)
 
 
-def grant_key(role: iam.Role, key: kms.IKey, *, s3_kms: bool, writes_s3: bool, catalog_key: bool) -> None:
-    """The lake key, only through the service that uses it for this role, and only what that use needs: S3 for
-    objects when the lake uses SSE-KMS (decrypt to read; data keys to write, for the writer), Glue for the Data
-    Catalog when it is encrypted with this key (decrypt to read tables, data keys to write them). Glue's log groups
-    need nothing here: CloudWatch Logs encrypts them with its own statement in the key policy, the role only
-    associates the key (grant_glue_logs)."""
+def grant_key(role: iam.Role, key: kms.IKey, *, s3_kms: bool, writes_s3: bool) -> None:
+    """The lake key through S3, for objects when the lake uses SSE-KMS: decrypt to read, data keys to write (for
+    the writer). Only what that use needs: a Data Catalog encrypted with the key gets its own statement
+    (grant_catalog_key); Glue's log groups need nothing here, since CloudWatch Logs encrypts them with its own
+    statement in the key policy and the role only associates the key (grant_glue_logs)."""
     if s3_kms:
         actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if writes_s3 else [])
         role.add_to_policy(key_through(role, key, actions, "s3", sid="LakeKeyThroughS3"))
-    if catalog_key:
-        actions = ["kms:Decrypt", "kms:GenerateDataKey"]
-        role.add_to_policy(key_through(role, key, actions, "glue", sid="LakeKeyThroughGlue"))
+
+
+def grant_catalog_key(role: iam.IRole, key: kms.IKey) -> None:
+    """The lake key through Glue, for a Data Catalog encrypted with it: decrypt to read tables, data keys to write
+    them (what a crawler does)."""
+    role.add_to_principal_policy(
+        key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "glue", sid="LakeKeyThroughGlue")
+    )

@@ -66,7 +66,7 @@ def job_role(
     grant_prefix(role, curated, CURATED_ROOT, write=True, ledger=ledger)
     grant_glue_logs(role, "jobs", ledger=ledger)
     # bookmarks are off (etl_job): the job never uses the key for them, nor the Data Catalog
-    grant_key(role, key, s3_kms=s3_kms, writes_s3=True, catalog_key=False)
+    grant_key(role, key, s3_kms=s3_kms, writes_s3=True)
     role.add_to_policy(
         iam.PolicyStatement(
             sid="JobMetrics",

@@ -111,13 +111,9 @@ class StreamingIngest(Construct):
         self.log_group = encrypted_log_group(
             self, "DeliveryLogs", key=key, retention=log_retention, removal_policy=removal_policy
         )
+        self.parquet = parquet  # converted with the raw table's schema (Firehose reads it), or JSON as it arrives
         self.delivery_role, self.delivery_policy = self._delivery_role(
-            raw_bucket,
-            database,
-            key,
-            objects=objects_encrypted_with_key,
-            schema=parquet,
-            catalog=parquet and catalog_encrypted_with_key,
+            raw_bucket, database, key, objects=objects_encrypted_with_key, catalog=catalog_encrypted_with_key
         )
         self.delivery_stream = self._delivery_stream(
             raw_bucket,
@@ -128,7 +124,6 @@ class StreamingIngest(Construct):
             buffer_size_mib=buffer_size_mib,
             removal_policy=removal_policy,
         )
-        self._read_the_stream_only(self.delivery_stream, key)
         self.alarms = ingest_alarms(
             self,
             self.stream,
@@ -178,6 +173,7 @@ class StreamingIngest(Construct):
         )
         # Firehose checks its permissions when the stream is created: the policy must exist first.
         delivery.node.add_dependency(self.delivery_policy)
+        self._read_the_stream_only(delivery)
         # The L2 adds the destination's log stream to the group with RETAIN; it follows the group's policy.
         for child in self.log_group.node.find_all():
             if isinstance(child, logs.CfnLogStream):
@@ -197,7 +193,7 @@ class StreamingIngest(Construct):
             ),
         )
 
-    def _read_the_stream_only(self, delivery: firehose.DeliveryStream, key: kms.IKey) -> None:
+    def _read_the_stream_only(self, delivery: firehose.DeliveryStream) -> None:
         """The source role's policy: exactly what AWS documents for a Kinesis source
         (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html, checked 2026-12), the key only
         through Kinesis and for this stream.
@@ -212,6 +208,8 @@ class StreamingIngest(Construct):
             actions=["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
             resources=[stream],
         )
+        key = self.stream.encryption_key
+        assert key is not None, "the stream is always encrypted with the caller's key"
         decrypt = key_through(self, key, ["kms:Decrypt"], "kinesis", sid="DecryptTheStream")
         decrypt.add_condition("StringEquals", {"kms:EncryptionContext:aws:kinesis:arn": stream})
         policy = default_policy(delivery.node.find_child("Service Role"))  # type: ignore[arg-type]
@@ -220,21 +218,13 @@ class StreamingIngest(Construct):
         )
 
     def _delivery_role(
-        self,
-        bucket: s3.IBucket,
-        database: glue.IDatabase,
-        key: kms.IKey,
-        *,
-        objects: bool,
-        schema: bool,
-        catalog: bool,
+        self, bucket: s3.IBucket, database: glue.IDatabase, key: kms.IKey, *, objects: bool, catalog: bool
     ) -> tuple[iam.Role, iam.Policy]:
         """Firehose's role, and exactly what AWS documents for an S3 destination, on the two prefixes it writes.
 
         The L2 would grant read-write on the whole bucket (deletes included); it gets this role without policy
-        updates, so the policy is all Firehose may do. ``schema``: record format conversion reads the raw
-        table's schema (Parquet output only). The key only through S3 (and Glue, for an encrypted catalog the
-        conversion reads)."""
+        updates, so the policy is all Firehose may do. Record format conversion (Parquet output only) reads the
+        raw table's schema. The key only through S3 (and Glue, for an encrypted catalog the conversion reads)."""
         role = iam.Role(
             self,
             "DeliveryRole",
@@ -257,7 +247,7 @@ class StreamingIngest(Construct):
                 sid="DeliveryLogs", actions=["logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             ),
         ]
-        if schema:
+        if self.parquet:
             statements.insert(
                 2,
                 iam.PolicyStatement(
@@ -274,7 +264,7 @@ class StreamingIngest(Construct):
             statements.append(
                 key_through(self, key, ["kms:GenerateDataKey", "kms:Decrypt"], "s3", sid="EncryptThroughS3Only")
             )
-        if catalog:
+        if catalog and self.parquet:
             statements.append(key_through(self, key, ["kms:Decrypt"], "glue", sid="ReadEncryptedCatalog"))
         policy = iam.Policy(self, "DeliveryPolicy", roles=[role], statements=statements)
         acknowledge_wildcard_resources(

@@ -4,6 +4,7 @@ wildcards that per-run names leave."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -21,6 +22,31 @@ from ml_constructs.lake_layout import CAPTURE_PREFIX, EVALUATION_PREFIX, MODELS_
 from ml_constructs.nag import WildcardLedger
 
 
+@dataclass(frozen=True)
+class Run:
+    """What a run of the workflow does, as far as its grants go: which states the workflow has, whether it tags."""
+
+    tuning: bool  # a tuning job (Tune, then BestTrainingJob) instead of one training job (Train)
+    tagged: bool  # what a run creates carries tags (tag-on-create needs sagemaker:AddTags)
+    test_transform: bool  # the test split is scored into predictions/
+    rolls_endpoint: bool  # the run ends by rolling the serving endpoint to the new model
+
+    @classmethod
+    def of(cls, *, tuning: object, tags: Mapping[str, str], test_transform: bool, endpoint: object) -> Run:
+        """From the construct's props: ``tuning`` and ``endpoint`` are None when the workflow has no such state."""
+        return cls(tuning is not None, bool(tags), test_transform, endpoint is not None)
+
+
+def job_role(scope: Construct) -> iam.Role:
+    """The role SageMaker runs the jobs, the models and the rolled endpoint with."""
+    return iam.Role(
+        scope,
+        "JobRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description="SageMaker training, model and transform: read curated etl/, write artifacts",
+    )
+
+
 def grant_jobs(
     role: iam.Role,
     curated: s3.IBucket,
@@ -29,14 +55,14 @@ def grant_jobs(
     key: kms.IKey,
     *,
     s3_kms: bool,
-    writes_predictions: bool,
-    writes_capture: bool,
+    run: Run,
     ledger: WildcardLedger,
 ) -> None:
-    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (with
-    ``writes_predictions``, the test transform's predictions/; with ``writes_capture``, capture/ too: the endpoint
-    the workflow rolls runs its model with this role, which writes the data capture, encrypted with ``key`` as the
-    endpoint config says), run in the VPC, log and report."""
+    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (with the
+    test transform, its predictions/; when the run rolls the endpoint, capture/ too: the endpoint runs its model
+    with this role, which writes the data capture, encrypted with ``key`` as the endpoint config says), run in the
+    VPC, log and report."""
+    writes_capture = run.rolls_endpoint
     reads = curated.arn_for_objects(f"{curated_prefix}*")
     role.add_to_policy(iam.PolicyStatement(sid="ReadTrainingData", actions=["s3:GetObject"], resources=[reads]))
     role.add_to_policy(
@@ -48,7 +74,7 @@ def grant_jobs(
         )
     )
     written = [MODELS_PREFIX, EVALUATION_PREFIX]
-    written += [PREDICTIONS_PREFIX] if writes_predictions else []
+    written += [PREDICTIONS_PREFIX] if run.test_transform else []
     written += [CAPTURE_PREFIX] if writes_capture else []
     writes = [artifacts.arn_for_objects(f"{p}*") for p in written]
     # jobs read single objects there (the model artifact) and write under the prefixes: no listing; no upload
@@ -141,9 +167,7 @@ class Workflow:
     etl_job_name: str
     job_prefix: str
     evaluate_function: lambda_.IFunction
-    tuning: bool  # a tuning job (Tune, then BestTrainingJob) instead of one training job (Train)
-    tagged: bool  # runs tag what they create (tag-on-create needs sagemaker:AddTags)
-    rolls_endpoint: bool  # the run ends by rolling the serving endpoint to the new model
+    run: Run
 
 
 def grant_workflow(machine: sfn.StateMachine, workflow: Workflow, ledger: WildcardLedger) -> None:
@@ -188,8 +212,8 @@ def _tagging(tagged: bool) -> list[str]:
 def _job_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.PolicyStatement]:
     """The jobs of a run: the training job (or the tuning job and a look at its best training job) and the
     transform jobs."""
-    tagged = workflow.tagged
-    if workflow.tuning:
+    tagged = workflow.run.tagged
+    if workflow.run.tuning:
         training = [
             _job("TuningJobs", "HyperParameterTuningJob", arns["hyper-parameter-tuning-job"], tagged),
             iam.PolicyStatement(
@@ -203,7 +227,7 @@ def _job_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Policy
 
 def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.PolicyStatement]:
     """The model a run creates (and deletes when rejected), registers, and rolls the endpoint to."""
-    tagged = workflow.tagged
+    tagged = workflow.run.tagged
     statements = [
         iam.PolicyStatement(
             sid="Models",
@@ -217,7 +241,7 @@ def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Poli
             resources=[arns["model-package"]],
         ),
     ]
-    if workflow.rolls_endpoint:
+    if workflow.run.rolls_endpoint:
         statements += [
             iam.PolicyStatement(
                 sid="RollEndpoint",
@@ -278,7 +302,7 @@ def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> lis
             actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[
                 stack.format_arn(service="events", resource="rule", resource_name=rule)
-                for rule in sync_rules(tuning=workflow.tuning)
+                for rule in sync_rules(tuning=workflow.run.tuning)
             ],
         ),
     ]
