@@ -7,5 +7,6 @@
 - ``declared`` (with ``rows_*``): what AWS services do on a role's behalf, one documented row per kind of call;
 - ``calls``: the call format, shared with recorded runs (JSON lines);
 - ``evaluate`` + ``simulate.mjs``: one Node process per batch runs @cloud-copilot/iam-simulate;
-- ``check``, ``report``: denied calls, unused grants, mutations; ``__main__``: the CLI.
+- ``check``, ``report``: denied calls, unused grants, mutations; ``__main__``: the CLI;
+- ``allowances``: the grants kept on purpose although no call uses them, each with its reason.
 """
