@@ -14,19 +14,20 @@ from enum import StrEnum
 
 import aws_cdk as cdk
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_constructs.common import default_policy
 from ml_constructs.glue_etl.athena import named_queries, workgroup
 from ml_constructs.glue_etl.crawlers import RAW_TABLE_PREFIX, crawler_role, curated_crawler, raw_crawler
+from ml_constructs.glue_etl.grants import grant_catalog_key
 from ml_constructs.glue_etl.job import JobSettings, etl_job, job_role
 from ml_constructs.glue_etl.quality import curated_ruleset
 from ml_constructs.glue_etl.runtime.contract import PREPARED_PREFIX, EtlParams, EtlSpec, job_arguments
 from ml_constructs.lake_layout import CURATED_ROOT, EVENTS_PREFIX
-from ml_constructs.nag import WildcardLedger, acknowledge
+from ml_constructs.nag import WildcardLedger
 
 
 class CatalogEncryption(StrEnum):
@@ -80,7 +81,6 @@ class GlueEtl(Construct):
         )
         # Named resources: the L2 defaults to RETAIN, and a retained name blocks the next deploy of the stack.
         self.security_configuration.apply_removal_policy(removal_policy)
-        _encrypt_catalog(self, catalog_encryption, key)
 
         raw_events = f"s3://{raw.bucket_name}/{EVENTS_PREFIX}"
         self.curated_root = f"s3://{curated.bucket_name}/{CURATED_ROOT}"
@@ -100,6 +100,7 @@ class GlueEtl(Construct):
         self.crawler_role = crawler_role(
             self, raw=raw, curated=curated, database=database, key=key, s3_kms=s3_kms, ledger=ledger
         )
+        _encrypt_catalog(self, catalog_encryption, key, reader=self.crawler_role)
         self.raw_crawler = raw_crawler(
             self,
             role=self.crawler_role,
@@ -129,14 +130,6 @@ class GlueEtl(Construct):
 
     def _acknowledge(self, ledger: WildcardLedger) -> None:
         """What cdk-nag's IAM5 reports, each with its reason."""
-        # glue.Code.from_bucket grants read (s3:GetObject*, GetBucket*, List*) on exactly the two code objects.
-        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
-            acknowledge(
-                default_policy(self.job_role),
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "CDK's read grant for the job's code is scoped to exactly two objects of the bootstrap assets "
-                "bucket (the entry script and the runtime zip); the action wildcards cannot reach further.",
-            )
         ledger.acknowledge(
             "Object keys under one prefix of one lake bucket, log groups under /aws-glue/, and tables of the "
             "lake database: the ETL job and the crawlers create these names at run time. The one '*' is "
@@ -144,10 +137,14 @@ class GlueEtl(Construct):
         )
 
 
-def _encrypt_catalog(scope: Construct, mode: CatalogEncryption, key: kms.IKey) -> None:
-    """The account's Data Catalog encryption at rest and of connection passwords (nothing when unmanaged)."""
+def _encrypt_catalog(scope: Construct, mode: CatalogEncryption, key: kms.IKey, *, reader: iam.IRole) -> None:
+    """The account's Data Catalog encryption at rest and of connection passwords (nothing when unmanaged); with the
+    lake key, ``reader`` (the crawlers' role, which reads and writes tables) may use it through Glue. The aws/glue
+    key's own policy admits the account's principals through Glue."""
     if mode is CatalogEncryption.UNMANAGED:
         return
+    if mode is CatalogEncryption.LAKE_KEY:
+        grant_catalog_key(reader, key)
     key_id = key.key_arn if mode is CatalogEncryption.LAKE_KEY else None  # unset: the aws/glue managed key
     settings = glue.CfnDataCatalogEncryptionSettings
     settings(

@@ -48,7 +48,7 @@ def crawler_role(
     grant_prefix(role, raw, EVENTS_PREFIX, write=False, ledger=ledger)
     grant_prefix(role, curated, CURATED_ROOT + PREPARED_PREFIX, write=False, ledger=ledger)
     grant_glue_logs(role, "crawlers", ledger=ledger)
-    grant_key(role, key, s3_kms=s3_kms, write=False)
+    grant_key(role, key, s3_kms=s3_kms, writes_s3=False)
     return role
 
 

@@ -10,14 +10,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from ml_constructs.common import via_service
+from ml_constructs.common import key_through
 from ml_constructs.nag import WildcardLedger
 
 
 def grant_prefix(role: iam.Role, bucket: s3.IBucket, prefix: str, *, write: bool, ledger: WildcardLedger) -> None:
-    """Objects under one prefix of one bucket: read, or read and write (deletes: the job rewrites it)."""
+    """Objects under one prefix of one bucket: read, or read and write (deletes: the job rewrites it). No
+    s3:AbortMultipartUpload: Glue documents none for a job's role, and the lake's lifecycle rule removes the parts
+    of an upload that never completed."""
     objects = bucket.arn_for_objects(f"{prefix}*")
-    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] if write else [])
+    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
     role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[objects]))
     role.add_to_policy(
         iam.PolicyStatement(
@@ -76,17 +78,19 @@ def grant_glue_logs(role: iam.Role, kind: str, *, ledger: WildcardLedger) -> Non
     ledger.track(role, groups)
 
 
-def grant_key(role: iam.Role, key: kms.IKey, *, s3_kms: bool, write: bool) -> None:
-    """The lake key, only through the services that need it: S3 (objects, when the lake uses SSE-KMS),
-    CloudWatch Logs (the security configuration's log encryption), Glue (bookmarks, and the Data Catalog
-    when it uses this key). Data keys for both (both write encrypted logs); Encrypt for the writer only."""
-    services = ["logs", "glue"] + (["s3"] if s3_kms else [])
-    actions = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"] + (["kms:Encrypt"] if write else [])
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="LakeKeyThroughServices",
-            actions=sorted(actions),
-            resources=[key.key_arn],
-            conditions=via_service(role, *services),
-        )
+def grant_key(role: iam.Role, key: kms.IKey, *, s3_kms: bool, writes_s3: bool) -> None:
+    """The lake key through S3, for objects when the lake uses SSE-KMS: decrypt to read, data keys to write (for
+    the writer). Only what that use needs: a Data Catalog encrypted with the key gets its own statement
+    (grant_catalog_key); Glue's log groups need nothing here, since CloudWatch Logs encrypts them with its own
+    statement in the key policy and the role only associates the key (grant_glue_logs)."""
+    if s3_kms:
+        actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if writes_s3 else [])
+        role.add_to_policy(key_through(role, key, actions, "s3", sid="LakeKeyThroughS3"))
+
+
+def grant_catalog_key(role: iam.IRole, key: kms.IKey) -> None:
+    """The lake key through Glue, for a Data Catalog encrypted with it: decrypt to read tables, data keys to write
+    them (what a crawler does)."""
+    role.add_to_principal_policy(
+        key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "glue", sid="LakeKeyThroughGlue")
     )

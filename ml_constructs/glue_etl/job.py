@@ -65,7 +65,8 @@ def job_role(
     grant_prefix(role, raw, EVENTS_PREFIX, write=False, ledger=ledger)
     grant_prefix(role, curated, CURATED_ROOT, write=True, ledger=ledger)
     grant_glue_logs(role, "jobs", ledger=ledger)
-    grant_key(role, key, s3_kms=s3_kms, write=True)
+    # bookmarks are off (etl_job): the job never uses the key for them, nor the Data Catalog
+    grant_key(role, key, s3_kms=s3_kms, writes_s3=True)
     role.add_to_policy(
         iam.PolicyStatement(
             sid="JobMetrics",
@@ -94,16 +95,16 @@ def etl_job(
     log_group = encrypted_log_group(
         scope, "JobLogs", key=log_key, retention=log_retention, removal_policy=removal_policy
     )
-    script = s3_assets.Asset(scope, "EntryScript", path=str(ENTRY_SCRIPT))
+    script = _CodeObject(s3_assets.Asset(scope, "EntryScript", path=str(ENTRY_SCRIPT)))
     with tempfile.TemporaryDirectory() as directory:  # the asset copies the zip into the cloud assembly
-        package = s3_assets.Asset(scope, "Runtime", path=str(runtime_zip(Path(directory))))
+        package = _CodeObject(s3_assets.Asset(scope, "Runtime", path=str(runtime_zip(Path(directory)))))
     return glue.PySparkEtlJob(
         scope,
         "Job",
         description="Worked example data preparation: raw events -> curated training data",
         role=role,
-        script=glue.Code.from_bucket(script.bucket, script.s3_object_key),
-        extra_python_files=[glue.Code.from_bucket(package.bucket, package.s3_object_key)],
+        script=script,
+        extra_python_files=[package],
         glue_version=settings.glue_version,
         worker_configuration=glue.WorkerConfiguration(
             worker_type=settings.worker_type, number_of_workers=settings.workers
@@ -122,6 +123,30 @@ def etl_job(
             "--job-bookmark-option": "job-bookmark-disable",
         },
     )
+
+
+class _CodeObject(glue.Code):
+    """One code object of the job, an asset: Glue reads it with the job's role (s3:GetObject on that object).
+
+    ``glue.Code.from_bucket`` would grant read on the whole assets bucket too (s3:GetBucket*, s3:List*), calls
+    Glue never makes for a script or an extra file."""
+
+    def __init__(self, asset: s3_assets.Asset) -> None:
+        super().__init__()
+        self._asset = asset
+
+    def bind(self, _scope: Construct, grantable: iam.IGrantable) -> glue.CodeConfig:
+        asset = self._asset
+        grantable.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=f"ReadCode{asset.node.id}",
+                actions=["s3:GetObject"],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
+            )
+        )
+        return glue.CodeConfig(
+            s3_location=s3.Location(bucket_name=asset.s3_bucket_name, object_key=asset.s3_object_key)
+        )
 
 
 def runtime_zip(directory: Path) -> Path:

@@ -123,7 +123,7 @@ class ModelMonitorSchedule(Construct):
         )
 
     def _role(self, artifacts: s3.IBucket, key: kms.IKey) -> iam.Role:
-        """Read the capture and the baseline, write the reports, run in the VPC, put its metrics."""
+        """Read the capture and the baseline, write the reports, run in the VPC, write its logs, put its metrics."""
         role = iam.Role(
             self,
             "Role",
@@ -132,16 +132,28 @@ class ModelMonitorSchedule(Construct):
         )
         reads = artifacts.arn_for_objects("*")  # the capture (endpoint input) and the baseline
         writes = artifacts.arn_for_objects(f"{REPORTS_PREFIX}model-monitor/*")
+        # each run is a processing job: SageMaker writes its logs to /aws/sagemaker/ProcessingJobs with this role
+        job_logs = cdk.Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/ProcessingJobs:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
         for statement in (
             iam.PolicyStatement(sid="ReadCaptureAndBaseline", actions=["s3:GetObject"], resources=[reads]),
             iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts.bucket_arn]),
             iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"], resources=[writes]),
             iam.PolicyStatement(
                 sid="LakeKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"],
                 resources=[key.key_arn],
             ),
             sagemaker_vpc_access(),
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[job_logs],
+            ),
             iam.PolicyStatement(
                 sid="Metrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -151,11 +163,12 @@ class ModelMonitorSchedule(Construct):
         ):
             role.add_to_policy(statement)
         ledger = WildcardLedger()
-        ledger.track(role, reads, writes, "*")
+        ledger.track(role, reads, writes, job_logs, "*")
         ledger.acknowledge(
             "Model Monitor reads the endpoint's capture (keys named by time) and the baseline in the artifacts "
-            "bucket and writes its reports under monitoring/; '*' only for EC2 network interfaces and CloudWatch "
-            "PutMetricData (namespace condition), which have no resource type."
+            "bucket and writes its reports under monitoring/; its processing jobs' log streams, named per job, in "
+            "/aws/sagemaker/ProcessingJobs; '*' only for EC2 network interfaces and CloudWatch PutMetricData "
+            "(namespace condition), which have no resource type."
         )
         return role
 

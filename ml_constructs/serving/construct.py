@@ -13,6 +13,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -76,7 +77,7 @@ class RealTimeEndpoint(Construct):
             vpc,
             "SageMaker endpoint instances: HTTPS out to S3 via the gateway endpoint only",
         )
-        self.role = model_role(self, artifacts, key)
+        self.role = model_role(self, artifacts, key, s3_kms=s3_kms)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -115,7 +116,9 @@ class RealTimeEndpoint(Construct):
         self.alarms = endpoint_alarms(self, self.endpoint.attr_endpoint_name, VARIANT, latency_alarm_ms, alerts)
 
     def _autoscale(self, min_capacity: int, max_capacity: int, target: int) -> autoscaling.ScalableTarget:
-        """Target tracking on invocations per instance: out after 1 minute, in after 5."""
+        """Target tracking on invocations per instance: out after 1 minute, in after 5. Application Auto Scaling
+        scales SageMaker endpoints with its service-linked role (created on the first registration), named here;
+        CDK would otherwise create a role of its own that nothing uses."""
         scaling = autoscaling.ScalableTarget(
             self,
             "Scaling",
@@ -124,6 +127,7 @@ class RealTimeEndpoint(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=min_capacity,
             max_capacity=max_capacity,
+            role=iam.Role.from_role_arn(self, "ScalingServiceLinkedRole", _scaling_role_arn(self), mutable=False),
         )
         scaling.node.add_dependency(self.endpoint)
         scaling.scale_to_track_metric(
@@ -134,6 +138,25 @@ class RealTimeEndpoint(Construct):
             scale_out_cooldown=cdk.Duration.minutes(1),
         )
         return scaling
+
+
+#: Application Auto Scaling's service-linked role for SageMaker endpoints
+#: (https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html,
+#: checked 2026-12): RegisterScalableTarget takes its ARN as RoleARN and creates the role if it is missing
+#: (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+SCALING_SERVICE_LINKED_ROLE = "/".join(
+    (
+        "aws-service-role",
+        "sagemaker.application-autoscaling.amazonaws.com",
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    )
+)
+
+
+def _scaling_role_arn(scope: Construct) -> str:
+    return cdk.Stack.of(scope).format_arn(
+        service="iam", region="", resource="role", resource_name=SCALING_SERVICE_LINKED_ROLE
+    )
 
 
 def _check_sizes(min_capacity: int, instance_count: int, max_capacity: int, capture_percentage: int) -> None:

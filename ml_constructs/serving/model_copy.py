@@ -119,8 +119,8 @@ def _deployment_policy(
             resources=[handler_logs],
         ),
     ]
-    if s3_kms:
-        statements.append(key_through(scope, key, ["kms:GenerateDataKey", "kms:Decrypt"], "s3", sid="EncryptThroughS3"))
+    if s3_kms:  # whole-object uploads (the files are far below the CLI's multipart threshold): data keys only
+        statements.append(key_through(scope, key, ["kms:GenerateDataKey"], "s3", sid="EncryptThroughS3"))
     policy = iam.Policy(scope, "DeploymentPolicy", roles=[role], statements=statements)
     acknowledge_wildcard_resources(
         policy.node.default_child,  # type: ignore[arg-type]

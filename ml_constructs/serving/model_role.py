@@ -17,9 +17,13 @@ from ml_constructs.lake_layout import CAPTURE_PREFIX, MODELS_PREFIX
 from ml_constructs.nag import WildcardLedger
 
 
-def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey) -> iam.Role:
-    """Read ``models/``, write ``capture/`` of ``artifacts``; ``key`` for the volumes and the capture; its logs and
-    metrics; the network interfaces of the VPC."""
+def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms: bool) -> iam.Role:
+    """Read ``models/``, write ``capture/`` of ``artifacts``; ``key`` for the capture (the endpoint config names it)
+    and, with ``s3_kms``, for reading the models; its logs and metrics; the network interfaces of the VPC.
+
+    The endpoint's volumes are encrypted with the key too, but through a grant the endpoint's creator makes
+    (CloudFormation's role, or the training workflow's when it rolls the endpoint), not this role. No
+    s3:AbortMultipartUpload: SageMaker documents none, and the lake's lifecycle rule clears incomplete uploads."""
     role = iam.Role(
         scope,
         "ModelRole",
@@ -36,12 +40,10 @@ def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey) -> iam.Ro
     )
     for statement in (
         iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[models]),
+        iam.PolicyStatement(sid="WriteCapture", actions=["s3:PutObject"], resources=[capture]),
         iam.PolicyStatement(
-            sid="WriteCapture", actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[capture]
-        ),
-        iam.PolicyStatement(
-            sid="VolumeAndCaptureEncryption",
-            actions=["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+            sid="ModelAndCaptureEncryption",
+            actions=(["kms:Decrypt"] if s3_kms else []) + ["kms:GenerateDataKey"],
             resources=[key.key_arn],
         ),
         sagemaker_vpc_access(),

@@ -25,7 +25,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs.common import encrypted_log_group, key_through
+from ml_constructs.common import default_policy, encrypted_log_group, key_through
 from ml_constructs.lake_layout import ERRORS_PREFIX, EVENTS_PREFIX
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 from ml_constructs.streaming.alarms import ingest_alarms
@@ -111,6 +111,7 @@ class StreamingIngest(Construct):
         self.log_group = encrypted_log_group(
             self, "DeliveryLogs", key=key, retention=log_retention, removal_policy=removal_policy
         )
+        self.parquet = parquet  # converted with the raw table's schema (Firehose reads it), or JSON as it arrives
         self.delivery_role, self.delivery_policy = self._delivery_role(
             raw_bucket, database, key, objects=objects_encrypted_with_key, catalog=catalog_encrypted_with_key
         )
@@ -172,6 +173,7 @@ class StreamingIngest(Construct):
         )
         # Firehose checks its permissions when the stream is created: the policy must exist first.
         delivery.node.add_dependency(self.delivery_policy)
+        self._read_the_stream_only(delivery)
         # The L2 adds the destination's log stream to the group with RETAIN; it follows the group's policy.
         for child in self.log_group.node.find_all():
             if isinstance(child, logs.CfnLogStream):
@@ -191,14 +193,38 @@ class StreamingIngest(Construct):
             ),
         )
 
+    def _read_the_stream_only(self, delivery: firehose.DeliveryStream) -> None:
+        """The source role's policy: exactly what AWS documents for a Kinesis source
+        (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html, checked 2026-12), the key only
+        through Kinesis and for this stream.
+
+        The L2 grants its source role ``grantRead`` on the stream, which adds consumer and listing actions
+        (``SubscribeToShard``, ``DescribeStreamConsumer``, ``DescribeStreamSummary``, ``ListStreams``) Firehose
+        never calls. The role itself stays the L2's: a delivery stream's source configuration, its role included,
+        cannot change without replacing the delivery stream; so its policy document is replaced instead."""
+        stream = self.stream.stream_arn
+        read = iam.PolicyStatement(
+            sid="ReadTheStream",
+            actions=["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
+            resources=[stream],
+        )
+        key = self.stream.encryption_key
+        assert key is not None, "the stream is always encrypted with the caller's key"
+        decrypt = key_through(self, key, ["kms:Decrypt"], "kinesis", sid="DecryptTheStream")
+        decrypt.add_condition("StringEquals", {"kms:EncryptionContext:aws:kinesis:arn": stream})
+        policy = default_policy(delivery.node.find_child("Service Role"))  # type: ignore[arg-type]
+        policy.add_property_override(
+            "PolicyDocument.Statement", [read.to_statement_json(), decrypt.to_statement_json()]
+        )
+
     def _delivery_role(
         self, bucket: s3.IBucket, database: glue.IDatabase, key: kms.IKey, *, objects: bool, catalog: bool
     ) -> tuple[iam.Role, iam.Policy]:
         """Firehose's role, and exactly what AWS documents for an S3 destination, on the two prefixes it writes.
 
         The L2 would grant read-write on the whole bucket (deletes included); it gets this role without policy
-        updates, so the policy is all Firehose may do. The key only through S3 (and Glue, for an encrypted
-        catalog)."""
+        updates, so the policy is all Firehose may do. Record format conversion (Parquet output only) reads the
+        raw table's schema. The key only through S3 (and Glue, for an encrypted catalog the conversion reads)."""
         role = iam.Role(
             self,
             "DeliveryRole",
@@ -218,23 +244,27 @@ class StreamingIngest(Construct):
                 resources=[bucket.bucket_arn],
             ),
             iam.PolicyStatement(
-                sid="ReadRawTableSchema",
-                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                resources=[
-                    cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
-                    database.database_arn,
-                    self.table.table_arn,
-                ],
-            ),
-            iam.PolicyStatement(
                 sid="DeliveryLogs", actions=["logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             ),
         ]
+        if self.parquet:
+            statements.insert(
+                2,
+                iam.PolicyStatement(
+                    sid="ReadRawTableSchema",
+                    actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                    resources=[
+                        cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
+                        database.database_arn,
+                        self.table.table_arn,
+                    ],
+                ),
+            )
         if objects:
             statements.append(
                 key_through(self, key, ["kms:GenerateDataKey", "kms:Decrypt"], "s3", sid="EncryptThroughS3Only")
             )
-        if catalog:
+        if catalog and self.parquet:
             statements.append(key_through(self, key, ["kms:Decrypt"], "glue", sid="ReadEncryptedCatalog"))
         policy = iam.Policy(self, "DeliveryPolicy", roles=[role], statements=statements)
         acknowledge_wildcard_resources(

@@ -23,7 +23,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -131,16 +130,15 @@ class TrainingPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         ledger = WildcardLedger()
+        # what a run does, as far as its grants go (which states the workflow has, whether it tags)
+        run = permissions.Run.of(tuning=tuning, tags=tags, test_transform=batch_transform_test, endpoint=endpoint)
 
         # --- what the jobs run as and in, the evaluation function, the model registry --------------------------
         self.security_group = self._jobs_security_group(vpc)
-        self.job_role = iam.Role(
-            self,
-            "JobRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker training, model and transform: read curated etl/, write artifacts",
+        self.job_role = permissions.job_role(self)
+        permissions.grant_jobs(
+            self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, run=run, ledger=ledger
         )
-        permissions.grant_jobs(self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, ledger=ledger)
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
         permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
         self.package_group = self._model_package_group()
@@ -166,16 +164,10 @@ class TrainingPipeline(Construct):
         runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
         timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + 180)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
-        permissions.grant_workflow(
-            self.state_machine,
-            self.job_role,
-            key,
-            self.package_group,
-            etl_job_name,
-            job_prefix,
-            self.evaluate_function,
-            ledger,
+        workflow = permissions.Workflow(
+            self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
         )
+        permissions.grant_workflow(self.state_machine, workflow, ledger)
         permissions.acknowledge(ledger, job_prefix)
 
     def _definition(

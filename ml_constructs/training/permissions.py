@@ -4,6 +4,9 @@ wildcards that per-run names leave."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +22,31 @@ from ml_constructs.lake_layout import CAPTURE_PREFIX, EVALUATION_PREFIX, MODELS_
 from ml_constructs.nag import WildcardLedger
 
 
+@dataclass(frozen=True)
+class Run:
+    """What a run of the workflow does, as far as its grants go: which states the workflow has, whether it tags."""
+
+    tuning: bool  # a tuning job (Tune, then BestTrainingJob) instead of one training job (Train)
+    tagged: bool  # what a run creates carries tags (tag-on-create needs sagemaker:AddTags)
+    test_transform: bool  # the test split is scored into predictions/
+    rolls_endpoint: bool  # the run ends by rolling the serving endpoint to the new model
+
+    @classmethod
+    def of(cls, *, tuning: object, tags: Mapping[str, str], test_transform: bool, endpoint: object) -> Run:
+        """From the construct's props: ``tuning`` and ``endpoint`` are None when the workflow has no such state."""
+        return cls(tuning is not None, bool(tags), test_transform, endpoint is not None)
+
+
+def job_role(scope: Construct) -> iam.Role:
+    """The role SageMaker runs the jobs, the models and the rolled endpoint with."""
+    return iam.Role(
+        scope,
+        "JobRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description="SageMaker training, model and transform: read curated etl/, write artifacts",
+    )
+
+
 def grant_jobs(
     role: iam.Role,
     curated: s3.IBucket,
@@ -27,10 +55,14 @@ def grant_jobs(
     key: kms.IKey,
     *,
     s3_kms: bool,
+    run: Run,
     ledger: WildcardLedger,
 ) -> None:
-    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (capture/
-    too: a rolled endpoint's model writes data capture with this role), run in the VPC, log and report."""
+    """The job role (training, model, transform): read the ETL's output, write the artifacts' prefixes (with the
+    test transform, its predictions/; when the run rolls the endpoint, capture/ too: the endpoint runs its model
+    with this role, which writes the data capture, encrypted with ``key`` as the endpoint config says), run in the
+    VPC, log and report."""
+    writes_capture = run.rolls_endpoint
     reads = curated.arn_for_objects(f"{curated_prefix}*")
     role.add_to_policy(iam.PolicyStatement(sid="ReadTrainingData", actions=["s3:GetObject"], resources=[reads]))
     role.add_to_policy(
@@ -41,32 +73,24 @@ def grant_jobs(
             conditions={"StringLike": {"s3:prefix": [f"{curated_prefix}*"]}},
         )
     )
-    writes = [
-        artifacts.arn_for_objects(f"{p}*")
-        for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX, CAPTURE_PREFIX)
-    ]
+    written = [MODELS_PREFIX, EVALUATION_PREFIX]
+    written += [PREDICTIONS_PREFIX] if run.test_transform else []
+    written += [CAPTURE_PREFIX] if writes_capture else []
+    writes = [artifacts.arn_for_objects(f"{p}*") for p in written]
+    # jobs read single objects there (the model artifact) and write under the prefixes: no listing; no upload
+    # abort either (not in SageMaker's documented role policies; the lake's lifecycle rule clears incomplete uploads)
     role.add_to_policy(
-        iam.PolicyStatement(
-            sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=writes
-        )
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="ListArtifacts",
-            actions=["s3:ListBucket"],
-            resources=[artifacts.bucket_arn],
-            conditions={
-                "StringLike": {"s3:prefix": [f"{p}*" for p in (MODELS_PREFIX, EVALUATION_PREFIX, PREDICTIONS_PREFIX)]}
-            },
-        )
+        iam.PolicyStatement(sid="WriteArtifacts", actions=["s3:GetObject", "s3:PutObject"], resources=writes)
     )
     if s3_kms:
         role.add_to_policy(key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"))
+    elif writes_capture:  # SSE-S3 buckets, but the capture is encrypted with the key all the same
+        role.add_to_policy(key_through(role, key, ["kms:GenerateDataKey"], "s3", sid="CaptureEncryption"))
     # SageMaker encrypts the instances' volumes with the key: it needs a grant for the attached volumes.
     role.add_to_policy(
         iam.PolicyStatement(
             sid="VolumeEncryption",
-            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            actions=["kms:CreateGrant"],
             resources=[key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         )
@@ -116,9 +140,12 @@ def grant_evaluation(
 ) -> None:
     """The evaluation function reads the validation transform's output under evaluation/."""
     objects = artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
-    function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"], resources=[objects])
+    )
     function.add_to_role_policy(
         iam.PolicyStatement(
+            sid="ListEvaluation",
             actions=["s3:ListBucket"],
             resources=[artifacts.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{EVALUATION_PREFIX}*"]}},
@@ -130,20 +157,25 @@ def grant_evaluation(
     ledger.track(function.role, objects, "*")
 
 
-def grant_workflow(
-    machine: sfn.StateMachine,
-    job_role: iam.IRole,
-    key: kms.IKey,
-    package_group: sagemaker.CfnModelPackageGroup,
-    etl_job_name: str,
-    job_prefix: str,
-    evaluate_function: lambda_.IFunction,
-    ledger: WildcardLedger,
-) -> None:
+@dataclass(frozen=True)
+class Workflow:
+    """What the workflow's grants depend on: the resources it uses, and which states it has."""
+
+    job_role: iam.IRole
+    key: kms.IKey
+    package_group: sagemaker.CfnModelPackageGroup
+    etl_job_name: str
+    job_prefix: str
+    evaluate_function: lambda_.IFunction
+    run: Run
+
+
+def grant_workflow(machine: sfn.StateMachine, workflow: Workflow, ledger: WildcardLedger) -> None:
     """The workflow's role: create, watch and stop the jobs of its runs (named ``<job_prefix>...``), tag what it
-    creates, roll the endpoint, register models, run the ETL, pass the job role to SageMaker only."""
+    creates, roll the endpoint, register models, run the ETL, pass the job role to SageMaker only. Only what
+    the workflow's states call: the training or the tuning job, the endpoint's statements when it rolls one."""
     stack, role = cdk.Stack.of(machine), machine.role
-    names = f"{job_prefix}*"
+    names = f"{workflow.job_prefix}*"
     arns = {
         kind: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)
         for kind, name in (
@@ -156,81 +188,112 @@ def grant_workflow(
             ("endpoint", "*"),
         )
     }
-    statements = _sagemaker_statements(arns, key, package_group)
-    statements += _supporting_statements(machine, job_role, key, etl_job_name)
+    statements = _job_statements(arns, workflow) + _model_statements(arns, workflow)
+    statements += _supporting_statements(machine, workflow)
     for statement in statements:
         role.add_to_principal_policy(statement)
+    granted = {r for statement in statements for r in statement.resources}
     # CDK's grants for the state machine: log delivery and X-Ray (no resource types), and invoking the evaluation
     # function in any of its versions (<arn>:*)
-    ledger.track(role, *arns.values(), "*", f"{evaluate_function.function_arn}:*")
+    ledger.track(role, *(a for a in arns.values() if a in granted), "*", f"{workflow.evaluate_function.function_arn}:*")
 
 
-def _sagemaker_statements(
-    arns: dict[str, str], key: kms.IKey, package_group: sagemaker.CfnModelPackageGroup
-) -> list[iam.PolicyStatement]:
-    """The SageMaker calls of the workflow, each on the ARNs of its runs' names."""
-    return [
+def _job(sid: str, kind: str, arn: str, tagged: bool) -> iam.PolicyStatement:
+    """Run a job of ``kind`` (``TrainingJob``, ...) with .sync: create, describe, stop it and list its tags (Step
+    Functions' documented policy for the integration); AddTags when the request carries tags."""
+    actions = [f"sagemaker:Create{kind}", f"sagemaker:Describe{kind}", f"sagemaker:Stop{kind}", "sagemaker:ListTags"]
+    return iam.PolicyStatement(sid=sid, actions=actions + _tagging(tagged), resources=[arn])
+
+
+def _tagging(tagged: bool) -> list[str]:
+    return ["sagemaker:AddTags"] if tagged else []
+
+
+def _job_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.PolicyStatement]:
+    """The jobs of a run: the training job (or the tuning job and a look at its best training job) and the
+    transform jobs."""
+    tagged = workflow.run.tagged
+    if workflow.run.tuning:
+        training = [
+            _job("TuningJobs", "HyperParameterTuningJob", arns["hyper-parameter-tuning-job"], tagged),
+            iam.PolicyStatement(
+                sid="BestTrainingJob", actions=["sagemaker:DescribeTrainingJob"], resources=[arns["training-job"]]
+            ),
+        ]
+    else:
+        training = [_job("TrainingJobs", "TrainingJob", arns["training-job"], tagged)]
+    return [*training, _job("TransformJobs", "TransformJob", arns["transform-job"], tagged)]
+
+
+def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.PolicyStatement]:
+    """The model a run creates (and deletes when rejected), registers, and rolls the endpoint to."""
+    tagged = workflow.run.tagged
+    statements = [
         iam.PolicyStatement(
-            sid="SageMakerJobs",
-            actions=[
-                "sagemaker:CreateTrainingJob",
-                "sagemaker:DescribeTrainingJob",
-                "sagemaker:StopTrainingJob",
-                "sagemaker:CreateTransformJob",
-                "sagemaker:DescribeTransformJob",
-                "sagemaker:StopTransformJob",
-                "sagemaker:CreateModel",
-                "sagemaker:DeleteModel",
-                "sagemaker:AddTags",
-                "sagemaker:ListTags",
-                "sagemaker:CreateHyperParameterTuningJob",
-                "sagemaker:DescribeHyperParameterTuningJob",
-                "sagemaker:StopHyperParameterTuningJob",
-            ],
-            resources=[arns[k] for k in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job")],
+            sid="Models",
+            actions=["sagemaker:CreateModel", "sagemaker:DeleteModel", *_tagging(tagged)],
+            resources=[arns["model"]],
         ),
-        iam.PolicyStatement(
-            sid="RollEndpoint",
-            actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
-            resources=[arns["endpoint-config"], arns["endpoint"]],
-        ),
-        iam.PolicyStatement(
-            sid="EndpointConfigEncryption",
-            actions=["kms:CreateGrant", "kms:DescribeKey"],
-            resources=[key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        ),
+        # CreateModelPackage is authorized on the new package (<group>/<version>), not on its group
         iam.PolicyStatement(
             sid="RegisterModels",
-            actions=["sagemaker:CreateModelPackage"],
-            resources=[package_group.attr_model_package_group_arn, arns["model-package"]],
-        ),
-        # tags given on create need AddTags on the new resource (the jobs and models have it above)
-        iam.PolicyStatement(
-            sid="TagOnCreate",
-            actions=["sagemaker:AddTags"],
-            resources=[arns["endpoint-config"], arns["model-package"]],
+            actions=["sagemaker:CreateModelPackage", *_tagging(tagged)],
+            resources=[arns["model-package"]],
         ),
     ]
+    if workflow.run.rolls_endpoint:
+        statements += [
+            iam.PolicyStatement(
+                sid="RollEndpoint",
+                actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
+                resources=[arns["endpoint-config"], arns["endpoint"]],
+            ),
+            # SageMaker encrypts the new instances' volumes with the config's key: the caller lets it create the grant
+            iam.PolicyStatement(
+                sid="EndpointConfigEncryption",
+                actions=["kms:CreateGrant"],
+                resources=[workflow.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        ]
+        if tagged:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="TagOnCreate", actions=["sagemaker:AddTags"], resources=[arns["endpoint-config"]]
+                )
+            )
+    return statements
 
 
-def _supporting_statements(
-    machine: sfn.StateMachine, job_role: iam.IRole, key: kms.IKey, etl_job_name: str
-) -> list[iam.PolicyStatement]:
+#: The EventBridge rule Step Functions manages for each SageMaker .sync integration
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html, checked 2026-12).
+SYNC_RULES = {
+    "training": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "tuning": "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+    "transform": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+}
+
+
+def sync_rules(*, tuning: bool) -> list[str]:
+    """The rules the workflow's .sync states use: the training or the tuning job's, and the transform jobs'."""
+    return [SYNC_RULES["tuning" if tuning else "training"], SYNC_RULES["transform"]]
+
+
+def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> list[iam.PolicyStatement]:
     """The alerts' key, the ETL job, passing the job role, and the rules .sync integrations need."""
     stack = cdk.Stack.of(machine)
     return [
         # the alerts topic is encrypted with the lake key: publishing needs the key, through SNS only
-        key_through(machine, key, ["kms:GenerateDataKey", "kms:Decrypt"], "sns", sid="PublishEncryptedAlerts"),
+        key_through(machine, workflow.key, ["kms:GenerateDataKey", "kms:Decrypt"], "sns", sid="PublishEncryptedAlerts"),
         iam.PolicyStatement(
             sid="RunEtl",
             actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
-            resources=[stack.format_arn(service="glue", resource="job", resource_name=etl_job_name)],
+            resources=[stack.format_arn(service="glue", resource="job", resource_name=workflow.etl_job_name)],
         ),
         iam.PolicyStatement(
             sid="PassJobRole",
             actions=["iam:PassRole"],
-            resources=[job_role.role_arn],
+            resources=[workflow.job_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ),
         # .sync integrations watch the jobs through EventBridge rules managed by Step Functions
@@ -238,10 +301,8 @@ def _supporting_statements(
             sid="SyncRules",
             actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[
-                stack.format_arn(
-                    service="events", resource="rule", resource_name=f"StepFunctionsGetEventsForSageMaker{kind}JobsRule"
-                )
-                for kind in ("Training", "Transform", "HyperParameterTuning")
+                stack.format_arn(service="events", resource="rule", resource_name=rule)
+                for rule in sync_rules(tuning=workflow.run.tuning)
             ],
         ),
     ]

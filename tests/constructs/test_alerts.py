@@ -1,4 +1,5 @@
-"""AlertTopic alone in a bare stack: the encrypted, TLS-only topic, and the key statement alarms need."""
+"""AlertTopic alone in a bare stack: the encrypted, TLS-only topic, and the topic and key statements alarms of
+this account need to publish to it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from ml_constructs.alerts.construct import AlertTopic
+
+#: Alarms of the stack's account and region, in the stack's partition (never a literal "arn:aws:").
+ALARMS_OF_THIS_ACCOUNT = {
+    "StringEquals": {"aws:SourceAccount": "123456789012"},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:us-east-1:123456789012:alarm:*"]]
+        }
+    },
+}
 
 
 def alerts(stack: cdk.Stack, **props) -> Template:
@@ -50,6 +61,7 @@ def test_cloudwatch_may_use_the_key_to_publish_alarms(stack):
                                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                                 "Resource": "*",
+                                "Condition": ALARMS_OF_THIS_ACCOUNT,
                             }
                         ]
                     )
@@ -57,6 +69,27 @@ def test_cloudwatch_may_use_the_key_to_publish_alarms(stack):
             )
         },
     )
+
+
+def test_cloudwatch_alarms_of_this_account_may_publish_despite_the_tls_only_policy(stack):
+    """enforce_ssl's topic policy replaces SNS's default one: without its own statement CloudWatch may not
+    publish, and every alarm is silent."""
+    template = alerts(stack)
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Sid"] for s in statements] == [
+        "AllowPublishThroughSSLOnly",
+        "AllowCloudWatchAlarmsOfThisAccountToPublish",
+    ]
+    assert statements[1] == {
+        "Sid": "AllowCloudWatchAlarmsOfThisAccountToPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": {"Ref": topic},
+        "Condition": ALARMS_OF_THIS_ACCOUNT,
+    }
 
 
 def test_no_subscription_by_default(stack):

@@ -251,6 +251,11 @@ def test_schedule_catalog_key_workgroup_and_retention_follow_the_props(stack: cd
     (settings,) = properties(template, "AWS::Glue::DataCatalogEncryptionSettings")
     at_rest = settings["DataCatalogEncryptionSettings"]["EncryptionAtRest"]
     assert at_rest["SseAwsKmsKeyId"]["Fn::GetAtt"][0].startswith("Key")
+    # the crawlers read and write the catalog through Glue with the lake key; the job never touches the catalog
+    catalog = next(s for s in statements(template, "EtlCrawlerRole") if s.get("Sid") == "LakeKeyThroughGlue")
+    assert catalog["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert catalog["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0].startswith("glue.")
+    assert "LakeKeyThroughGlue" not in [s.get("Sid") for s in statements(template, "EtlJobRole")]
     template.has_resource_properties(
         "AWS::Athena::WorkGroup",
         Match.object_like(
@@ -295,9 +300,9 @@ def test_s3_managed_lake_encryption_keeps_the_key_off_s3(stack: cdk.Stack) -> No
             }
         ),
     )
-    key = next(s for s in statements(template, "EtlJobRole") if s.get("Sid") == "LakeKeyThroughServices")
-    services = [v["Fn::Join"][1][0].split(".")[0] for v in key["Condition"]["StringEquals"]["kms:ViaService"]]
-    assert services == ["logs", "glue"]  # no "s3": the buckets do not use the key
+    # the buckets do not use the key, and the job neither reads the catalog nor keeps bookmarks: no key at all
+    assert not [s for s in statements(template, "EtlJobRole") if str(s.get("Sid", "")).startswith("LakeKey")]
+    assert not [s for s in statements(template, "EtlCrawlerRole") if str(s.get("Sid", "")).startswith("LakeKey")]
 
 
 # --- Fixed: least privilege ----------------------------------------------------------------------------------
@@ -307,10 +312,12 @@ def test_job_role_reads_events_and_writes_only_below_the_curated_root(defaults: 
     job = statements(defaults, "EtlJobRole")
     writes = [s for s in job if "s3:PutObject" in s["Action"]]
     assert [path_suffix(s["Resource"]) for s in writes] == [f"/{CURATED_ROOT}*"]
-    reads = [s for s in job if s["Action"] == "s3:GetObject"]
+    reads = [s for s in job if s["Action"] == "s3:GetObject" and not s.get("Sid", "").startswith("ReadCode")]
     assert [path_suffix(s["Resource"]) for s in reads] == [f"/{EVENTS_PREFIX}*"]
-    key = next(s for s in job if s.get("Sid") == "LakeKeyThroughServices")
-    assert key["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    key = next(s for s in job if s.get("Sid") == "LakeKeyThroughS3")
+    assert key["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert "LakeKeyThroughGlue" not in [s.get("Sid") for s in job]
+    assert "s3:AbortMultipartUpload" not in json.dumps(job)  # the lake's lifecycle rule clears incomplete uploads
     metrics = next(s for s in job if s.get("Sid") == "JobMetrics")
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
 
@@ -323,5 +330,21 @@ def test_crawler_role_reads_two_prefixes_and_updates_the_catalog_only(defaults: 
     assert reads == [f"/{EVENTS_PREFIX}*", f"/{CURATED_ROOT}{PREPARED_PREFIX}*"]
     catalog = next(s for s in crawler if s.get("Sid") == "LakeCatalog")
     assert "glue:DeleteTable" not in catalog["Action"]
-    key = next(s for s in crawler if s.get("Sid") == "LakeKeyThroughServices")
-    assert "kms:Encrypt" not in key["Action"]
+    key = next(s for s in crawler if s.get("Sid") == "LakeKeyThroughS3")
+    assert key["Action"] == "kms:Decrypt"  # reads only
+    assert "LakeKeyThroughGlue" not in [s.get("Sid") for s in crawler]  # the catalog uses the aws/glue key
+
+
+def test_the_job_reads_exactly_its_two_code_objects(defaults: Template) -> None:
+    """glue.Code.from_bucket would grant read on the whole assets bucket (s3:GetBucket*, s3:List*); the job gets
+    s3:GetObject on its entry script and its runtime zip only."""
+    (job,) = properties(defaults, "AWS::Glue::Job")
+    code = [s for s in statements(defaults, "EtlJobRole") if str(s.get("Sid", "")).startswith("ReadCode")]
+    assert sorted(s["Sid"] for s in code) == ["ReadCodeEntryScript", "ReadCodeRuntime"]
+    assert {s["Action"] for s in code} == {"s3:GetObject"}
+    objects = json.dumps([s["Resource"] for s in code])
+    for location in (job["Command"]["ScriptLocation"], job["DefaultArguments"]["--extra-py-files"]):
+        assert json.dumps(location).split("/")[-1].rstrip('"') in objects
+    actions = json.dumps(statements(defaults, "EtlJobRole"))
+    assert "s3:GetBucket" not in actions
+    assert "s3:List*" not in actions

@@ -213,6 +213,24 @@ def test_model_monitor_runs_hourly_on_the_baseline_isolated_and_encrypted(stack)
     assert job_id in only(template, "AWS::SageMaker::MonitoringSchedule")["DependsOn"]
 
 
+def test_model_monitor_role_writes_its_processing_jobs_logs(stack):
+    """Each scheduled run is a processing job whose logs SageMaker writes to /aws/sagemaker/ProcessingJobs with
+    the job's role."""
+    template = model_monitor(stack)
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    logs = statements["JobLogs"]
+    assert sorted(logs["Action"]) == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
+    assert logs["Resource"]["Fn::Join"][1][-1].endswith(":log-group:/aws/sagemaker/ProcessingJobs:*")
+    # the key: read capture and baseline, write reports, grant the volume; nothing without a call
+    assert sorted(statements["LakeKey"]["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"]
+
+
 def test_model_monitor_alarms_once_per_feature_above_the_threshold(stack):
     template = model_monitor(stack, distance_threshold=0.25)
     template.resource_count_is("AWS::CloudWatch::Alarm", len(FEATURES))

@@ -165,6 +165,7 @@ def test_model_and_baseline_are_copied_without_pruning_encrypted_with_the_key(st
         object_arn(template, f"{DEFAULT_MODEL_PREFIX}*"),
         object_arn(template, f"{BASELINE_PREFIX}*"),
     ]
+    assert statements["EncryptThroughS3"]["Action"] == "kms:GenerateDataKey"  # whole-object uploads only
     assert statements["EncryptThroughS3"]["Resource"] == {"Fn::GetAtt": [key_id(template), "Arn"]}
     assert statements["EncryptThroughS3"]["Condition"]["StringEquals"]["kms:ViaService"] == {
         "Fn::Join": ["", [f"s3.{stack.region}.", {"Ref": "AWS::URLSuffix"}]]
@@ -192,6 +193,10 @@ def test_without_s3_kms_the_copies_use_the_bucket_default_encryption(stack):
     for deployment in template.find_resources("Custom::CDKBucketDeployment").values():
         assert "SystemMetadata" not in deployment["Properties"]
     assert "EncryptThroughS3" not in policy_statements(template, "ServingDeploymentPolicy")
+    # SSE-S3 models: the model role uses the key for the capture only
+    assert policy_statements(template, "ServingModelRoleDefaultPolicy")["ModelAndCaptureEncryption"]["Action"] == (
+        "kms:GenerateDataKey"
+    )
 
 
 def test_the_caller_sets_size_scaling_capture_and_latency(stack):
@@ -293,7 +298,9 @@ def test_the_model_role_reads_models_and_writes_capture_only(stack):
     statements = policy_statements(template, "ServingModelRoleDefaultPolicy")
     assert statements["ReadModels"]["Resource"] == object_arn(template, f"{MODELS_PREFIX}*")
     assert statements["WriteCapture"]["Resource"] == object_arn(template, f"{CAPTURE_PREFIX}*")
-    assert statements["WriteCapture"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert statements["WriteCapture"]["Action"] == "s3:PutObject"
+    # the key: decrypt the SSE-KMS models, encrypt the capture; the volumes' grant is the endpoint creator's
+    assert statements["ModelAndCaptureEncryption"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert statements["EndpointMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
     template.has_resource_properties(
         "AWS::IAM::Role",

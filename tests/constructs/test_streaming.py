@@ -153,6 +153,45 @@ def test_firehose_waits_for_a_policy_limited_to_the_two_prefixes(stack):
     assert policy in delivery["DependsOn"]
 
 
+def test_firehose_reads_the_stream_with_exactly_the_documented_source_permissions(stack):
+    """The source role keeps its logical id (a delivery stream's source cannot change without replacing it), and
+    its policy is what Firehose documents for a Kinesis source: no consumer or listing actions, the key only
+    through Kinesis for this stream."""
+    template = ingest(stack)
+    stream, key = ref(template, "AWS::Kinesis::Stream", "IngestStream"), ref(template, "AWS::KMS::Key", "Key")
+    role = ref(template, "AWS::IAM::Role", "IngestDeliveryServiceRole")
+    (source,) = template.find_resources("AWS::KinesisFirehose::DeliveryStream").values()
+    assert source["Properties"]["KinesisStreamSourceConfiguration"]["RoleARN"] == {"Fn::GetAtt": [role, "Arn"]}
+    (policy,) = [
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ReadTheStream",
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "kinesis:ListShards",
+            ],
+            "Resource": {"Fn::GetAtt": [stream, "Arn"]},
+        },
+        {
+            "Sid": "DecryptTheStream",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": {"Fn::GetAtt": [key, "Arn"]},
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": {"Fn::Join": ["", ["kinesis.us-east-1.", {"Ref": "AWS::URLSuffix"}]]},
+                    "kms:EncryptionContext:aws:kinesis:arn": {"Fn::GetAtt": [stream, "Arn"]},
+                }
+            },
+        },
+    ]
+
+
 def test_delivery_logs_go_to_a_log_group_encrypted_with_the_key(stack):
     template = ingest(stack)
     key = ref(template, "AWS::KMS::Key", "Key")
@@ -224,12 +263,19 @@ def test_on_demand_json_sse_s3_and_an_encrypted_catalog(stack):
     )
     statements = policy_statements(template)
     assert "EncryptThroughS3Only" not in statements
+    # no record format conversion: Firehose never reads the table's schema, nor the catalog's key
+    assert list(statements) == ["WriteRawZonePrefixes", "ListRawZone", "DeliveryLogs"]
+    metrics = {a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.DataFreshness", "ThrottledGetRecords"}
+
+
+def test_conversion_reads_the_schema_of_an_encrypted_catalog_through_glue(stack):
+    statements = policy_statements(ingest(stack, catalog_encrypted_with_key=True))
+    assert "ReadRawTableSchema" in statements
     assert statements["ReadEncryptedCatalog"]["Action"] == "kms:Decrypt"
     assert statements["ReadEncryptedCatalog"]["Condition"] == {
         "StringEquals": {"kms:ViaService": {"Fn::Join": ["", ["glue.us-east-1.", {"Ref": "AWS::URLSuffix"}]]}}
     }
-    metrics = {a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
-    assert metrics == {"GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.DataFreshness", "ThrottledGetRecords"}
 
 
 def test_capacity_buffering_thresholds_and_retention_follow_the_props(stack):

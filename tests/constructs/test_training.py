@@ -16,7 +16,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from ml_constructs.lake_layout import CURATED_ROOT, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
+from ml_constructs.lake_layout import (
+    CAPTURE_PREFIX,
+    CURATED_ROOT,
+    EVALUATION_PREFIX,
+    MODELS_PREFIX,
+    PREDICTIONS_PREFIX,
+)
 from ml_constructs.training.construct import (
     DEFAULT_JOB_PREFIX,
     XGBOOST_BINARY,
@@ -263,6 +269,40 @@ def test_job_role_reads_the_etl_prefix_and_writes_the_artifact_prefixes(stack):
     assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
+def job_statements(template: Template) -> dict[str, Any]:
+    role = next(k for k in template.find_resources("AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    )
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+@pytest.mark.parametrize("s3_kms", [True, False])
+def test_the_rolled_endpoint_writes_its_capture_with_the_job_role_and_the_key(stack, s3_kms):
+    """The endpoint the workflow rolls runs the new model with the job role, and its config encrypts the capture
+    with the key whatever the buckets use: the role writes capture/ and may use the key through S3 for it."""
+    statements = job_statements(pipeline(stack, s3_kms=s3_kms, endpoint=ENDPOINT))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert f"/{CAPTURE_PREFIX}*" in writes
+    key_use = statements["LakeKeyThroughS3" if s3_kms else "CaptureEncryption"]
+    assert "kms:GenerateDataKey" in key_use["Action"]
+    assert "kms:ViaService" in key_use["Condition"]["StringEquals"]
+
+
+def test_without_the_test_transform_the_job_role_writes_no_predictions(stack):
+    statements = job_statements(pipeline(stack, batch_transform_test=False))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert writes == [f"/{MODELS_PREFIX}*", f"/{EVALUATION_PREFIX}*"]
+
+
+def test_without_an_endpoint_to_roll_the_job_role_writes_no_capture(stack):
+    statements = job_statements(pipeline(stack, s3_kms=False))
+    writes = [r["Fn::Join"][1][-1] for r in statements["WriteArtifacts"]["Resource"]]
+    assert f"/{CAPTURE_PREFIX}*" not in writes
+    assert "CaptureEncryption" not in statements
+    assert "LakeKeyThroughS3" not in statements
+
+
 def test_jobs_security_group_admits_only_its_own_members(stack):
     template = pipeline(stack)
     (group,) = [
@@ -277,16 +317,33 @@ def test_jobs_security_group_admits_only_its_own_members(stack):
 
 def test_workflow_role_is_scoped_to_the_job_prefix(stack):
     statements = workflow_statements(pipeline(stack))
-    jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
-    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job"):
-        assert f":{kind}/{DEFAULT_JOB_PREFIX}*" in jobs, kind
+    for sid, kind in (("TrainingJobs", "training-job"), ("TransformJobs", "transform-job"), ("Models", "model")):
+        assert statements[sid]["Resource"]["Fn::Join"][1][-1].endswith(f":{kind}/{DEFAULT_JOB_PREFIX}*"), sid
     assert statements["PassJobRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    tag_on_create = [r["Fn::Join"][1][-1] for r in statements["TagOnCreate"]["Resource"]]
-    assert len(tag_on_create) == 2
-    assert tag_on_create[0].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
-    assert tag_on_create[1].endswith(":model-package/test-models/*")  # the stack's name, lower case
+    assert statements["RegisterModels"]["Resource"]["Fn::Join"][1][-1].endswith(":model-package/test-models/*")
+    # by default: no tags (no AddTags), no tuning job, no endpoint to roll
+    assert "sagemaker:AddTags" not in json.dumps(statements)
+    assert {"TuningJobs", "BestTrainingJob", "RollEndpoint", "EndpointConfigEncryption", "TagOnCreate"}.isdisjoint(
+        statements
+    )
+
+
+def test_workflow_role_follows_the_states_it_has(stack):
+    """Tuning, tags and an endpoint to roll each add exactly the grants their states call."""
+    statements = workflow_statements(pipeline(stack, tuning=Tuning(), tags={"Project": "demo"}, endpoint=ENDPOINT))
+    assert "TrainingJobs" not in statements
+    assert "sagemaker:CreateHyperParameterTuningJob" in statements["TuningJobs"]["Action"]
+    rules = [r["Fn::Join"][1][-1].rsplit("/", 1)[-1] for r in statements["SyncRules"]["Resource"]]
+    assert rules == [
+        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    ]
+    for sid in ("TuningJobs", "TransformJobs", "Models", "RegisterModels"):
+        assert "sagemaker:AddTags" in statements[sid]["Action"], sid
+    assert statements["TagOnCreate"]["Resource"]["Fn::Join"][1][-1].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
+    assert statements["EndpointConfigEncryption"]["Action"] == "kms:CreateGrant"
 
 
 # --- each prop -------------------------------------------------------------------------------------------------------
@@ -375,7 +432,7 @@ def test_job_prefix_names_the_jobs_and_scopes_the_role(stack):
     template = pipeline(stack, job_prefix="alice-")
     machine = states(template)
     assert machine["Names"]["Parameters"]["run.$"] == "States.Format('alice-{}', $$.Execution.Name)"
-    jobs = json.dumps(workflow_statements(template)["SageMakerJobs"]["Resource"])
+    jobs = json.dumps(workflow_statements(template))
     assert ":training-job/alice-*" in jobs
     assert DEFAULT_JOB_PREFIX not in jobs
 

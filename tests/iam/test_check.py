@@ -1,6 +1,6 @@
 """The check end to end: every call decided, findings one per line, recorded calls read, unused grants found,
-and statements mutated to prove the check depends on them. (Zero denied calls on the whole app is what
-`make verify-iam` asserts, once the defects it reports are fixed.)"""
+and statements mutated to prove the check depends on them. (Zero denied calls and no unexplained grant on the
+whole app, every variant: test_app.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tools.iam.calls import RecordedCallError, read_recorded
 from tools.iam.declared import declared_calls
 from tools.iam.deployment import Deployment
 
-LINE = re.compile(r"^(DENIED|UNUSED|IDLE|ERROR)  +\[sandbox\] \S+ ")
+LINE = re.compile(r"^(DENIED|UNUSED|KEPT|IDLE|ERROR)  +\[sandbox\] \S+ ")
 
 
 def test_every_declared_call_of_the_sandbox_is_decided(sandbox_report):
@@ -29,7 +29,12 @@ def test_every_declared_call_of_the_sandbox_is_decided(sandbox_report):
 
 def test_the_report_has_one_line_per_finding(sandbox_report):
     lines = report.lines("sandbox", sandbox_report)
-    assert len(lines) == len(sandbox_report.denied) + len(sandbox_report.unused) + len(sandbox_report.idle_roles)
+    findings = [sandbox_report.denied, sandbox_report.unused, sandbox_report.kept, sandbox_report.idle_roles]
+    assert len(lines) == sum(len(f) for f in findings)
+    for unused, allowance in sandbox_report.kept:
+        line = report.format_kept("sandbox", unused, allowance)
+        assert line.startswith(f"KEPT    [sandbox] {unused.role.label}  ")
+        assert line.endswith(f"  -- {allowance.reason}")
     assert all(LINE.match(line) for line in lines), [line for line in lines if not LINE.match(line)][:3]
     for result in sandbox_report.denied:
         line = report.format_denied("sandbox", sandbox_report.deployment, result)

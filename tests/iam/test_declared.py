@@ -127,3 +127,28 @@ def test_the_state_machine_walk_evaluates_paths_and_intrinsics():
     assert tasks["Train"].parameters["TrainingJobName"] == "p-abc"
     assert tasks["Model"].parameters["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m/p-abc/output/model.tar.gz"
     assert tasks["Notify"].integration == ("sns", "publish", "")
+
+
+def test_tag_on_create_asks_for_add_tags_on_each_resource_a_tagged_create_call_makes(sandbox_deployment):
+    calls = list(ROWS["sagemaker-tag-on-create"].calls(sandbox_deployment))
+    assert {c.action for c in calls} == {"sagemaker:AddTags"}
+    kinds = sorted(c.resource.split(":")[5].split("/")[0] for c in calls)
+    assert kinds == ["endpoint-config", "model", "model-package", "training-job", "transform-job", "transform-job"]
+    package = next(c.resource for c in calls if ":model-package/" in c.resource)
+    assert package.endswith(":model-package/mlspec-training-models/1")  # the new version, not the group
+
+
+def test_sagemaker_jobs_list_their_tags_as_step_functions_documents(sandbox_deployment):
+    calls = list(ROWS["sfn-sync-jobs"].calls(sandbox_deployment))
+    listed = {c.resource.split(":")[5].split("/")[0] for c in calls if c.action == "sagemaker:ListTags"}
+    assert listed == {"training-job", "transform-job"}
+
+
+def test_model_monitor_decrypts_the_capture_with_the_key_its_endpoint_config_names(variant):
+    """lake.encryption=s3: the buckets have no KMS default, but the endpoint encrypts its capture with the key its
+    config names, so reading the capture decrypts with that key (and reading the baseline decrypts nothing)."""
+    deployment = Deployment(variant.templates)
+    calls = [c for c in ROWS["sagemaker-s3-read"].calls(deployment) if "monitoring job" in c.why]
+    assert [c.resource.split(":")[2] for c in calls if c.action == "kms:Decrypt"] == ["kms"]  # the capture only
+    decrypt = next(c for c in calls if c.action == "kms:Decrypt")
+    assert "/capture/" in str(decrypt.context["kms:EncryptionContext:aws:s3:arn"])

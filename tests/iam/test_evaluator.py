@@ -63,7 +63,7 @@ KEY_POLICY = doc(
         Principal={"Service": "logs.us-east-1.amazonaws.com"},
     ),
 )
-#: The alerts topic's policy today: enforce_ssl's TLS Deny and nothing else.
+#: The alerts topic's policy as enforce_ssl alone makes it: the TLS Deny and nothing else (the app adds the next).
 TLS_ONLY_TOPIC = doc(
     {**allow("sns:Publish", TOPIC, {"Bool": {"aws:SecureTransport": "false"}}), "Effect": "Deny", "Principal": "*"}
 )
@@ -76,7 +76,7 @@ ALARMS_MAY_PUBLISH = doc(
         Principal={"Service": "cloudwatch.amazonaws.com"},
     ),
 )
-#: The workflow role's grant today: the tuning rule under a name Step Functions does not use.
+#: A workflow role granting the tuning rule under a name Step Functions does not use (the app's grant before its fix).
 SYNC_RULES = doc(
     allow(
         ["events:PutRule", "events:PutTargets", "events:DescribeRule"],

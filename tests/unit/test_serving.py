@@ -90,6 +90,15 @@ def test_autoscaling_tracks_invocations_per_instance_between_the_configured_boun
     assert target["ResourceId"]["Fn::Join"][1][-1] == f"/variant/{VARIANT}"
     policy = one(serving, "AWS::ApplicationAutoScaling::ScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
     assert policy["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    # Application Auto Scaling's service-linked role for SageMaker endpoints, not a role of the stack
+    assert target["RoleARN"]["Fn::Join"][1][-1] == (
+        ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+    trusted = [
+        json.dumps(r["Properties"]["AssumeRolePolicyDocument"]) for r in resources(serving, "AWS::IAM::Role").values()
+    ]
+    assert not [t for t in trusted if "application-autoscaling" in t]
     assert policy["TargetValue"] == settings.target_invocations_per_instance
 
 

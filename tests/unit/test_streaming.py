@@ -205,10 +205,15 @@ def test_alerts_topic_is_encrypted_tls_only_and_usable_by_cloudwatch(sandbox):
     (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert {"Bool": {"aws:SecureTransport": "false"}} in [s["Condition"] for s in denies]
+    # the topic policy replaces SNS's default one: CloudWatch publishes only because a statement says so
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"]) for s in allows] == [({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")]
+    assert set(allows[0]["Condition"]) == {"StringEquals", "ArnLike"}
     lake = sandbox.template(sandbox.stacks.data_lake)
     key_policy = lake["Resources"]["DataLakeKey6ACD72F9"]["Properties"]["KeyPolicy"]["Statement"]
     cloudwatch = next(s for s in key_policy if s.get("Sid") == "AllowCloudWatchAlarmsToPublishToEncryptedTopics")
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Condition"] == allows[0]["Condition"]  # the key, like the topic, for this account's alarms
     assert resources(template, "AWS::SNS::Subscription") == {}  # no e-mail configured
 
 

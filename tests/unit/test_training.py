@@ -202,21 +202,83 @@ def test_job_role_reads_curated_and_writes_only_artifact_prefixes(training):
         "/predictions/*",
     ]
     assert statements["ReadTrainingData"]["Resource"]["Fn::Join"][1][-1] == "/etl/*"
+    assert statements["WriteArtifacts"]["Action"] == ["s3:GetObject", "s3:PutObject"]  # no listing, no upload abort
+    assert "ListArtifacts" not in statements
+    assert statements["VolumeEncryption"]["Action"] == "kms:CreateGrant"
     assert statements["VolumeEncryption"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
-def test_workflow_role_is_scoped_to_this_workflows_names(training):
-    role_id = next(k for k in resources(training, "AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
+def workflow_statements(template) -> dict:
+    role_id = next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
     policy = next(
-        p for p in resources(training, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+        p for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
     )
-    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    jobs = json.dumps(statements["SageMakerJobs"]["Resource"])
-    for kind in ("training-job", "transform-job", "model", "hyper-parameter-tuning-job"):
-        assert f"{kind}/mlspec-*" in jobs, kind
+    return {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def arn_tails(statement: dict) -> list[str]:
+    """The literal end of each resource ARN of a statement (after the last token)."""
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return [r["Fn::Join"][1][-1] for r in resources]
+
+
+def test_with_sse_s3_buckets_the_job_role_may_still_encrypt_the_rolled_endpoints_capture(variant):
+    """lake.encryption=s3: the buckets use SSE-S3, but the endpoint config the workflow creates encrypts the data
+    capture with the lake key, and the rolled endpoint writes it with the job role."""
+    template = variant.template(variant.stacks.training)
+    role_id = next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("TrainingJobRole"))
+    policy = next(
+        p for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert "LakeKeyThroughS3" not in statements
+    assert statements["CaptureEncryption"]["Action"] == "kms:GenerateDataKey"
+    assert "DataLakeKey" in json.dumps(statements["CaptureEncryption"]["Resource"])
+
+
+def test_workflow_role_is_scoped_to_this_workflows_names(training):
+    statements = workflow_statements(training)
+    assert arn_tails(statements["TrainingJobs"]) == [":training-job/mlspec-*"]
+    assert arn_tails(statements["TransformJobs"]) == [":transform-job/mlspec-*"]
+    assert arn_tails(statements["Models"]) == [":model/mlspec-*"]
+    assert "TuningJobs" not in statements  # no Tune state without tuning
+    assert "hyper-parameter-tuning-job" not in json.dumps(statements)
     assert statements["PassJobRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
+
+
+def test_the_workflow_may_use_the_sync_rules_of_its_own_states_only(training, variant):
+    """Step Functions manages one EventBridge rule per .sync SageMaker integration: Train and the transforms use
+    the training and transform rules; with tuning, Tune uses StepFunctionsGetEventsForSageMakerTuningJobsRule."""
+    rules = {
+        which: sorted(t.rsplit("/", 1)[-1] for t in arn_tails(workflow_statements(template)["SyncRules"]))
+        for which, template in (("training", training), ("tuning", variant.template(variant.stacks.training)))
+    }
+    assert rules == {
+        "training": [
+            "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+            "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+        ],
+        "tuning": [
+            "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+            "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+        ],
+    }
+
+
+def test_with_tuning_the_workflow_runs_tuning_jobs_and_only_reads_their_training_jobs(variant):
+    statements = workflow_statements(variant.template(variant.stacks.training))
+    assert "TrainingJobs" not in statements
+    assert sorted(statements["TuningJobs"]["Action"]) == [
+        "sagemaker:AddTags",
+        "sagemaker:CreateHyperParameterTuningJob",
+        "sagemaker:DescribeHyperParameterTuningJob",
+        "sagemaker:ListTags",
+        "sagemaker:StopHyperParameterTuningJob",
+    ]
+    assert arn_tails(statements["TuningJobs"]) == [":hyper-parameter-tuning-job/alice-*"]
+    assert statements["BestTrainingJob"]["Action"] == "sagemaker:DescribeTrainingJob"  # the BestTrainingJob state
 
 
 def test_jobs_security_group_allows_only_https_out_and_its_own_members(training):
@@ -311,12 +373,11 @@ def test_what_a_run_creates_carries_the_app_tags(request, which):
 
 
 def test_the_workflow_may_tag_only_what_it_creates(training):
-    role_id = next(k for k in resources(training, "AWS::IAM::Role") if k.startswith("TrainingWorkflowRole"))
-    policy = next(
-        p for p in resources(training, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
-    )
-    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    """Tag-on-create needs sagemaker:AddTags on each resource a Create call with Tags makes, and nowhere else."""
+    statements = workflow_statements(training)
     assert statements["TagOnCreate"]["Action"] == "sagemaker:AddTags"
-    scoped = [r["Fn::Join"][1][-1] for r in statements["TagOnCreate"]["Resource"]]
-    assert scoped == [":endpoint-config/mlspec-*", ":model-package/mlspec-training-models/*"]
-    assert "sagemaker:AddTags" in statements["SageMakerJobs"]["Action"]  # jobs, models, tuning jobs
+    assert arn_tails(statements["TagOnCreate"]) == [":endpoint-config/mlspec-*"]
+    for sid in ("TrainingJobs", "TransformJobs", "Models", "RegisterModels"):
+        assert "sagemaker:AddTags" in statements[sid]["Action"], sid
+    assert arn_tails(statements["RegisterModels"]) == [":model-package/mlspec-training-models/*"]  # not the group
+    assert "sagemaker:AddTags" not in statements["RollEndpoint"]["Action"]

@@ -8,5 +8,6 @@
 - ``calls``: the call format, shared with recorded runs (JSON lines);
 - ``record``: records what our own handlers call in the local sandbox, under their roles (``recorded/``);
 - ``evaluate`` + ``simulate.mjs``: one Node process per batch runs @cloud-copilot/iam-simulate;
-- ``check``, ``report``: denied calls, unused grants, mutations; ``__main__``: the CLI.
+- ``check``, ``report``: denied calls, unused grants, mutations; ``__main__``: the CLI;
+- ``allowances``: the grants kept on purpose although no call uses them, each with its reason.
 """

@@ -9,11 +9,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.iam.calls import Call, ContextValue
 from tools.iam.deployment import Deployment, Policy, Role
 from tools.iam.evaluate import Decision, Request, evaluate
+
+if TYPE_CHECKING:
+    from tools.iam.allowances import Allowance
 
 #: An allow-nothing endpoint policy: what a VPC endpoint policy becomes when its last statement is deleted.
 _NOTHING = {
@@ -58,6 +61,7 @@ class Report:
     results: list[Evaluated]
     unused: list[Unused] = field(default_factory=list)
     idle_roles: list[Role] = field(default_factory=list)
+    kept: list[tuple[Unused, Allowance]] = field(default_factory=list)  # unused, with the allowance keeping it
 
     @property
     def denied(self) -> list[Evaluated]:

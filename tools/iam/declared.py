@@ -164,7 +164,8 @@ DECLARED: tuple[Row, ...] = (
     # AWS Step Functions
     Row(
         "sfn-sync-jobs",
-        "Run a Job (.sync): start, describe, stop the Glue or SageMaker job; pass the SageMaker job its role",
+        "Run a Job (.sync): start, describe, stop the Glue or SageMaker job (SageMaker: and list its tags); pass the "
+        "SageMaker job its role",
         _SFN_SAGEMAKER,
         orchestration.sfn_sync_jobs,
     ),
@@ -179,6 +180,14 @@ DECLARED: tuple[Row, ...] = (
         "request-response Task states: invoke Lambda, publish to SNS, call SageMaker (and pass the model its role)",
         "https://docs.aws.amazon.com/step-functions/latest/dg/service-integration-iam-templates.html",
         orchestration.sfn_task_calls,
+    ),
+    Row(
+        "sagemaker-tag-on-create",
+        "a SageMaker Create call with Tags (jobs, models, endpoint configs, model packages) also needs AddTags",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html"
+        "#grant-tagging-permissions",
+        orchestration.sagemaker_tag_on_create,
+        applies_when="the workflow tags what a run creates (tags given)",
     ),
     Row(
         "sfn-topic-key",

@@ -81,16 +81,18 @@ class Emitter:
         for action in [actions] if isinstance(actions, str) else actions:
             yield Call(principal, action, resource, self.source, why, dict(context or {}), endpoints)
 
-    def s3_read(self, principal: str, uri: str, why: str, endpoints: tuple[str, ...] = ()) -> Iterator[Call]:
+    def s3_read(
+        self, principal: str, uri: str, why: str, endpoints: tuple[str, ...] = (), *, kms: str | None = None
+    ) -> Iterator[Call]:
         """Get an object (a URI ending in ``/`` is a prefix: list it, then get an object under it), and decrypt it
-        if the bucket's default key is KMS."""
+        with ``kms`` (objects written with a key of their own) or the bucket's default key, if KMS."""
         name, prefix = split_s3(uri)
         is_prefix = not prefix or prefix.endswith("/")
         key = object_under(prefix, "part-00000") if is_prefix else prefix
         if is_prefix:
             yield from self.call(principal, "s3:ListBucket", self.env.s3(name), why, list_context(prefix), endpoints)
         yield from self.call(principal, "s3:GetObject", self.env.s3(name, key), why, endpoints=endpoints)
-        kms = bucket_key(self.deployment, name)
+        kms = kms or bucket_key(self.deployment, name)
         if kms:
             yield from self.call(principal, "kms:Decrypt", kms, why, s3_kms_context(self.deployment, name, key))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tools.iam.allowances import Allowance
 from tools.iam.check import Evaluated, Mutation, Report, Unused
 from tools.iam.deployment import Deployment
 from tools.iam.evaluate import Reason
@@ -68,16 +69,26 @@ def format_error(variant: str, deployment: Deployment, result: Evaluated) -> str
     )
 
 
-def format_unused(variant: str, unused: Unused) -> str:
+def _unused_parts(unused: Unused) -> str:
     statement = unused.sid or f"statement {unused.statement}"
     parts = []
     if unused.actions:
         parts.append(f"actions {', '.join(unused.actions)}")
     if unused.resources:
         parts.append(f"resources {', '.join(unused.resources)}")
-    return f"UNUSED  [{variant}] {unused.role.label}  {unused.policy.label} [{statement}]  no call uses " + "; ".join(
-        parts
-    )
+    return f"{unused.role.label}  {unused.policy.label} [{statement}]  no call uses " + "; ".join(parts)
+
+
+def format_unused(variant: str, unused: Unused) -> str:
+    return f"UNUSED  [{variant}] {_unused_parts(unused)}"
+
+
+def format_kept(variant: str, unused: Unused, allowance: Allowance) -> str:
+    return f"KEPT    [{variant}] {_unused_parts(unused)}  -- {allowance.reason}"
+
+
+def format_stale(allowance: Allowance, variants: Sequence[str]) -> str:
+    return f"STALE   {allowance.describe()}  -- covers no unused grant in {', '.join(variants)}: {allowance.reason}"
 
 
 def format_mutation(variant: str, mutation: Mutation) -> str:
@@ -98,6 +109,7 @@ def lines(variant: str, report: Report, *, unused: bool = True) -> list[str]:
     out += [format_denied(variant, d, r) for r in report.denied]
     if unused:
         out += [format_unused(variant, u) for u in report.unused]
+        out += [format_kept(variant, u, a) for u, a in report.kept]
         out += [
             f"IDLE    [{variant}] {role.label}: no call uses this role (trusted: {', '.join(role.services) or '-'})"
             for role in report.idle_roles
@@ -111,5 +123,5 @@ def summary(variant: str, report: Report, seconds: Sequence[float], recorded: in
     return (
         f"{variant}: {total} calls ({total - recorded} declared, {recorded} recorded), "
         f"{len(report.denied)} denied, {len(report.errors)} errors, {len(report.unused)} unused grants, "
-        f"{len(report.idle_roles)} idle roles; synth {synth:.1f} s, check {check:.1f} s"
+        f"{len(report.kept)} kept, {len(report.idle_roles)} idle roles; synth {synth:.1f} s, check {check:.1f} s"
     )

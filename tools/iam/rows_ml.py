@@ -26,6 +26,7 @@ class Job:
     role: str
     why: str
     reads: list[str] = field(default_factory=list)
+    read_keys: dict[str, str] = field(default_factory=dict)  # URI -> the key its objects were written with
     writes: list[str] = field(default_factory=list)
     output_key: str | None = None
     volume_key: str | None = None
@@ -155,13 +156,14 @@ def _stack_endpoints(d: Deployment) -> Iterator[Job]:
                 yield _hosted(d, res.att("EndpointName"), model.props, config.props, f"endpoint {res.label}")
 
 
-def _capture_prefix(d: Deployment, endpoint: str) -> str:
+def _capture(d: Deployment, endpoint: str) -> tuple[str, str | None]:
+    """The endpoint's capture prefix, and the key its config encrypts the capture with (whatever the bucket's)."""
     res = d.find("AWS::SageMaker::Endpoint", "EndpointName", endpoint)
     config = (
         d.find("AWS::SageMaker::EndpointConfig", "EndpointConfigName", res.props["EndpointConfigName"]) if res else None
     )
-    destination = config.props.get("DataCaptureConfig", {}).get("DestinationS3Uri", "") if config else ""
-    return f"{destination.rstrip('/')}/{endpoint}/"
+    capture = config.props.get("DataCaptureConfig", {}) if config else {}
+    return f"{capture.get('DestinationS3Uri', '').rstrip('/')}/{endpoint}/", key_arn(d, capture.get("KmsKeyId"))
 
 
 def _monitoring(d: Deployment) -> Iterator[Job]:
@@ -171,12 +173,14 @@ def _monitoring(d: Deployment) -> Iterator[Job]:
         endpoint = p["DataQualityJobInput"]["EndpointInput"]["EndpointName"]
         reads = [baseline.get(k, {}).get("S3Uri", "") for k in ("ConstraintsResource", "StatisticsResource")]
         output = p.get("DataQualityJobOutputConfig", {})
+        capture, capture_key = _capture(d, endpoint)
         job = Job(
             "ProcessingJobs",
             f"model-monitoring-202612010000-{str(res.ref).rsplit('/', 1)[-1][:20]}",
             p["RoleArn"],
             f"monitoring job {res.label}",
-            reads=[u for u in reads if u] + [_capture_prefix(d, endpoint)],
+            reads=[u for u in reads if u] + [capture],
+            read_keys={capture: capture_key} if capture_key else {},
             writes=[f"{o['S3Output']['S3Uri'].rstrip('/')}/report.json" for o in output.get("MonitoringOutputs", [])],
             output_key=key_arn(d, output.get("KmsKeyId")),
             volume_key=key_arn(d, p.get("JobResources", {}).get("ClusterConfig", {}).get("VolumeKmsKeyId")),
@@ -202,7 +206,7 @@ def _endpoint_ids(d: Deployment, job: Job) -> tuple[str, ...]:
 def sagemaker_s3_reads(d: Deployment, e: Emitter) -> Iterator[Call]:
     for job in jobs(d):
         for uri in filter(None, job.reads):
-            yield from e.s3_read(job.role, uri, job.why, endpoints=_endpoint_ids(d, job))
+            yield from e.s3_read(job.role, uri, job.why, endpoints=_endpoint_ids(d, job), kms=job.read_keys.get(uri))
 
 
 def sagemaker_s3_writes(d: Deployment, e: Emitter) -> Iterator[Call]:

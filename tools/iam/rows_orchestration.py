@@ -66,7 +66,8 @@ def sfn_sync_jobs(d: Deployment, e: Emitter) -> Iterator[Call]:
             elif service == "sagemaker" and api in _SAGEMAKER_JOBS:
                 kind, name_key, suffix = _SAGEMAKER_JOBS[api]
                 arn = d.env.arn("sagemaker", f"{kind}/{p.get(name_key)}")
-                actions = [f"sagemaker:Create{suffix}"] + (
+                # ListTags: in every SageMaker job policy Step Functions documents, .sync or not
+                actions = [f"sagemaker:Create{suffix}", "sagemaker:ListTags"] + (
                     [f"sagemaker:Describe{suffix}", f"sagemaker:Stop{suffix}"] if pattern == "sync" else []
                 )
                 yield from e.call(role, actions, arn, why)
@@ -107,6 +108,34 @@ def sfn_task_calls(d: Deployment, e: Emitter) -> Iterator[Call]:
                 yield from e.call(role, "sns:Publish", p["TopicArn"], why)
             elif service == "sagemaker" and api not in _SAGEMAKER_JOBS:
                 yield from _sagemaker_task(d, e, role, api, p, why)
+
+
+#: SageMaker Create calls of a workflow that take Tags: the resource each creates (its type and name parameter).
+_CREATED = {
+    "createTrainingJob": ("training-job", "TrainingJobName"),
+    "createHyperParameterTuningJob": ("hyper-parameter-tuning-job", "HyperParameterTuningJobName"),
+    "createTransformJob": ("transform-job", "TransformJobName"),
+    "createModel": ("model", "ModelName"),
+    "createEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "createEndpoint": ("endpoint", "EndpointName"),
+    "createModelPackage": ("model-package", "ModelPackageGroupName"),
+}
+
+
+def sagemaker_tag_on_create(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """A SageMaker Create call with Tags: the caller must also be allowed sagemaker:AddTags on the new resource."""
+    for label, role, tasks in workflows(d):
+        for task in tasks:
+            service, api, _ = task.integration
+            p = task.parameters
+            if service != "sagemaker" or api not in _CREATED or not p.get("Tags"):
+                continue
+            kind, key = _CREATED[api]
+            name = str(p.get(key, "")).rsplit("/", 1)[-1]
+            resource = f"{kind}/{name}/1" if kind == "model-package" else f"{kind}/{name}"
+            yield from e.call(
+                role, "sagemaker:AddTags", d.env.arn("sagemaker", resource), f"state {task.state} of {label}"
+            )
 
 
 def _topic_key(d: Deployment, topic_arn: str) -> str | None:
