@@ -84,6 +84,9 @@ def grant_jobs(
     )
     if s3_kms:
         role.add_to_policy(key_through(role, key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="LakeKeyThroughS3"))
+        # the jobs' outputs name the key (OutputDataConfig / TransformOutput KmsKeyId): SageMaker requires the role
+        # to be allowed kms:Encrypt with it (API_OutputDataConfig, SageMaker API reference, checked 2026-12)
+        role.add_to_policy(key_through(role, key, ["kms:Encrypt"], "sagemaker", sid="OutputKey"))
     elif writes_capture:  # SSE-S3 buckets, but the capture is encrypted with the key all the same
         role.add_to_policy(key_through(role, key, ["kms:GenerateDataKey"], "s3", sid="CaptureEncryption"))
     # SageMaker encrypts the instances' volumes with the key: it needs a grant for the attached volumes.

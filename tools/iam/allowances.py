@@ -14,10 +14,6 @@ from dataclasses import dataclass
 
 from tools.iam.check import Report, Unused, matches
 
-#: The reason of the grants our own code uses: its calls are not declared (no AWS page describes them), they are
-#: recorded from a local run (``--recorded``); until those recordings are passed, the grants are kept with this.
-RECORDED = "recorded by the local sandbox"
-
 
 @dataclass(frozen=True)
 class Allowance:
@@ -50,27 +46,6 @@ class Allowance:
 
 
 ALLOWANCES: tuple[Allowance, ...] = (
-    # --- our own code: the calls of the Lambda handlers ----------------------------------------------------------
-    Allowance(
-        "*-training/TrainingEvaluateRole*",
-        ("s3:GetObject", "s3:ListBucket", "kms:Decrypt"),
-        "called by the evaluation handler (ml_constructs/training/runtime/handler.py: list_objects_v2 and "
-        f"get_object under evaluation/, SSE-KMS objects decrypted through S3); {RECORDED}",
-    ),
-    Allowance(
-        "*-serving/DriftRole*",
-        (
-            "s3:GetObject",
-            "s3:ListBucket",
-            "s3:PutObject",
-            "kms:Decrypt",
-            "kms:GenerateDataKey",
-            "cloudwatch:PutMetricData",
-        ),
-        "called by the drift job handler (ml_constructs/monitoring/runtime/drift_job: lists and reads the capture "
-        "and the baseline, writes the reports under monitoring/, puts the drift metrics; SSE-KMS through S3); "
-        f"{RECORDED}",
-    ),
     # --- grants kept for a documented service behaviour the table cannot declare ---------------------------------
     Allowance(
         "*-training/TrainingWorkflowRole*",

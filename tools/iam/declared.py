@@ -137,6 +137,13 @@ DECLARED: tuple[Row, ...] = (
         ml.sagemaker_volume_key,
     ),
     Row(
+        "sagemaker-output-key",
+        "a training or transform job whose output names a KMS key: 'the SageMaker execution role must include "
+        "permissions to call kms:Encrypt'",
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_OutputDataConfig.html",
+        ml.sagemaker_output_key,
+    ),
+    Row(
         "sagemaker-network",
         "jobs and endpoints in the VPC create and delete their network interfaces",
         "https://docs.aws.amazon.com/sagemaker/latest/dg/train-vpc.html",

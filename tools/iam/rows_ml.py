@@ -222,6 +222,14 @@ def sagemaker_volume_key(d: Deployment, e: Emitter) -> Iterator[Call]:
             yield from e.call(job.role, "kms:CreateGrant", job.volume_key, job.why, context)
 
 
+def sagemaker_output_key(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """A training or transform job whose output names a KMS key: its role must be allowed kms:Encrypt on it."""
+    for job in jobs(d):
+        if job.output_key and job.kind in ("TrainingJobs", "TransformJobs"):
+            context = {"kms:ViaService": d.env.endpoint("sagemaker")}
+            yield from e.call(job.role, "kms:Encrypt", job.output_key, job.why, context)
+
+
 def sagemaker_network(d: Deployment, e: Emitter) -> Iterator[Call]:
     env = d.env
     for job in jobs(d):
