@@ -35,7 +35,7 @@ class AlertTopic(Construct):
             enforce_ssl=True,
         )
         _allow_alarms_to_publish(self.topic)
-        _allow_alarms_to_use_the_key(key, self.topic)
+        _allow_alarms_to_use_the_key(key)
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -64,17 +64,18 @@ def _allow_alarms_to_publish(topic: sns.Topic) -> None:
     )
 
 
-def _allow_alarms_to_use_the_key(key: kms.IKey, topic: sns.Topic) -> None:
+def _allow_alarms_to_use_the_key(key: kms.IKey) -> None:
     """The key policy statement for alarms on a KMS-encrypted topic
     (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, checked 2026-12): CloudWatch encrypts
     the message with the topic's key, so its service principal needs ``kms:GenerateDataKey*`` and
-    ``kms:Decrypt`` on that key; for alarms of this account only, as the topic policy."""
+    ``kms:Decrypt`` on that key. Without conditions, as AWS documents it: AWS does not document that CloudWatch
+    sends ``aws:SourceAccount``/``aws:SourceArn`` on its KMS requests, and a condition it does not send would
+    silence every alarm again. The topic policy is where the account is enforced."""
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
             principals=[iam.ServicePrincipal(CLOUDWATCH)],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
-            conditions=alarms_of_this_account(topic),
         )
     )
