@@ -1,48 +1,9 @@
 """The evaluation Lambda function: read the joined batch-transform output from S3, return metrics and the verdict.
 
-Thin on purpose: it reads S3 and validates the event; parsing, metrics and the gate live in ``metrics.py``
-(pure Python, tested on its own). Standard library and boto3 only (both are in the Lambda runtime); the code
-asset is this folder alone, where ``metrics`` is a top-level sibling module.
-
-Event (Step Functions ``LambdaInvoke`` payload; every key is required, nothing has a hidden default, so the
-configuration stays the single source of truth)::
-
-    {
-      "output_prefix": "s3://<bucket>/<prefix>/",     # the batch transform's S3OutputPath for this run
-      "threshold": 0.5,                                # decision threshold: positive iff probability >= it
-      "thresholds": {"auc": 0.8, "precision": 0.3,     # gate minimums; metric names from
-                     "recall": 0.5, "f1": 0.35}        # metrics.GATED_METRICS, values in [0, 1]
-    }
-
-- ``output_prefix`` must name a key prefix (not a whole bucket); a missing trailing ``/`` is added, so
-  ``.../run-1`` never also reads ``.../run-10/``. Every object under it is read (the transform writes one
-  ``<input file name>.out`` per input file; folder markers, keys ending in ``/``, are skipped). Use a prefix
-  per execution: an output left behind by an earlier run under the same prefix would be evaluated too.
-- Objects are read whole into memory: fine for the validation split of this project (a few MB); for
-  hundreds of MB raise the function's memory.
-
-Response (the task's result; Step Functions stores it under ``$.evaluation``)::
-
-    {
-      "metrics": {"auc": 0.91, "precision": 0.42, "recall": 0.55, "f1": 0.48, "specificity": 0.97,
-                  "accuracy": 0.95, "threshold": 0.5, "count": 2986, "positives": 121, "negatives": 2865,
-                  "predicted_positives": 158, "true_positives": 66, "false_positives": 92,
-                  "true_negatives": 2773, "false_negatives": 55},
-      "passed": true,                    # every metric >= its minimum
-      "failures": [],                    # e.g. ["recall 0.41 is below the minimum 0.5"]
-      "records": 2986,                   # lines evaluated
-      "blank_lines": 0,                  # blank lines skipped (counted, never records; see metrics)
-      "objects": 2,                      # S3 objects read
-      "thresholds": {"auc": 0.8, ...},   # the minimums applied (echoed for the execution history)
-    }
-
-All metric values are JSON numbers (never null), so a ``Choice`` state can compare them directly.
-
-Errors (the Lambda ``errorType`` is the exception's class name, for a ``Catch``): ``InvalidEventError`` (a
-bad or missing key), ``InvalidGateError`` (bad threshold or minimums), ``NoRecordsError`` (empty prefix or
-empty files), ``MalformedOutputError`` (any line that is not ``<0|1>,<probability>``; zero tolerance, see
-``metrics``), ``SingleClassError`` (validation labels of one class); S3 errors propagate as botocore's
-``ClientError`` (retryable ones are worth a Retry, ``AccessDenied`` is not).
+Thin on purpose: it reads S3 and validates the event; parsing, metrics and the gate live in ``metrics.py``.
+Standard library and boto3 only; the code asset is this folder alone, where ``metrics`` is a top-level sibling
+module. The event (``output_prefix``, ``threshold``, ``thresholds``; all required), the response and the error
+types a Step Functions ``Catch`` can match are in docs/training.md, "The evaluation function's contract".
 """
 
 from __future__ import annotations

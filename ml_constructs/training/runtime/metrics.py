@@ -1,66 +1,11 @@
 """Quality-gate metrics for a binary classifier, computed from the joined batch-transform output.
 
-Standard library only: this module runs in the evaluation Lambda function without layers (and in the tests).
-
-Where the numbers come from
----------------------------
-The training workflow runs a batch transform of the validation CSV (label first, no header) with
-``DataProcessing`` = ``InputFilter "$[1:]"`` (the model sees the features only), ``JoinSource "Input"`` and
-``OutputFilter "$[0,-1]"``, so each output line is ``<label>,<probability>``: the true label joined back to
-the probability the model gave that row (``binary:logistic`` outputs P(fraud)). ``Predictions.add_text``
-parses those lines; ``binary_metrics`` turns labels and probabilities into metrics; ``gate`` compares them
-with minimums. ``evaluate`` chains the three and is what the Lambda handler calls.
-
-The metrics (syllabus notes §3.9)
----------------------------------
-A *decision threshold* ``t`` turns a probability into a decision: predicted positive iff ``score >= t``.
-Each validation row then lands in one cell of the confusion matrix: true positive (TP, fraud flagged),
-false positive (FP, a good transaction flagged), true negative (TN), false negative (FN, fraud missed).
-
-- **precision** = TP / (TP + FP): of the transactions we flag, how many are fraud. It matters when a false
-  positive is expensive (a blocked card, a call centre ticket).
-- **recall** (sensitivity, true positive rate) = TP / (TP + FN): of the fraud, how much we catch. It matters
-  when a false negative is expensive (a fraud loss).
-- **F1** = 2 PR / (P + R), the harmonic mean of precision and recall: high only when *both* are, so one
-  number for "we care about both".
-- **specificity** (true negative rate) = TN / (TN + FP); 1 - specificity is the false positive rate.
-- **accuracy** = (TP + TN) / n. Reported for completeness and *not* gated: with ~4 % fraud a model that
-  never flags anything has 96 % accuracy. Imbalanced data is why the gate uses the four above.
-- **AUC** (area under the ROC curve, the curve of recall against false positive rate as ``t`` sweeps from
-  1 to 0) does not depend on a threshold at all: it is the probability that a randomly chosen positive
-  gets a higher score than a randomly chosen negative (ties count one half). 0.5 is a coin toss, 1.0 a
-  perfect ranking. Use it to compare models; use precision/recall at the chosen ``t`` to decide whether
-  a model is good enough to act on.
-
-It is computed exactly with the rank formulation (Mann-Whitney U): sort all scores, give each its rank
-(tied scores share the mean of their ranks), then ``AUC = (R+ - P(P+1)/2) / (P N)`` where ``R+`` is the
-sum of the positives' ranks, ``P`` the number of positives and ``N`` of negatives. That is O(n log n)
-instead of the O(P N) pair count, and equal to it (the tests check both). Doubled ranks keep the sums in
-integers, so the only rounding is the final division.
-
-Edge cases, decided here
-------------------------
-- **Nothing predicted positive** (TP + FP = 0): precision is 0/0. It is reported as 0.0, as scikit-learn
-  does with its default ``zero_division``: a model that flags nothing is useless for fraud and must never
-  pass a precision minimum by default; F1 is then 0.0 too. (Recall is 0.0 anyway in that case.)
-- **Precision + recall = 0**: F1 is 0.0.
-- **Labels of a single class**: recall (no positives) or AUC (no pair of one positive and one negative)
-  is undefined; ``SingleClassError`` is raised instead of inventing a number. A validation split without
-  fraud is a data problem to fix, not a model to pass or fail.
-- **No records at all**: ``NoRecordsError``.
-- **Malformed lines**: every line that is not ``<0|1>,<probability in [0, 1]>`` is counted with its source,
-  line number and reason; if *any* exists, ``evaluate`` raises ``MalformedOutputError`` (no tolerance).
-  The output is machine-written by our own transform job, so a malformed line means the pipeline's
-  contract is broken (wrong filters, wrong content type, a model with another objective); metrics over
-  the remaining lines would describe a different data set than the one we think we measured. A lenient
-  mode would be a way to ship a model that was never evaluated. The final line ending (``\\n`` or
-  ``\\r\\n``) of a file is tolerated. Blank lines are skipped but counted (``blank_lines`` in the result):
-  with the input join every record's line carries at least its label, so a blank line can never be a
-  record, and skipping it cannot bias the metrics.
-
-Errors are subclasses of ``EvaluationError`` (a ``ValueError``); Lambda reports the class name as the
-``errorType`` (e.g. ``MalformedOutputError``), which a Step Functions ``Catch`` can match. A failed gate is
-*not* an error: ``evaluate`` returns ``passed: false`` and the reasons.
+Standard library only: it runs in the evaluation Lambda function without layers (and in the tests).
+``Predictions.add_text`` parses ``<label>,<probability>`` lines, ``binary_metrics`` computes precision, recall,
+F1, specificity, accuracy and the exact AUC (rank formulation), ``gate`` compares them with minimums, and
+``evaluate`` chains the three. The definitions, the AUC computation and the edge cases decided here (nothing
+predicted positive, one class only, malformed lines: no tolerance) are explained in docs/training.md, "How the
+evaluation computes the metrics".
 """
 
 from __future__ import annotations
