@@ -104,6 +104,16 @@ def sagemaker_vpc_access() -> iam.PolicyStatement:
     )
 
 
+def sagemaker_logs(scope: IConstruct, groups: str, sid: str) -> tuple[iam.PolicyStatement, str]:
+    """What a SageMaker job or endpoint role needs for SageMaker to write its logs to the ``groups`` log groups
+    (``/aws/sagemaker/...``, a pattern): the statement and the groups' ARN (a wildcard to acknowledge)."""
+    arn = cdk.Stack.of(scope).format_arn(
+        service="logs", resource="log-group", resource_name=groups, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+    )
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    return iam.PolicyStatement(sid=sid, actions=actions, resources=[arn]), arn
+
+
 def sagemaker_security_group(scope: Construct, construct_id: str, vpc: ec2.IVpc, description: str) -> ec2.SecurityGroup:
     """The security group of SageMaker instances in the isolated subnets: no inbound, HTTPS out only.
 

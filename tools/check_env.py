@@ -25,20 +25,26 @@ DEFAULT_LOCKS = (ROOT / "requirements-dev.lock", ROOT / "requirements-build.lock
 IGNORED = frozenset({"pip"})
 
 
-def requirement_lines(text: str) -> Iterable[str]:
-    """The requirement of each entry of a pip requirements file: continuations joined, options and comments
-    (``--hash``, ``# via``) dropped."""
+def entries(text: str) -> Iterable[tuple[str, list[str]]]:
+    """Each entry of a pip requirements file as (requirement, its ``--hash=`` options): continuations joined,
+    comments (``# via``) and other options dropped."""
     entry = ""
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
         if line.endswith("\\"):
             entry += line[:-1] + " "
             continue
-        entry += line
-        requirement = " ".join(part for part in entry.split() if not part.startswith("--hash="))
+        parts = (entry + line).split()
         entry = ""
+        hashes = [part for part in parts if part.startswith("--hash=")]
+        requirement = " ".join(part for part in parts if not part.startswith("--hash="))
         if requirement and not requirement.startswith("-"):
-            yield requirement
+            yield requirement, hashes
+
+
+def requirement_lines(text: str) -> Iterable[str]:
+    """The requirement of each entry of a pip requirements file (see ``entries``)."""
+    return (requirement for requirement, _ in entries(text))
 
 
 def locked(paths: Iterable[Path]) -> dict[str, str]:

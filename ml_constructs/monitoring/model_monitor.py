@@ -21,7 +21,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs.common import notify, sagemaker_vpc_access
+from ml_constructs.common import notify, sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import BASELINE_PREFIX, REPORTS_PREFIX
 from ml_constructs.nag import WildcardLedger
 
@@ -133,12 +133,7 @@ class ModelMonitorSchedule(Construct):
         reads = artifacts.arn_for_objects("*")  # the capture (endpoint input) and the baseline
         writes = artifacts.arn_for_objects(f"{REPORTS_PREFIX}model-monitor/*")
         # each run is a processing job: SageMaker writes its logs to /aws/sagemaker/ProcessingJobs with this role
-        job_logs = cdk.Stack.of(self).format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/ProcessingJobs:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        job_logs, job_logs_arn = sagemaker_logs(self, "/aws/sagemaker/ProcessingJobs:*", "JobLogs")
         for statement in (
             iam.PolicyStatement(sid="ReadCaptureAndBaseline", actions=["s3:GetObject"], resources=[reads]),
             iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts.bucket_arn]),
@@ -149,11 +144,7 @@ class ModelMonitorSchedule(Construct):
                 resources=[key.key_arn],
             ),
             sagemaker_vpc_access(),
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[job_logs],
-            ),
+            job_logs,
             iam.PolicyStatement(
                 sid="Metrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -163,7 +154,7 @@ class ModelMonitorSchedule(Construct):
         ):
             role.add_to_policy(statement)
         ledger = WildcardLedger()
-        ledger.track(role, reads, writes, job_logs, "*")
+        ledger.track(role, reads, writes, job_logs_arn, "*")
         ledger.acknowledge(
             "Model Monitor reads the endpoint's capture (keys named by time) and the baseline in the artifacts "
             "bucket and writes its reports under monitoring/; its processing jobs' log streams, named per job, in "

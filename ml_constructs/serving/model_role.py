@@ -6,13 +6,12 @@ than the default model's prefix alone.
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ml_constructs.common import sagemaker_vpc_access
+from ml_constructs.common import sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import CAPTURE_PREFIX, MODELS_PREFIX
 from ml_constructs.nag import WildcardLedger
 
@@ -32,12 +31,7 @@ def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms
     )
     models = artifacts.arn_for_objects(f"{MODELS_PREFIX}*")
     capture = artifacts.arn_for_objects(f"{CAPTURE_PREFIX}*")
-    endpoint_logs = cdk.Stack.of(scope).format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name="/aws/sagemaker/Endpoints/*",
-        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-    )
+    endpoint_logs, endpoint_logs_arn = sagemaker_logs(scope, "/aws/sagemaker/Endpoints/*", "EndpointLogs")
     for statement in (
         iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[models]),
         iam.PolicyStatement(sid="WriteCapture", actions=["s3:PutObject"], resources=[capture]),
@@ -47,11 +41,7 @@ def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms
             resources=[key.key_arn],
         ),
         sagemaker_vpc_access(),
-        iam.PolicyStatement(
-            sid="EndpointLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[endpoint_logs],
-        ),
+        endpoint_logs,
         iam.PolicyStatement(
             sid="EndpointMetrics",
             actions=["cloudwatch:PutMetricData"],
@@ -61,7 +51,7 @@ def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms
     ):
         role.add_to_policy(statement)
     ledger = WildcardLedger()
-    ledger.track(role, models, capture, endpoint_logs, "*")
+    ledger.track(role, models, capture, endpoint_logs_arn, "*")
     ledger.acknowledge(
         "Objects under the models/ and capture/ prefixes of the artifacts bucket (SageMaker names capture files "
         "by time), the /aws/sagemaker/Endpoints/ log groups, and '*' only for EC2 network-interface and "

@@ -17,7 +17,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ml_constructs.common import key_through, sagemaker_vpc_access
+from ml_constructs.common import key_through, sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import CAPTURE_PREFIX, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
 from ml_constructs.nag import WildcardLedger
 
@@ -99,19 +99,8 @@ def grant_jobs(
         )
     )
     role.add_to_policy(sagemaker_vpc_access())
-    logs_arn = cdk.Stack.of(role).format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name="/aws/sagemaker/*",
-        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="JobLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[logs_arn],
-        )
-    )
+    job_logs, logs_arn = sagemaker_logs(role, "/aws/sagemaker/*", "JobLogs")
+    role.add_to_policy(job_logs)
     role.add_to_policy(
         iam.PolicyStatement(
             sid="JobMetrics",

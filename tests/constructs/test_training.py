@@ -32,6 +32,7 @@ from ml_constructs.training.construct import (
     Tuning,
 )
 from ml_constructs.training.states import TRANSIENT, TUNED
+from tests.unit.test_training import path as happy_path
 
 IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
 ETL_MINUTES = 30
@@ -73,15 +74,6 @@ def states(template: Template) -> dict[str, Any]:
     (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))["States"]
-
-
-def happy_path(machine: dict[str, Any]) -> list[str]:
-    order, name = [], "Names"
-    while name:
-        order.append(name)
-        state = machine[name]
-        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
-    return order
 
 
 def workflow_statements(template: Template) -> dict[str, Any]:
