@@ -24,14 +24,12 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import itertools
-import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -39,6 +37,21 @@ from pydantic import (
     model_validator,
 )
 
+from ml_config.checks import (
+    MAX_DAYS,
+    EndpointInstanceType,
+    Float,
+    Int,
+    TrainingInstanceType,
+    TransformInstanceType,
+    check_account,
+    check_cron,
+    check_email,
+    check_prefix,
+    check_region,
+    check_schedule,
+    check_vpc_cidr,
+)
 from sagemaker_images import DEFAULT_XGBOOST_VERSION, MODEL_MONITOR_ACCOUNTS, XGBOOST_ACCOUNTS, XGBOOST_VERSIONS
 
 # ---------------------------------------------------------------------------------------------------------
@@ -60,16 +73,6 @@ class ConfigValueError(ValueError):
         super().__init__(f"{key}={value!r}: {allowed}")
         self.key, self.value, self.allowed = key, value, allowed
 
-
-def _reject_bool(value: Any) -> Any:
-    # pydantic's lax mode turns True into 1; a boolean where a number belongs is always a mistake.
-    if isinstance(value, bool):
-        raise ValueError("expected a number, got a boolean")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_reject_bool)]
-Float = Annotated[float, BeforeValidator(_reject_bool)]
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
@@ -129,23 +132,27 @@ class RawLifecycle(_Section):
     standard_ia_days: Int = Field(
         30,
         ge=30,
+        le=MAX_DAYS,
         description="Days after creation before raw objects move to S3 Standard-IA. S3 rejects fewer than 30.",
     )
     glacier_ir_days: Int = Field(
         90,
         ge=0,
+        le=MAX_DAYS,
         description="Days after creation before raw objects move to S3 Glacier Instant Retrieval. Must be at "
         "least 30 days after the Standard-IA transition (S3 keeps objects 30 days in Standard-IA).",
     )
     glacier_days: Int = Field(
         180,
         ge=0,
+        le=MAX_DAYS,
         description="Days after creation before raw objects move to S3 Glacier Flexible Retrieval. Must be "
         "later than the Glacier Instant Retrieval transition.",
     )
     deep_archive_days: Int = Field(
         365,
         ge=0,
+        le=MAX_DAYS,
         description="Days after creation before raw objects move to S3 Glacier Deep Archive. Must be later "
         "than the Glacier Flexible Retrieval transition.",
     )
@@ -180,6 +187,7 @@ class CuratedLifecycle(_Section):
     intelligent_tiering_days: Int = Field(
         0,
         ge=0,
+        le=MAX_DAYS,
         description="Days after creation before curated objects move to S3 Intelligent-Tiering (0 = at once). "
         "S3 allows 0 for INTELLIGENT_TIERING.",
     )
@@ -191,11 +199,13 @@ class QueryResultsLifecycle(_Section):
     one_zone_ia_days: Int = Field(
         0,
         ge=0,
+        le=MAX_DAYS,
         description="Days before query results move to S3 One Zone-IA; 0 turns the transition off. S3 rejects 1-29.",
     )
     expiration_days: Int = Field(
         30,
         ge=1,
+        le=MAX_DAYS,
         description="Days after which query results are deleted. Must be later than the One Zone-IA "
         "transition when that is on.",
     )
@@ -226,7 +236,7 @@ class ObjectLock(_Section):
     retention_days: Int = Field(
         30,
         ge=1,
-        le=36500,
+        le=MAX_DAYS,
         description="Default Object Lock retention of raw objects, in days (S3 allows 1-36500).",
     )
 
@@ -235,6 +245,7 @@ class AccessLogs(_Section):
     expiration_days: Int = Field(
         90,
         ge=1,
+        le=MAX_DAYS,
         description="Days after which server access log objects are deleted.",
     )
 
@@ -255,11 +266,13 @@ class LakeSettings(_Section):
     noncurrent_version_expiration_days: Int = Field(
         30,
         ge=1,
+        le=MAX_DAYS,
         description="Days after which noncurrent object versions are deleted, in every zone.",
     )
     abort_incomplete_multipart_days: Int = Field(
         7,
         ge=1,
+        le=MAX_DAYS,
         description="Days after which incomplete multipart uploads are aborted, in every zone.",
     )
     raw: RawLifecycle = RawLifecycle()
@@ -284,7 +297,9 @@ class NetworkSettings(_Section):
 
     cidr: str = Field(
         "10.42.0.0/16",
-        description="IPv4 CIDR of the VPC. AWS allows prefix lengths /16 to /28.",
+        description="IPv4 CIDR of the VPC. AWS allows prefix lengths /16 to /28, an RFC 1918 range or a publicly "
+        "routable one; reserved ranges (0/8, 100.64/10, 127/8, 169.254/16, 224/4, 240/4) are refused, and so is "
+        "172.17.0.0/16, which SageMaker's containers use.",
     )
     max_azs: Int = Field(
         2,
@@ -313,16 +328,7 @@ class NetworkSettings(_Section):
             )
         return self
 
-    @field_validator("cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"an IPv4 network such as 10.42.0.0/16 ({exc})") from None
-        if not 16 <= net.prefixlen <= 28:
-            raise ValueError("a prefix length between /16 and /28 (the VPC limits)")
-        return value
+    _cidr = field_validator("cidr", mode="before")(check_vpc_cidr)
 
 
 class CapacityMode(StrEnum):
@@ -426,15 +432,13 @@ class FirehoseSettings(_Section):
         return self
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 class AlertSettings(_Section):
     """Where alarms go, and the thresholds that are a judgement call."""
 
     email: str | None = Field(
         None,
-        description="Optional e-mail address subscribed to the alerts topic (AWS sends a confirmation mail).",
+        description="Optional e-mail address subscribed to the alerts topic (AWS sends a confirmation mail). "
+        "ASCII, checked for syntax only (no DNS lookup at synth).",
     )
     iterator_age_minutes: Int = Field(
         10,
@@ -452,41 +456,10 @@ class AlertSettings(_Section):
         "hold records that long by design.",
     )
 
-    @field_validator("email")
+    @field_validator("email", mode="before")
     @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("an e-mail address such as ops@example.com")
-        return value
-
-
-# Glue (crawler) schedules use the six-field cron of EventBridge: cron(Minutes Hours Day-of-month Month
-# Day-of-week Year), with "?" in exactly one of the two day fields.
-_CRON_FIELDS = (
-    ("minutes", 0, 59, r"[0-9,\-*/]+"),
-    ("hours", 0, 23, r"[0-9,\-*/]+"),
-    ("day-of-month", 1, 31, r"[0-9,\-*/?LW]+"),
-    ("month", 1, 12, r"[0-9A-Za-z,\-*/]+"),
-    ("day-of-week", 1, 7, r"[0-9A-Za-z,\-*/?L#]+"),
-    ("year", 1970, 2199, r"[0-9,\-*/]+"),
-)
-
-
-def check_cron(expression: str) -> str:
-    """Validate an EventBridge/Glue cron expression; return it unchanged or raise ValueError."""
-    match = re.fullmatch(r"cron\((.+)\)", expression.strip())
-    fields = match.group(1).split() if match else []
-    if len(fields) != 6:
-        raise ValueError("cron(Minutes Hours Day-of-month Month Day-of-week Year), six fields, e.g. cron(15 2 * * ? *)")
-    for value, (name, low, high, chars) in zip(fields, _CRON_FIELDS, strict=True):
-        if not re.fullmatch(chars, value):
-            raise ValueError(f"invalid {name} field {value!r} in {expression}")
-        for number in re.findall(r"\d+", value.split("/")[0]) if "#" not in value else []:
-            if not low <= int(number) <= high:
-                raise ValueError(f"{name} {number} out of range {low}-{high} in {expression}")
-    if (fields[2] == "?") == (fields[4] == "?"):
-        raise ValueError(f"exactly one of day-of-month and day-of-week must be '?' in {expression}")
-    return expression
+    def _email(cls, value: Any) -> str | None:
+        return None if value is None else check_email(value)
 
 
 class CatalogEncryption(StrEnum):
@@ -500,8 +473,9 @@ class CatalogSettings(_Section):
 
     crawler_schedule: str | None = Field(
         None,
-        description="When the crawler runs, as a Glue cron expression such as cron(15 * * * ? *); unset: on "
-        "demand only (the training workflow starts it).",
+        description="When the crawler runs, as a Glue (AWS) cron expression such as cron(15 * * * ? *): six fields "
+        "(minutes, hours, day of month, month, day of week, year), `?` in one of the day fields, L, W and # as "
+        "AWS defines them; unset: on demand only (the training workflow starts it).",
     )
     encryption: CatalogEncryption = Field(
         CatalogEncryption.AWS_MANAGED,
@@ -510,9 +484,9 @@ class CatalogSettings(_Section):
         "unmanaged (leave it to another copy of the app).",
     )
 
-    @field_validator("crawler_schedule")
+    @field_validator("crawler_schedule", mode="before")
     @classmethod
-    def _cron(cls, value: str | None) -> str | None:
+    def _cron(cls, value: Any) -> str | None:
         return None if value in (None, "") else check_cron(value)
 
 
@@ -599,18 +573,6 @@ class EtlSettings(_Section):
         return self
 
 
-_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.(medium|large|xlarge|[0-9]+xlarge)$")
-
-
-def _instance_type(value: str) -> str:
-    if not _INSTANCE.match(value):
-        raise ValueError("a SageMaker instance type such as ml.m5.large or ml.m5.2xlarge")
-    return value
-
-
-InstanceType = Annotated[str, BeforeValidator(_instance_type)]
-
-
 class Hyperparameters(_Section):
     """Built-in XGBoost hyperparameters (names as the algorithm takes them). Syllabus §4: objective and rounds."""
 
@@ -688,7 +650,10 @@ class TrainingSettings(_Section):
         description="Built-in XGBoost algorithm version (the image tag), e.g. 1.7-1; empty: the project's "
         "default. Must be in the image table (sagemaker_images).",
     )
-    instance_type: InstanceType = Field("ml.m5.large", description="Training instance type.")
+    instance_type: TrainingInstanceType = Field(
+        "ml.m5.large",
+        description="Training (and tuning) instance type: one of the SageMaker API's TrainingInstanceType values.",
+    )
     instance_count: Int = Field(
         1, ge=1, le=20, description="Training instances (more than 1: distributed XGBoost, encrypted traffic)."
     )
@@ -699,7 +664,10 @@ class TrainingSettings(_Section):
         le=40320,
         description="A training job is stopped after this many minutes (SageMaker allows up to 28 days).",
     )
-    transform_instance_type: InstanceType = Field("ml.m5.large", description="Batch transform instance type.")
+    transform_instance_type: TransformInstanceType = Field(
+        "ml.m5.large",
+        description="Batch transform instance type: one of the SageMaker API's TransformInstanceType values.",
+    )
     decision_threshold: Float = Field(
         0.5, gt=0, lt=1, description="Probability above which an event is predicted fraudulent (0-1, exclusive)."
     )
@@ -707,16 +675,19 @@ class TrainingSettings(_Section):
         True, description="After the gate, score the test split with a batch transform (syllabus §4: batch inference)."
     )
     schedule: str | None = Field(
-        None, description="Run the workflow on this EventBridge cron expression; unset: on demand only."
+        None,
+        description="Run the workflow on this EventBridge schedule: cron(...) as for catalog.crawler_schedule, or "
+        "rate(1 hour), rate(6 hours), ... (1 takes the singular unit, more the plural; up to a year); unset: on "
+        "demand only.",
     )
     hyperparameters: Hyperparameters = Hyperparameters()
     gate: GateThresholds = GateThresholds()
     tuning: TuningSettings = TuningSettings()
 
-    @field_validator("schedule")
+    @field_validator("schedule", mode="before")
     @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return None if value in (None, "") else check_cron(value)
+    def _cron(cls, value: Any) -> str | None:
+        return None if value in (None, "") else check_schedule(value)
 
     @field_validator("xgboost_version")
     @classmethod
@@ -737,10 +708,11 @@ class TrainingSettings(_Section):
 class ServingSettings(_Section):
     """The real-time endpoint (syllabus §4: persistent endpoint, autoscaling) and its data capture (§4.5)."""
 
-    instance_type: InstanceType = Field(
+    instance_type: EndpointInstanceType = Field(
         "ml.t2.medium",
-        description="Endpoint instance type. Sandbox: ml.t2.medium, the smallest real-time instance (data capture "
-        "works on every type; see docs for the hourly price).",
+        description="Endpoint instance type: one of the SageMaker API's ProductionVariantInstanceType values. "
+        "Sandbox: ml.t2.medium, the smallest real-time instance (data capture works on every type; see docs for "
+        "the hourly price).",
     )
     instance_count: Int = Field(1, ge=1, le=20, description="Instances at deploy time (production: at least 2).")
     min_capacity: Int = Field(1, ge=1, le=20, description="Autoscaling minimum instances (production: at least 2).")
@@ -826,11 +798,6 @@ class LogSettings(_Section):
         return value
 
 
-_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,19}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-
-
 class AppConfig(_Section):
     """Everything the app reads from context, validated."""
 
@@ -842,7 +809,9 @@ class AppConfig(_Section):
     prefix: str = Field(
         "mlspec",
         description="Prefix of every stack name and value of the `Project` tag, so that two copies can live "
-        "in one account: a letter, then up to 19 letters, digits or hyphens.",
+        "in one account: a letter, then up to 19 letters, digits or hyphens. It begins the lake's bucket names "
+        "(CloudFormation names them `<prefix>-data-lake-...`, lower-cased), so S3's reserved bucket prefixes are "
+        "refused: `xn--`, `sthree-`, `amzn-s3-demo-`.",
     )
     account: str | None = Field(
         None,
@@ -914,26 +883,14 @@ class AppConfig(_Section):
             )
         return self
 
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not _PREFIX.match(value):
-            raise ValueError("a letter, then up to 19 letters, digits or hyphens")
-        return value
+    _prefix = field_validator("prefix", mode="before")(check_prefix)
 
-    @field_validator("account")
+    @field_validator("account", "region", mode="before")
     @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        if value is not None and not _ACCOUNT.match(str(value)):
-            raise ValueError("a 12-digit AWS account id")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION.match(value):
-            raise ValueError("an AWS region name such as us-east-1 or eu-west-1")
-        return value
+    def _environment(cls, value: Any, info: Any) -> str | None:
+        if value is None:
+            return None
+        return check_account(value) if info.field_name == "account" else check_region(value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1024,15 +981,24 @@ def _suggest(key: str) -> list[str]:
 def _unknown(key: str) -> str:
     close = _suggest(key)
     hint = f"; did you mean '{close[0]}'?" if close else "; see docs/configuration.md for the keys"
-    return f"invalid config: unknown key '{key}'{hint}"
+    return f"invalid config: unknown key {key!r}{hint}"
 
 
 def _describe(key: str, value: Any) -> str:
     return f"{key}={value!r}"
 
 
+def _one_line(text: str) -> str:
+    """Whatever a message quotes (a library's text about the input), it stays one printable line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _format(error: Any) -> str:
     """One line for one pydantic error: key, value, what is allowed."""
+    return _one_line(_format_error(error))
+
+
+def _format_error(error: Any) -> str:
     ctx = error.get("ctx") or {}
     original = ctx.get("error")
     if isinstance(original, ConfigValueError):
@@ -1057,7 +1023,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     profile_value = ours.get("profile", Profile.SANDBOX.value)
     try:
         profile = Profile(profile_value)
-    except ValueError:
+    except (ValueError, TypeError):
         allowed = ", ".join(p.value for p in Profile)
         raise ConfigError([f"invalid config: profile={profile_value!r}: allowed: {allowed}"]) from None
     known = config_keys()

@@ -30,6 +30,10 @@ invalid config: lake.raw.standard_ia_days='20': Input should be greater than or 
 invalid config: unknown key 'lake.raw.standard_ia_dayz'; did you mean 'lake.raw.standard_ia_days'?
 ```
 
+Every text value is matched whole (ASCII only: a trailing newline or full-width digits are errors), and
+every number is bounded by the limit AWS enforces or, where AWS documents none, by a cap the description
+names: day counts of lifecycle rules and retention stop at 36500 (100 years, S3's Object Lock maximum).
+
 Keys are checked against the list below, so a misspelled key is an error and never silently ignored.
 Context keys that belong to CDK itself (feature flags such as `@aws-cdk/...`, keys containing `:`) are not
 configuration keys. Values from `-c` arrive as strings and are converted (`"45"` -> 45, `"true"` -> true).
