@@ -22,6 +22,7 @@ cheap to import from runtime code and tests.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import itertools
 from collections.abc import Mapping
@@ -955,6 +956,12 @@ def config_keys(model: type[BaseModel] = AppConfig, prefix: str = "") -> dict[st
     return keys
 
 
+@functools.cache
+def _known_keys() -> dict[str, Any]:
+    """``config_keys()`` once: the loader and its error messages look keys up on every load."""
+    return config_keys()
+
+
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     """Dotted leaf keys (already checked against ``config_keys``) to the nested dicts the models take."""
     nested: dict[str, Any] = {}
@@ -969,7 +976,7 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 def _suggest(key: str) -> list[str]:
     """The known key a misspelling most likely meant: first by its last part within the same section."""
-    known = list(config_keys())
+    known = list(_known_keys())
     parent, _, leaf = key.rpartition(".")
     siblings = {k.rpartition(".")[2]: k for k in known if k.rpartition(".")[0] == parent}
     by_leaf = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.5)
@@ -1007,7 +1014,7 @@ def _format_error(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return _unknown(key)
     message = error["msg"]
-    info = config_keys().get(key)
+    info = _known_keys().get(key)
     if info is not None and error["type"] in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         message = f"{message} ({info.description})"
     if isinstance(original, ValueError) and error["type"] == "value_error":
@@ -1026,7 +1033,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     except (ValueError, TypeError):
         allowed = ", ".join(p.value for p in Profile)
         raise ConfigError([f"invalid config: profile={profile_value!r}: allowed: {allowed}"]) from None
-    known = config_keys()
+    known = _known_keys()
     unknown = [_unknown(key) for key in ours if key not in known]
     if unknown:
         raise ConfigError(unknown)
