@@ -102,6 +102,30 @@ LOG_RETENTION_DAYS = (
 )
 
 
+# Where each bound comes from (a bound with no AWS limit behind it is the project's cap and its description says
+# why). Ranges the AWS API models declare are checked against botocore by tests/unit/test_config_hardening.py.
+# - lake.*_days: S3 PutBucketLifecycleConfiguration takes any positive 32-bit `Days`; capped at MAX_DAYS (36500,
+#   100 years, S3's Object Lock retention maximum). Standard-IA and One Zone-IA need >= 30 days (S3 user guide,
+#   "Transitioning objects using Amazon S3 Lifecycle"); 30 days in Standard-IA before the next transition.
+# - network: VPC user guide, "VPC CIDR blocks" (ml_config/checks.py); max_azs <= 6, the most AZs a region has.
+# - logs.retention_days: CloudWatch Logs PutRetentionPolicy, `retentionInDays` (LOG_RETENTION_DAYS).
+# - stream: Kinesis Data Streams retention 24-8760 hours (IncreaseStreamRetentionPeriod); shard_count <= 500,
+#   the default shard quota (Kinesis Data Streams quotas; 200 in some regions).
+# - firehose: BufferingHints 0-900 s and 1-128 MiB (Firehose API model); 64 MiB and 60 s with format conversion
+#   and dynamic partitioning (Firehose developer guide, dynamic partitioning).
+# - alerts: thresholds of CloudWatch alarms on IteratorAge (at most 7 days) and DataFreshness (at most 1 day,
+#   well past Firehose's 900 s buffering); project caps.
+# - athena: BytesScannedCutoffPerQuery >= 10,000,000 bytes (Athena API model); <= 10 TB, the project's cap.
+# - etl: Glue MaxRetries 0-10 and Timeout 1-2880 minutes (Glue CreateJob); workers 2-299 (Glue job quotas).
+# - training: SageMaker MaxRuntimeInSeconds up to 28 days (40320 minutes), VolumeSizeInGB 1-16384, instance
+#   types from the SageMaker API's enumerations (ml_config/checks.py); counts and tuning sizes: project caps
+#   under the default SageMaker quotas.
+# - serving: SamplingPercentage 0-100 (SageMaker API model); latency_alarm_ms <= 60000, the 60 s timeout of a
+#   real-time invocation (SageMaker developer guide, InvokeEndpoint); instance counts: project caps.
+# - hyperparameters, gate, monitoring: the algorithm's or the metric's own range (XGBoost: eta and subsample in
+#   (0, 1]; metrics and distances in [0, 1]); depth, rounds and weights: project caps.
+
+
 class _Section(BaseModel):
     # frozen: constructs receive these objects and must not be able to change them;
     # extra=forbid: a misspelled key is an error, never silently ignored.

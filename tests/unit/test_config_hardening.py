@@ -409,3 +409,27 @@ CLASSES = {
 if __name__ == "__main__":  # the counts the report quotes: python -m tests.unit.test_config_hardening
     for name, cases in CLASSES.items():
         print(f"{name}: {len(cases)} bad inputs")
+
+
+# Where the AWS API's own model declares a range, the config's bounds are that range (or inside it).
+API_RANGES = [
+    ("firehose.buffer_interval_seconds", "firehose", "IntervalInSeconds", 1),
+    ("firehose.buffer_size_mib", "firehose", "SizeInMBs", 1),
+    ("serving.capture_percentage", "sagemaker", "SamplingPercentage", 1),
+    ("athena.bytes_scanned_cutoff_mb", "athena", "BytesScannedCutoffValue", 1_000_000),  # MB as the stack sends
+]
+
+
+@pytest.mark.parametrize(("key", "service", "shape", "scale"), API_RANGES)
+def test_bounds_stay_inside_the_api_models_range(key, service, shape, scale):
+    import botocore.session
+
+    declared = botocore.session.get_session().get_service_model(service).shape_for(shape).metadata
+    info = KEYS[key]
+    low = next(m.ge for m in info.metadata if getattr(m, "ge", None) is not None)
+    high = _upper_bound(info)
+    assert "min" in declared  # the model still declares the range this test reads
+    assert low * scale >= declared["min"]
+    if "max" in declared:
+        assert high is not None
+        assert high[1] * scale <= declared["max"]
