@@ -50,8 +50,8 @@ Float = Annotated[float, BeforeValidator(_float_value)]
 
 #: S3 documents no maximum for lifecycle day counts beyond a 32-bit integer (PutBucketLifecycleConfiguration,
 #: `Days`: integer); the project caps every lifecycle and retention day count at 36,500 days (100 years, the
-#: Object Lock retention maximum, S3 user guide "Object Lock considerations", read 2026-12-06) so that an extra
-#: digit is caught at synth instead of reaching the template.
+#: maximum S3 takes for a default Object Lock retention in days) so that an extra digit is caught at synth
+#: instead of reaching the template.
 MAX_DAYS = 36_500
 
 
@@ -81,9 +81,11 @@ def check_region(value: Any) -> str:
     return str(value)
 
 
-# S3 general purpose bucket naming rules (S3 user guide, "General purpose bucket naming rules", read
-# 2026-12-06): 3-63 characters; lowercase letters, digits, hyphens and dots; begins and ends with a letter or
-# digit; no two adjacent dots; not an IP address; none of the reserved prefixes and suffixes below.
+# S3 general purpose bucket naming rules (S3 user guide, "General purpose bucket naming rules",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html, read 2026-12-06): 3-63
+# characters; lowercase letters, digits, hyphens and dots; begins and ends with a letter or digit; no two
+# adjacent dots; not an IP address; none of the reserved prefixes ('sthree-' covers 'sthree-configurator')
+# and suffixes below.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
@@ -160,7 +162,8 @@ def check_cron(expression: Any) -> str:
     return text
 
 
-# EventBridge rate expressions (EventBridge user guide, "Rate expressions reference", read 2026-12-06):
+# EventBridge rate expressions (EventBridge user guide, "Rate expressions reference",
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html, read 2026-12-06):
 # rate(value unit), a positive value, unit minute|hour|day for 1 and minutes|hours|days above. EventBridge
 # documents no maximum; the project allows up to a year in each unit.
 _RATE = re.compile(r"rate\(([1-9][0-9]{0,5}) (minute|minutes|hour|hours|day|days)\)")
@@ -206,7 +209,8 @@ def check_email(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # VPC CIDR
 
-# Amazon VPC user guide, "VPC CIDR blocks" (read 2026-12-06): "The allowed block size is between a /16
+# Amazon VPC user guide, "VPC CIDR blocks" (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html,
+# read 2026-12-06): "The allowed block size is between a /16
 # netmask (65,536 IP addresses) and /28 netmask (16 IP addresses)"; AWS recommends the RFC 1918 ranges and
 # allows "a publicly routable CIDR block that falls outside of the private IPv4 address ranges specified in RFC
 # 1918"; and "Some AWS services use the 172.17.0.0/16 CIDR range ... Amazon SageMaker can experience IP
