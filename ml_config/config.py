@@ -353,7 +353,10 @@ class NetworkSettings(_Section):
             )
         return self
 
-    _cidr = field_validator("cidr", mode="before")(check_vpc_cidr)
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return check_vpc_cidr(value)
 
 
 class CapacityMode(StrEnum):
@@ -908,14 +911,20 @@ class AppConfig(_Section):
             )
         return self
 
-    _prefix = field_validator("prefix", mode="before")(check_prefix)
-
-    @field_validator("account", "region", mode="before")
+    @field_validator("prefix")
     @classmethod
-    def _environment(cls, value: Any, info: Any) -> str | None:
-        if value is None:
-            return None
-        return check_account(value) if info.field_name == "account" else check_region(value)
+    def _prefix(cls, value: str) -> str:
+        return check_prefix(value)
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        return None if value is None else check_account(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return None if value is None else check_region(value)
 
 
 # ---------------------------------------------------------------------------------------------------------
