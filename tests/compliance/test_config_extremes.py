@@ -236,3 +236,16 @@ def test_the_prefix_begins_every_bucket_name(sandbox):
         buckets = resources(template, "AWS::S3::Bucket")
         assert not buckets or name == stack_name, name
         assert all("BucketName" not in bucket.get("Properties", {}) for bucket in buckets.values())
+
+
+def test_every_sagemaker_instance_type_in_the_templates_is_one_its_api_takes(variant):
+    """The config checks the instance types a user sets, per use; the one fixed in code (Model Monitor's
+    processing job, in the variant with engine=model_monitor) is checked against its own enumeration here."""
+    from ml_config.checks import sagemaker_instance_types
+
+    found = []
+    for template in variant.templates.values():
+        for job in resources(template, "AWS::SageMaker::DataQualityJobDefinition").values():
+            instance_type = job["Properties"]["JobResources"]["ClusterConfig"]["InstanceType"]
+            found.append(instance_type in sagemaker_instance_types("ProcessingInstanceType"))
+    assert found == [True]
