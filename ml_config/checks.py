@@ -116,7 +116,7 @@ DATA_LAKE_STACK_SUFFIX = "data-lake"
 
 def longest_lake_bucket_name(prefix: str) -> str:
     """The longest bucket name CloudFormation can compose for the lake, as far as the prefix decides it: the
-    stack name, a bucket's logical id and a 12-character suffix (at most 20 + 10 + 19 + 13 = 62 characters)."""
+    stack name, a bucket's logical id and a 12-character suffix (at most 20 + 10 + 18 + 13 = 61 characters)."""
     return f"{prefix}-{DATA_LAKE_STACK_SUFFIX}-datalakerawbucket-0a1b2c3d4e5f".lower()
 
 
