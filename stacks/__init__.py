@@ -20,6 +20,7 @@ from stacks.glue_etl_stack import GlueEtlStack
 from stacks.mapping import removal_policy
 from stacks.mapping import tags as app_tags
 from stacks.network_stack import NetworkStack
+from stacks.regions import apply_region_support
 from stacks.serving_stack import ServingStack
 from stacks.streaming_stack import StreamingStack
 from stacks.training_stack import TrainingStack
@@ -70,9 +71,13 @@ DESCRIPTIONS = {
 }
 
 
-def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
+def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None, regions: bool = True) -> Stacks:
     """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on and the
-    project's tags on every resource that takes tags (the leftovers check finds resources by them)."""
+    project's tags on every resource that takes tags (the leftovers check finds resources by them).
+
+    ``regions``: check a pinned region against the region table (``ConfigError`` if a stack cannot run there)
+    or give each environment-agnostic stack the rule that stops a deploy where it cannot run (stacks/regions.py);
+    off only for ``tools.regions``, which builds the app to regenerate that table."""
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     tags = app_tags(config)
     for key, value in tags.items():
@@ -111,7 +116,10 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         alerts=alerts,
         endpoint=_endpoint_target(serving, config),  # the workflow's last step rolls the endpoint
     )
-    return Stacks(data_lake, network, alerts, streaming, glue_etl, training, serving)
+    built = Stacks(data_lake, network, alerts, streaming, glue_etl, training, serving)
+    if regions:
+        apply_region_support(built.all())
+    return built
 
 
 def _endpoint_target(serving: ServingStack, config: AppConfig) -> EndpointTarget:
