@@ -17,7 +17,8 @@ import app as app_module
 from ml_config import ConfigError
 from sagemaker_images import IMAGE_TABLES, MODEL_MONITOR_REPOSITORY, XGBOOST_REPOSITORY
 from stacks import region_table
-from stacks.regions import RULE_ID, Needs, check_pinned_region
+from stacks.regions import RULE_ID, Needs, check_pinned_region, working_regions
+from tests.conftest import ROOT
 from tools import regions as tool
 
 
@@ -127,3 +128,10 @@ def test_app_exits_2_with_one_line_for_a_pinned_region_that_cannot_run_a_stack(c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("invalid config: region='me-central-1': mlspec-serving needs ")
+
+
+def test_the_readme_states_the_table_as_the_code_derives_it(sandbox, variant):
+    readme = (ROOT / "README.md").read_text()
+    assert f"The whole app runs in {len(working_regions(needs_of(sandbox)))} regions" in readme
+    monitored = Needs.of(variant.stacks.serving).unsupported_regions()
+    assert f"`monitoring.engine=model_monitor` | {len(monitored)} regions" in readme
