@@ -111,9 +111,13 @@ COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 LAMBDA_RELIABILITY_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
 
 
-def acknowledge_packs(construct: IConstruct, rule: str, reason: str, packs: Sequence[str] = COMPLIANCE_PACKS) -> None:
+def acknowledge_packs(
+    construct: IConstruct | None, rule: str, reason: str, packs: Sequence[str] = COMPLIANCE_PACKS
+) -> None:
     """Acknowledge the finding ``rule`` (e.g. ``S3BucketReplicationEnabled``) of each of ``packs`` on ``construct``
-    only: the same control in three packs is one decision, with one reason."""
+    only: the same control in three packs is one decision, with one reason. ``construct`` is typically an L2's
+    ``node.default_child`` (typed optional by CDK), so None is refused here rather than at every call."""
+    assert construct is not None, f"a construct to acknowledge {rule} on"
     for pack in packs:
         acknowledge(construct, f"{pack}-{rule}", reason)
 
@@ -134,9 +138,10 @@ GRANT_POLICY_REASON = (
 )
 
 
-def acknowledge_grant_policy(policy_owner: IConstruct, reason: str = GRANT_POLICY_REASON) -> None:
+def acknowledge_grant_policy(policy_owner: IConstruct | None, reason: str = GRANT_POLICY_REASON) -> None:
     """Acknowledge IAMNoInlinePolicy on the policy of ``policy_owner``: an ``iam.Policy`` (its resource), or a role
     (its ``DefaultPolicy``)."""
+    assert policy_owner is not None, "a role or policy to acknowledge IAMNoInlinePolicy on"
     policy = policy_owner.node.try_find_child("DefaultPolicy") or policy_owner
     resource = policy.node.default_child
     assert resource is not None, f"{policy_owner.node.path} has no policy resource"
