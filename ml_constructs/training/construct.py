@@ -190,8 +190,8 @@ class TrainingPipeline(Construct):
                     rule,
                     "EC2RestrictedCommonPorts",
                     "Ingress only from this same group, whose members are this workflow's SageMaker job instances: "
-                    "distributed training talks between them on ports the algorithm picks (SageMaker developer "
-                    "guide, training in a VPC, checked 2026-12); no address outside the group is admitted.",
+                    "for distributed training SageMaker asks for inbound traffic between the group's members without "
+                    "naming ports (developer guide, training jobs in a VPC, checked 2026-12); nothing else gets in.",
                 )
         evaluate = self.evaluate_function.node.default_child
         acknowledge_packs(
