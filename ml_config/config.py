@@ -53,7 +53,7 @@ from ml_config.checks import (
     check_schedule,
     check_vpc_cidr,
 )
-from sagemaker_images import DEFAULT_XGBOOST_VERSION, MODEL_MONITOR_ACCOUNTS, XGBOOST_ACCOUNTS, XGBOOST_VERSIONS
+from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_VERSIONS
 
 # ---------------------------------------------------------------------------------------------------------
 # Errors
@@ -849,7 +849,8 @@ class AppConfig(_Section):
     region: str | None = Field(
         None,
         description="AWS region to deploy to, e.g. eu-west-1. Unset: CDK_DEFAULT_REGION; both unset: the "
-        "stacks are environment-agnostic.",
+        "stacks are environment-agnostic. Checked after the stacks are built: every stack must be able to run "
+        "there (its resource types and SageMaker images; README, Regions).",
     )
     lake: LakeSettings = LakeSettings()
     network: NetworkSettings = NetworkSettings()
@@ -872,22 +873,6 @@ class AppConfig(_Section):
                 "stream.retention_hours",
                 self.stream.retention_hours,
                 "168-8760 in production: keep at least 7 days of events to replay after an incident",
-            )
-        if self.region and self.region not in XGBOOST_ACCOUNTS:
-            raise ConfigValueError(
-                "region",
-                self.region,
-                "a region with SageMaker's built-in XGBoost image: " + ", ".join(sorted(XGBOOST_ACCOUNTS)),
-            )
-        if (
-            self.monitoring.engine is MonitoringEngine.MODEL_MONITOR
-            and self.region
-            and self.region not in MODEL_MONITOR_ACCOUNTS
-        ):
-            raise ConfigValueError(
-                "monitoring.engine",
-                self.monitoring.engine.value,
-                f"drift in {self.region}: SageMaker publishes no Model Monitor analyzer image there",
             )
         if self.profile is Profile.PRODUCTION and self.serving.min_capacity < 2:
             raise ConfigValueError(

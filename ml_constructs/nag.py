@@ -103,3 +103,46 @@ class WildcardLedger:
             policy = role.node.find_child("DefaultPolicy").node.default_child
             assert policy is not None, f"{role.node.path} has no default policy"
             acknowledge_wildcard_resources(policy, resources, reason)
+
+
+#: The conformance packs the app runs besides AwsSolutions (cdk-nag 3 rule-id prefixes).
+COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+#: The packs that check Lambda dead-letter queues and reserved concurrency (PCI DSS 3.2.1 has neither rule).
+LAMBDA_RELIABILITY_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
+
+
+def acknowledge_packs(
+    construct: IConstruct | None, rule: str, reason: str, packs: Sequence[str] = COMPLIANCE_PACKS
+) -> None:
+    """Acknowledge the finding ``rule`` (e.g. ``S3BucketReplicationEnabled``) of each of ``packs`` on ``construct``
+    only: the same control in three packs is one decision, with one reason. ``construct`` is typically an L2's
+    ``node.default_child`` (typed optional by CDK), so None is refused here rather than at every call."""
+    assert construct is not None, f"a construct to acknowledge {rule} on"
+    for pack in packs:
+        acknowledge(construct, f"{pack}-{rule}", reason)
+
+
+#: Why the project's functions reserve no concurrency (cdk-nag LambdaConcurrency). Lambda documents that reserved
+#: concurrency must leave at least 100 unreserved executions in the account ("Configuring reserved concurrency",
+#: Lambda developer guide, checked 2026-12); new accounts often start with a lower quota, where any reservation
+#: fails the deploy.
+UNRESERVED_CONCURRENCY_REASON = (
+    "A low-rate function (a schedule, a workflow step or a deploy) that fronts nothing a burst could overload; a "
+    "reservation would only take capacity from the account's unreserved pool, which Lambda keeps at 100 or more, "
+    "so on a new account with a lower quota it would fail the deploy."
+)
+#: Why a role's CDK-generated default policy is not a customer-managed policy (cdk-nag IAMNoInlinePolicy).
+GRANT_POLICY_REASON = (
+    "The role's own policy, written by CDK's least-privilege grants for this one role and never shared; a "
+    "customer-managed policy would add an attachable copy of the same statements without narrowing any of them."
+)
+
+
+def acknowledge_grant_policy(policy_owner: IConstruct | None, reason: str = GRANT_POLICY_REASON) -> None:
+    """Acknowledge IAMNoInlinePolicy on the policy of ``policy_owner``: an ``iam.Policy`` (its resource), or a role
+    (its ``DefaultPolicy``)."""
+    assert policy_owner is not None, "a role or policy to acknowledge IAMNoInlinePolicy on"
+    policy = policy_owner.node.try_find_child("DefaultPolicy") or policy_owner
+    resource = policy.node.default_child
+    assert resource is not None, f"{policy_owner.node.path} has no policy resource"
+    acknowledge_packs(resource, "IAMNoInlinePolicy", reason)

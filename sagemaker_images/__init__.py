@@ -126,6 +126,16 @@ MODEL_MONITOR_ACCOUNTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Every image table a stack may resolve its images from, by name. ``sagemaker_images.resolve`` records on the
+#: stack each table it resolves from, and the region table (``stacks/regions.py``) counts a region as able to run
+#: the stack only where each of those tables has an account. A new image table is one line here.
+IMAGE_TABLES: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        XGBOOST_REPOSITORY: XGBOOST_ACCOUNTS,
+        MODEL_MONITOR_REPOSITORY: MODEL_MONITOR_ACCOUNTS,
+    }
+)
+
 #: (region name prefix, partition, DNS suffix), most specific prefix first; any other region is in ``aws``.
 PARTITIONS: tuple[tuple[str, str, str], ...] = (
     ("cn-", "aws-cn", "amazonaws.com.cn"),

@@ -3,12 +3,13 @@ so what the tests check is exactly what `cdk synth` produces."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 import jsii
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
 from ml_config.config import AppConfig
@@ -20,6 +21,7 @@ from stacks.glue_etl_stack import GlueEtlStack
 from stacks.mapping import removal_policy
 from stacks.mapping import tags as app_tags
 from stacks.network_stack import NetworkStack
+from stacks.regions import apply_region_support
 from stacks.serving_stack import ServingStack
 from stacks.streaming_stack import StreamingStack
 from stacks.training_stack import TrainingStack
@@ -70,10 +72,27 @@ DESCRIPTIONS = {
 }
 
 
-def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = None) -> Stacks:
-    """Add every stack of the reference architecture to ``app``, with cdk-nag AwsSolutions checks on and the
-    project's tags on every resource that takes tags (the leftovers check finds resources by them)."""
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+#: The cdk-nag packs that run inside the app: AWS Solutions, and the NIST 800-53 rev 5, HIPAA Security and PCI DSS
+#: 3.2.1 conformance packs (each finding acknowledged per resource with a reason; ml_constructs/nag.py).
+NAG_PACKS = (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks)
+
+
+def build_app(
+    app: cdk.App,
+    config: AppConfig,
+    *,
+    env: cdk.Environment | None = None,
+    regions: bool = True,
+    nag_packs: Sequence[type] = NAG_PACKS,
+) -> Stacks:
+    """Add every stack of the reference architecture to ``app``, with the cdk-nag packs (``NAG_PACKS``) on and the
+    project's tags on every resource that takes tags (the leftovers check finds resources by them).
+
+    ``regions``: check a pinned region against the region table (``ConfigError`` if a stack cannot run there)
+    or give each environment-agnostic stack the rule that stops a deploy where it cannot run (stacks/regions.py);
+    off only for ``tools.regions``, which builds the app to regenerate that table. ``nag_packs``: the cdk-nag
+    packs to run (``NAG_PACKS``; bench/bench_nag.py compares synth times with fewer)."""
+    cdk.Validations.of(app).add_plugins(*(pack(app) for pack in nag_packs))
     tags = app_tags(config)
     for key, value in tags.items():
         cdk.Tags.of(app).add(key, value)
@@ -111,7 +130,10 @@ def build_app(app: cdk.App, config: AppConfig, *, env: cdk.Environment | None = 
         alerts=alerts,
         endpoint=_endpoint_target(serving, config),  # the workflow's last step rolls the endpoint
     )
-    return Stacks(data_lake, network, alerts, streaming, glue_etl, training, serving)
+    built = Stacks(data_lake, network, alerts, streaming, glue_etl, training, serving)
+    if regions:
+        apply_region_support(built.all())
+    return built
 
 
 def _endpoint_target(serving: ServingStack, config: AppConfig) -> EndpointTarget:

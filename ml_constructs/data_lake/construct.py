@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ml_constructs.lake_layout import QUERY_RESULTS_PREFIX
+from ml_constructs.nag import acknowledge_packs
 
 #: Raw events are read by the crawler and the ETL within days (S3 Standard); after a month nobody reads them
 #: but a replay: Standard-IA (ms access, 30-day minimum); after a quarter they are audit material: Glacier
@@ -97,6 +98,7 @@ class DataLake(Construct):
             description="Data Catalog of the ML specialty reference data lake (raw and curated zones)",
             removal_policy=removal_policy,
         )
+        self._acknowledge()
 
     @property
     def zones(self) -> dict[str, s3.Bucket]:
@@ -143,17 +145,49 @@ class DataLake(Construct):
             minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=False,
+            # Versioned like the zones: an overwritten or deleted log stays recoverable (audit records); the
+            # housekeeping rule expires the old versions, the other one the logs themselves.
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=cdk.Duration.days(expiration_days),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(abort_multipart_days),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="housekeeping",
+                    noncurrent_version_expiration=self._housekeeping.noncurrent_version_expiration,
+                ),
             ],
             removal_policy=self._removal,
             auto_delete_objects=self._destroy,
         )
+
+    def _acknowledge(self) -> None:
+        """The conformance packs' findings these buckets keep on purpose, one bucket at a time."""
+        acknowledge_packs(
+            self.access_logs.node.default_child,
+            "S3DefaultEncryptionKMS",
+            "Server access logs are written by the S3 logging service, which cannot use the AWS-managed KMS key; "
+            "whether a customer-managed key works is disputed (S3 user guide vs aws-cdk PR #25350): SSE-S3 is the "
+            "encryption S3 documents for log target buckets.",
+        )
+        for bucket in (self.access_logs, *self.zones.values()):
+            acknowledge_packs(
+                bucket.node.default_child,
+                "S3BucketReplicationEnabled",
+                "A single-region reference: versioning (and Object Lock on the raw zone in production) protects the "
+                "objects; cross-region replication would need a second region's bucket and key and double the "
+                "storage bill. Add a replication rule where a recovery objective requires a second region.",
+            )
+        if not self._kms:
+            for bucket in self.zones.values():
+                acknowledge_packs(
+                    bucket.node.default_child,
+                    "S3DefaultEncryptionKMS",
+                    "The caller chose SSE-S3 for the zones (lake.encryption=s3): encrypted at rest with S3-managed "
+                    "keys, no KMS cost; the lake key (default) is the option when who may decrypt must be separate.",
+                )
 
     def _allow_cloudwatch_logs(self) -> None:
         """Let CloudWatch Logs use the key for log groups of this account and region (and only those).

@@ -27,7 +27,7 @@ from ml_constructs.glue_etl.job import JobSettings, etl_job, job_role
 from ml_constructs.glue_etl.quality import curated_ruleset
 from ml_constructs.glue_etl.runtime.contract import PREPARED_PREFIX, EtlParams, EtlSpec, job_arguments
 from ml_constructs.lake_layout import CURATED_ROOT, EVENTS_PREFIX
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.nag import WildcardLedger, acknowledge_grant_policy
 
 
 class CatalogEncryption(StrEnum):
@@ -135,6 +135,8 @@ class GlueEtl(Construct):
             "lake database: the ETL job and the crawlers create these names at run time. The one '*' is "
             "cloudwatch:PutMetricData, which has no resource type and is scoped by its namespace condition."
         )
+        acknowledge_grant_policy(self.job_role)
+        acknowledge_grant_policy(self.crawler_role)
 
 
 def _encrypt_catalog(scope: Construct, mode: CatalogEncryption, key: kms.IKey, *, reader: iam.IRole) -> None:

@@ -30,7 +30,13 @@ from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.nag import (
+    LAMBDA_RELIABILITY_PACKS,
+    UNRESERVED_CONCURRENCY_REASON,
+    WildcardLedger,
+    acknowledge_grant_policy,
+    acknowledge_packs,
+)
 
 #: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only).
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -110,6 +116,27 @@ class DriftMonitor(Construct):
             ],
         )
         self.alarm = self._violations_alarm(endpoint_name, namespace, window_hours, alerts)
+        self._acknowledge(role)
+
+    def _acknowledge(self, role: iam.Role) -> None:
+        """The conformance packs' findings on the job and its role, one resource at a time."""
+        acknowledge_grant_policy(role)
+        job = self.function.node.default_child
+        acknowledge_packs(
+            job,
+            "LambdaDLQ",
+            "The schedule's event names no window end: the job analyses the hours before it runs, so a dead-lettered "
+            "event replayed later would analyse another window; a missed window is rerun with end_time (runbook).",
+            LAMBDA_RELIABILITY_PACKS,
+        )
+        acknowledge_packs(job, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
+        acknowledge_packs(
+            job,
+            "LambdaInsideVPC",
+            "The job reaches no resource inside the VPC: it calls S3, CloudWatch PutMetricData and X-Ray, and the "
+            "isolated subnets have no NAT and no interface endpoints (hourly-billed), so inside them it could not "
+            "put its metrics.",
+        )
 
     def _role(
         self,

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from ml_constructs.common import notify, sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import BASELINE_PREFIX, REPORTS_PREFIX
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.nag import WildcardLedger, acknowledge_grant_policy
 
 _Job = sagemaker.CfnDataQualityJobDefinition
 
@@ -161,6 +161,7 @@ class ModelMonitorSchedule(Construct):
             "/aws/sagemaker/ProcessingJobs; '*' only for EC2 network interfaces and CloudWatch PutMetricData "
             "(namespace condition), which have no resource type."
         )
+        acknowledge_grant_policy(role)
         return role
 
     def _drift_alarm(

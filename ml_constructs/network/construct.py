@@ -22,6 +22,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from ml_constructs.nag import acknowledge_grant_policy
+
 
 class IsolatedNetwork(Construct):
     def __init__(
@@ -58,7 +60,7 @@ class IsolatedNetwork(Construct):
             retention=log_retention,
             removal_policy=removal_policy,
         )
-        self.vpc.add_flow_log(
+        flow_log = self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
@@ -87,3 +89,8 @@ class IsolatedNetwork(Construct):
                 resources=bucket_arns,
             )
         )
+        self._acknowledge(flow_log)
+
+    def _acknowledge(self, flow_log: ec2.FlowLog) -> None:
+        """The flow-log delivery role's policy is CDK's own grant to the one log group (IAMNoInlinePolicy)."""
+        acknowledge_grant_policy(flow_log.node.find_child("IAMRole"))

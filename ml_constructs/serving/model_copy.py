@@ -19,11 +19,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as deployment
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ml_constructs.common import key_through, retention_days
 from ml_constructs.lake_layout import BASELINE_PREFIX, DEFAULT_MODEL_PREFIX
-from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
+from ml_constructs.nag import (
+    LAMBDA_RELIABILITY_PACKS,
+    UNRESERVED_CONCURRENCY_REASON,
+    acknowledge,
+    acknowledge_grant_policy,
+    acknowledge_packs,
+    acknowledge_wildcard_resources,
+)
 
 #: The committed default model: ``model.tar.gz``, its baseline, a manifest and a README (not copied).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -128,6 +135,11 @@ def _deployment_policy(
         "Objects under the models/default/ and baselines/default/ prefixes of the artifacts bucket, and the "
         "deployment function's own /aws/lambda/ log group, whose name CDK generates.",
     )
+    acknowledge_grant_policy(
+        policy,
+        "The deployment role's policy, statement by statement what the copy of the default model needs, attached "
+        "to this one role; a customer-managed policy would add an attachable copy without narrowing it.",
+    )
     return policy
 
 
@@ -150,3 +162,23 @@ def _adopt_handler(
                 "The runtime of CDK's BucketDeployment handler is chosen by aws-cdk-lib (with its AWS CLI layer) "
                 "and moves with it; the function runs only during deploys.",
             )
+            _acknowledge_handler_packs(child)
+
+
+def _acknowledge_handler_packs(handler: IConstruct) -> None:
+    """The conformance packs' Lambda findings on CDK's deployment handler, which runs only during deploys."""
+    acknowledge_packs(
+        handler,
+        "LambdaDLQ",
+        "CloudFormation invokes CDK's deployment handler for its custom resource and waits for the answer; a "
+        "failure fails and rolls back the stack operation, so no failed event is left to keep in a queue.",
+        LAMBDA_RELIABILITY_PACKS,
+    )
+    acknowledge_packs(handler, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
+    acknowledge_packs(
+        handler,
+        "LambdaInsideVPC",
+        "CDK's deployment handler copies the packaged model from the CDK asset bucket into the artifacts bucket; "
+        "the isolated VPC has no NAT and its S3 endpoint admits only the lake buckets, so inside it the handler "
+        "could not read the asset bucket.",
+    )

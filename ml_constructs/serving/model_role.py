@@ -13,7 +13,7 @@ from constructs import Construct
 
 from ml_constructs.common import sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import CAPTURE_PREFIX, MODELS_PREFIX
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.nag import WildcardLedger, acknowledge_grant_policy
 
 
 def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms: bool) -> iam.Role:
@@ -57,4 +57,5 @@ def model_role(scope: Construct, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms
         "by time), the /aws/sagemaker/Endpoints/ log groups, and '*' only for EC2 network-interface and "
         "CloudWatch PutMetricData calls, which have no resource type."
     )
+    acknowledge_grant_policy(role)
     return role

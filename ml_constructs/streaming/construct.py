@@ -27,7 +27,7 @@ from constructs import Construct
 
 from ml_constructs.common import default_policy, encrypted_log_group, key_through
 from ml_constructs.lake_layout import ERRORS_PREFIX, EVENTS_PREFIX
-from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
+from ml_constructs.nag import acknowledge, acknowledge_grant_policy, acknowledge_wildcard_resources
 from ml_constructs.streaming.alarms import ingest_alarms
 
 #: Named: the raw zone's crawler (which names tables "raw_" + folder) and Athena queries refer to it.
@@ -289,6 +289,12 @@ class StreamingIngest(Construct):
             "Firehose cannot apply its own server-side encryption when its source is a Kinesis stream; the "
             "records are encrypted at rest in the stream (the caller's key) and written to S3 with the raw "
             "bucket's encryption.",
+        )
+        acknowledge_grant_policy(self.delivery_stream.node.find_child("Service Role"))
+        acknowledge_grant_policy(
+            self.node.find_child("DeliveryPolicy"),
+            "The delivery role's policy, statement by statement what Firehose calls for this stream, attached to "
+            "this one role; a customer-managed policy would add an attachable copy without narrowing it.",
         )
 
 

@@ -34,7 +34,13 @@ from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, sagemaker_security_group
 from ml_constructs.lake_layout import CURATED_ROOT
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.nag import (
+    LAMBDA_RELIABILITY_PACKS,
+    UNRESERVED_CONCURRENCY_REASON,
+    WildcardLedger,
+    acknowledge_grant_policy,
+    acknowledge_packs,
+)
 from ml_constructs.training import permissions
 from ml_constructs.training.states import Jobs, WorkflowStates
 
@@ -169,6 +175,39 @@ class TrainingPipeline(Construct):
         )
         permissions.grant_workflow(self.state_machine, workflow, ledger)
         permissions.acknowledge(ledger, job_prefix)
+        self._acknowledge_packs()
+
+    def _acknowledge_packs(self) -> None:
+        """The conformance packs' findings kept on purpose, one resource at a time."""
+        for role in (self.job_role, self.evaluate_function.role, self.state_machine.role):
+            acknowledge_grant_policy(role)
+        events_role = self.state_machine.node.try_find_child("EventsRole")  # only with a schedule
+        if events_role is not None:
+            acknowledge_grant_policy(events_role)
+        for rule in self.security_group.node.children:
+            if isinstance(rule, ec2.CfnSecurityGroupIngress):
+                acknowledge_packs(
+                    rule,
+                    "EC2RestrictedCommonPorts",
+                    "Ingress only from this same group, whose members are this workflow's SageMaker job instances: "
+                    "for distributed training SageMaker asks for inbound traffic between the group's members without "
+                    "naming ports (developer guide, training jobs in a VPC, checked 2026-12); nothing else gets in.",
+                )
+        evaluate = self.evaluate_function.node.default_child
+        acknowledge_packs(
+            evaluate,
+            "LambdaDLQ",
+            "Step Functions invokes the function synchronously and retries or catches its errors in the workflow; "
+            "a dead-letter queue only receives failed asynchronous invocations.",
+            LAMBDA_RELIABILITY_PACKS,
+        )
+        acknowledge_packs(evaluate, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
+        acknowledge_packs(
+            evaluate,
+            "LambdaInsideVPC",
+            "The function reaches no resource inside the VPC: it reads and writes the artifacts bucket and sends "
+            "traces to X-Ray, which the isolated subnets (no NAT, no interface endpoints) could not reach.",
+        )
 
     def _definition(
         self,

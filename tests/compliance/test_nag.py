@@ -1,6 +1,7 @@
-"""cdk-nag AwsSolutions runs inside the app itself (build_app registers it): synthesis fails on any
-unacknowledged finding, so a green `cdk synth` means zero findings. These tests prove the gate is live and
-that every acknowledgement carries a reason."""
+"""cdk-nag AwsSolutions and the NIST 800-53 rev 5, HIPAA Security and PCI DSS 3.2.1 packs run inside the app
+itself (build_app registers them, stacks.NAG_PACKS): synthesis fails on any unacknowledged finding, so a green
+`cdk synth` means zero findings. These tests prove the gate is live in every pack and that every acknowledgement
+carries a reason."""
 
 from __future__ import annotations
 
@@ -11,40 +12,56 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 import app as app_module
-from ml_constructs.nag import MIN_REASON_LENGTH, acknowledge
+from ml_constructs.nag import COMPLIANCE_PACKS, MIN_REASON_LENGTH, acknowledge
 
 
 def report(outdir) -> dict:
     return json.loads((outdir / "validation-report.json").read_text())
 
 
-@pytest.mark.parametrize("profile", ["sandbox", "production"])
+@pytest.mark.parametrize("profile", ["sandbox", "production", "variant"])  # variant: Model Monitor, tuning, ...
 def test_app_synthesizes_with_zero_unacknowledged_findings(request, profile):
     synth = request.getfixturevalue(profile)  # synthesis itself raises on a finding
     violations = [v for plugin in report(synth.outdir)["pluginReports"] for v in plugin.get("violations", [])]
     assert violations == []
 
 
+#: The finding each pack must raise on a bare bucket, which has no server access logging: every pack has the
+#: control (cdk-nag 3 rule ids: ``<pack>-<rule>``).
+CANARY_RULES = {
+    "AwsSolutions": "AwsSolutions-S1",
+    **{pack: f"{pack}-S3BucketLoggingEnabled" for pack in COMPLIANCE_PACKS},
+}
+
+
 def test_canary_noncompliant_resources_fail_synthesis_and_an_acknowledgement_silences_one_rule(tmp_path):
-    """The gate can fail: the real app with two deliberately non-compliant buckets does not synthesize. One of
-    them acknowledges S1: exactly that finding disappears, and only for that bucket."""
+    """The gate can fail, in every pack: the real app with two deliberately non-compliant buckets does not
+    synthesize. One of them acknowledges each pack's logging finding: exactly those findings disappear, and only
+    for that bucket; nothing else in the app is reported."""
     app, _, stacks = app_module.create_app({}, outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     s3.CfnBucket(stacks.data_lake, "CanaryNoncompliantBucket")
     acknowledged = s3.CfnBucket(stacks.data_lake, "CanaryAcknowledgedBucket")
-    acknowledge(acknowledged, "AwsSolutions-S1", "Canary: proves an acknowledgement silences exactly one rule.")
+    for rule in CANARY_RULES.values():
+        acknowledge(acknowledged, rule, "Canary: proves an acknowledgement silences exactly one rule.")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
+    plugins = report(tmp_path)["pluginReports"]
     violations = {
         v["ruleName"]: sorted(c["constructPath"] for c in v["violatingConstructs"])
-        for plugin in report(tmp_path)["pluginReports"]
+        for plugin in plugins
         for v in plugin["violations"]
     }
     stack = stacks.data_lake.stack_name
-    # server access logging (S1) and TLS-only (S10) are the findings a bare bucket must raise, and only there
-    assert violations == {
-        "AwsSolutions-S1": [f"{stack}/CanaryNoncompliantBucket"],
-        "AwsSolutions-S10": [f"{stack}/CanaryAcknowledgedBucket", f"{stack}/CanaryNoncompliantBucket"],
-    }
+    noncompliant, both = [f"{stack}/CanaryNoncompliantBucket"], [f"{stack}/CanaryAcknowledgedBucket"]
+    both = sorted(both + noncompliant)
+    # every pack ran and raised its logging finding on the unacknowledged bucket only
+    assert {plugin["pluginName"] for plugin in plugins} >= set(CANARY_RULES)
+    for rule in CANARY_RULES.values():
+        assert violations.pop(rule) == noncompliant, rule
+    # server access logging (S1) and TLS-only (S10) are the AwsSolutions findings a bare bucket must raise
+    assert {r: c for r, c in violations.items() if r.startswith("AwsSolutions-")} == {"AwsSolutions-S10": both}
+    # the packs' other findings are on the canaries too, never on the app itself
+    assert {path for paths in violations.values() for path in paths} == set(both)
     # what `python app.py` prints instead of a jsii stack trace
     summary = app_module.validation_summary(tmp_path / "validation-report.json").splitlines()
     assert summary[-1].startswith(f"synthesis refused: {len(summary) - 1} finding(s)")

@@ -99,6 +99,10 @@ def test_access_log_bucket_is_sse_s3_and_expires_its_logs(stack):
     assert sse["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert rules(bucket(template, "AccessLogs"))["expire-access-logs"]["ExpirationInDays"] == 90
     assert "LoggingConfiguration" not in logs  # it would log into itself
+    # versioned like the zones (a deleted log stays recoverable), old versions expiring as the zones' do
+    assert logs["VersioningConfiguration"] == {"Status": "Enabled"}
+    zones_noncurrent = rules(bucket(template, "Raw"))["housekeeping"]["NoncurrentVersionExpiration"]
+    assert rules(bucket(template, "AccessLogs"))["housekeeping"]["NoncurrentVersionExpiration"] == zones_noncurrent
 
 
 def test_every_bucket_refuses_plain_http_and_old_tls(stack):
