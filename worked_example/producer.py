@@ -275,9 +275,11 @@ class SendReport:
         text = f"STOPPED at record index {resume}: {self.stopped}. {written}."
         if not ranges:
             return text + " Nothing is left to send."
-        open_end = ranges[-1][1] is None
         count = sum(b - a + 1 for a, b in ranges if b is not None)
-        how_many = f"{count} records and the rest of the input" if open_end else f"{count} records"
+        how_many = f"{count} records"
+        if ranges[-1][1] is None:  # standard input: the end is not known
+            tail = f"every record from index {ranges[-1][0]} on"
+            how_many = f"{how_many} and {tail}" if count else tail
         text += (
             f" NOT CONFIRMED WRITTEN: {how_many} ({len(self.in_flight)} in flight or waiting for a retry, the "
             f"others not sent yet) at indexes {_ranges_text(ranges, max_ranges, ' (all listed on stderr)')}."
