@@ -40,11 +40,17 @@ and retrying it writes the records again. Consumers must tolerate duplicates (th
 does not preserve order within a partition key; when strict per-key order matters, use ``PutRecord``
 with ``SequenceNumberForOrdering`` (and accept the lower throughput).
 
+**Stopping early.** A circuit breaker stops the run after ``--max-consecutive-failures`` requests in a row
+failed as a whole, instead of retrying every remaining batch against a stream that is down; a response
+that does not have the request's shape (``response_entries``) is fatal too. Whatever stops a run (SIGINT,
+SIGTERM, a fatal error), the summary lists every record not confirmed written (in flight, waiting for a
+retry, not sent yet) by input index, and the index to resume from with ``--start-index``.
+
 **Exit status.** 0 every record was written; 1 some records were not (over the size limit, or given up
 on after ``--max-retries``), each reported on stderr with its 0-based index; 2 bad arguments;
-3 a non-retryable AWS error stopped the run; 130 interrupted (Ctrl-C). Blank lines in ``--file`` input
-are skipped and counted in the summary, never sent (Kinesis rejects empty data, and a blank line is not
-an event).
+3 a fatal error stopped the run (a non-retryable AWS error, a malformed response, the circuit breaker);
+130 interrupted (SIGINT or SIGTERM). Blank lines in ``--file`` input are skipped and counted in the
+summary, never sent (Kinesis rejects empty data, and a blank line is not an event).
 
 The structure follows the project's rule for runtime code: ``KinesisProducer``, ``iter_batches`` and the
 record builders are pure logic that take a boto3 client (tests pass moto or a botocore ``Stubber``);
