@@ -359,6 +359,11 @@ class SignalGuard:
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous[signum] = signal.signal(signum, self._handle)
 
+    def ignore(self) -> None:
+        """From now on SIGINT and SIGTERM do nothing (until ``restore``)."""
+        for signum in self._previous:
+            signal.signal(signum, signal.SIG_IGN)
+
     def restore(self) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
@@ -852,12 +857,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard = SignalGuard()
     guard.install()
     try:
-        status = _send(args, report, bar, guard)
+        try:
+            status = _send(args, report, bar, guard)
+        except Interrupted as exc:  # a signal in the last instants of the run (closing the input)
+            report.stopped, status = f"interrupted by {exc.signal_name}", EXIT_INTERRUPTED
+        guard.ignore()  # the run is over: a late signal must not cut the summary short
+        print(report.summary(args.stream))
+        if report.stopped:
+            _print_unconfirmed(report)
     finally:
         guard.restore()
-    print(report.summary(args.stream))
-    if report.stopped:
-        _print_unconfirmed(report)
     if status == EXIT_OK and not report.ok:
         status = EXIT_RECORDS_LOST
     return status

@@ -161,3 +161,20 @@ def test_spec_carries_the_schema_ranges_and_rejects_bad_ones() -> None:
         c.ColumnSpec("x", "double", "numeric", False, (), 5, 1)
     with pytest.raises(ValueError, match="need a numeric column"):
         c.ColumnSpec("x", "string", "categorical", False, ("a", "b"), 0)
+
+
+def test_the_schema_carries_the_bounds_and_its_validator_applies_them() -> None:
+    from worked_example import schema
+
+    event = dict(TEMPLATE)
+    assert schema.validate_event(event) == []
+    assert schema.validate_event({**event, "amount": -1.0}) == ["amount: -1.0 is below the minimum 0"]
+    assert schema.validate_event({**event, "event_id": " "}) == ["event_id: blank"]
+    assert {f.name for f in schema.FIELDS if f.minimum == 0} == {
+        "amount",
+        "account_age_days",
+        "prior_transactions_24h",
+        "distance_from_home_km",
+    }
+    with pytest.raises(ValueError, match="minimum/maximum need a numeric field"):
+        schema.Field("x", "string", schema.Kind.CATEGORICAL, False, "d", ("a", "b"), minimum=0)

@@ -110,6 +110,8 @@ def run(
     ``report/etl_report.json``. Each run rebuilds them all (mode overwrite): the statistics are fitted on
     the whole training split, so an incremental run would not be the same model input.
     """
+    if run_time is not None and run_time.utcoffset() is None:
+        raise ValueError(f"run_time={run_time.isoformat()} has no time zone: pass an aware datetime (UTC)")
     persisted = _Persisted()
     try:
         return _run(spark, raw_path, curated_path, spec, params, persisted, run_time or datetime.now(UTC))
