@@ -68,6 +68,7 @@ import random
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -356,6 +357,10 @@ class SignalGuard:
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
+        """Handle SIGINT and SIGTERM from now on (Python lets only the main thread set handlers; elsewhere
+        the caller's handling stays, and Ctrl-C still arrives as KeyboardInterrupt)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous[signum] = signal.signal(signum, self._handle)
 

@@ -206,6 +206,15 @@ def test_the_breaker_closes_on_any_answer(monkeypatch, capsys) -> None:
     assert len(client.calls) == 6  # each of the 3 batches: one failure, one success
 
 
+def test_main_runs_outside_the_main_thread(monkeypatch, capsys) -> None:
+    """Only the main thread may set signal handlers: elsewhere the producer runs without them."""
+    statuses: list[int] = []
+    thread = threading.Thread(target=lambda: statuses.append(run_cli(monkeypatch, capsys, Scripted(ok))[0]))
+    thread.start()
+    thread.join(timeout=60)
+    assert statuses == [producer.EXIT_OK]
+
+
 # --- Resuming ----------------------------------------------------------------------------------------------------
 
 
