@@ -80,12 +80,26 @@ def partial(failing: set[int]) -> Answer:
     return answer
 
 
-def run_cli(monkeypatch, capsys, client: Scripted, *extra: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(producer, "_make_client", lambda args: client)
-    argv = ["--stream", "events", "--count", str(COUNT), "--seed", str(SEED), "--no-progress", *extra]
-    status = producer.main(argv)
-    out, err = capsys.readouterr()
-    return status, out, err
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """COUNT generated events as JSON Lines, written once: reading them back is far cheaper than generating."""
+    path = tmp_path_factory.mktemp("producer-faults") / "events.jsonl"
+    path.write_bytes(b"".join(to_json_line(e) for e in generate_events(COUNT, SEED)))
+    return path
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys, events_file: Path) -> Callable[..., tuple[int, str, str]]:
+    """Run ``producer.main`` with a scripted client on ``events_file`` (or ``source``): (status, stdout, stderr)."""
+
+    def run(client: Scripted, *extra: str, source: list[str] | None = None) -> tuple[int, str, str]:
+        monkeypatch.setattr(producer, "_make_client", lambda args: client)
+        argv = ["--stream", "events", *(source or ["--file", str(events_file)]), "--region", "us-east-1"]
+        status = producer.main([*argv, "--no-progress", *extra])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
 
 
 # --- Fatal errors and interrupts, stage by stage ---------------------------------------------------------------
@@ -109,9 +123,9 @@ MALFORMED: list[tuple[str, Answer, str]] = [
 
 
 @pytest.mark.parametrize(("name", "answer", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_a_malformed_response_stops_with_a_summary(monkeypatch, capsys, name, answer, message) -> None:
+def test_a_malformed_response_stops_with_a_summary(cli, name, answer, message) -> None:
     client = Scripted(ok, answer)
-    status, out, err = run_cli(monkeypatch, capsys, client)
+    status, out, err = cli(client)
     assert status == producer.EXIT_FATAL
     assert err.count("\n") == 1
     assert err.startswith("error: MalformedResponse: PutRecords response ")
@@ -186,30 +200,28 @@ STOPS: list[tuple[str, tuple[Answer, ...], tuple[str, ...], int, list[str]]] = [
 
 
 @pytest.mark.parametrize(("name", "script", "extra", "status", "expected"), STOPS, ids=[s[0] for s in STOPS])
-def test_a_stopped_run_says_what_was_written_and_where_to_resume(
-    monkeypatch, capsys, name, script, extra, status, expected
-) -> None:
+def test_a_stopped_run_says_what_was_written_and_where_to_resume(cli, name, script, extra, status, expected) -> None:
     client = Scripted(*script)
-    got, out, err = run_cli(monkeypatch, capsys, client, *extra)
+    got, out, err = cli(client, *extra)
     assert got == status
     assert "Traceback" not in out + err
     for text in expected:
         assert text in out, (text, out)
 
 
-def test_the_breaker_closes_on_any_answer(monkeypatch, capsys) -> None:
+def test_the_breaker_closes_on_any_answer(cli) -> None:
     """Whole-request failures that alternate with answers never add up to the threshold."""
     client = Scripted(*[raises(fail("ServiceUnavailable", 503)), ok] * 3)
-    status, out, _ = run_cli(monkeypatch, capsys, client, "--max-consecutive-failures", "2")
+    status, out, _ = cli(client, "--max-consecutive-failures", "2")
     assert status == producer.EXIT_OK
     assert "Sent 1200 of 1200 records" in out
     assert len(client.calls) == 6  # each of the 3 batches: one failure, one success
 
 
-def test_main_runs_outside_the_main_thread(monkeypatch, capsys) -> None:
+def test_main_runs_outside_the_main_thread(cli) -> None:
     """Only the main thread may set signal handlers: elsewhere the producer runs without them."""
     statuses: list[int] = []
-    thread = threading.Thread(target=lambda: statuses.append(run_cli(monkeypatch, capsys, Scripted(ok))[0]))
+    thread = threading.Thread(target=lambda: statuses.append(cli(Scripted(ok))[0]))
     thread.start()
     thread.join(timeout=60)
     assert statuses == [producer.EXIT_OK]
@@ -218,9 +230,10 @@ def test_main_runs_outside_the_main_thread(monkeypatch, capsys) -> None:
 # --- Resuming ----------------------------------------------------------------------------------------------------
 
 
-def test_start_index_sends_exactly_the_rest(monkeypatch, capsys) -> None:
+def test_start_index_sends_exactly_the_rest(cli) -> None:
     client = Scripted(ok)
-    status, out, _ = run_cli(monkeypatch, capsys, client, "--start-index", "700")
+    source = ["--count", str(COUNT), "--seed", str(SEED)]
+    status, out, _ = cli(client, "--start-index", "700", source=source)
     expected = [to_json_line(e) for e in islice(generate_events(COUNT, SEED), 700, None)]
     assert status == producer.EXIT_OK
     assert [entry["Data"] for call in client.calls for entry in call] == expected
