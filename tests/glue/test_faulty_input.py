@@ -2,14 +2,16 @@
 without conflicting content, carriage returns inside records, and a training set without enough positives.
 
 The bulk of the bad records (one per quarantine reason) rides along in the session's full runs
-(``conftest.bad_json_records``, ``bad_parquet_events``); here each rule is checked at its edges on a few rows,
-and the positives minimum through ``pipeline.run`` itself.
+(``conftest.bad_json_records``, ``bad_parquet_events``); here each rule is checked at its edges, in one run of
+``pipeline.run`` over these cases and a single positive label, a run that must then stop at the positives
+minimum.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from ml_constructs.glue_etl.runtime import contract as c
 from ml_constructs.glue_etl.runtime import pipeline, steps
 from stacks.mapping import etl_spec
-from tests.glue.conftest import NOT_AFTER, RUN_TIME, TEST_PARAMS, write_raw_json
+from tests.glue.conftest import NOT_AFTER, RUN_TIME, TEST_PARAMS, write_gzip_lines
 from worked_example.generator import generate_events, to_json_line
 from worked_example.schema import format_timestamp
 
@@ -26,16 +28,8 @@ TEMPLATE = next(e for e in generate_events(50, 3) if e["distance_from_home_km"] 
 
 
 def line(**changes) -> str:
-    return to_json_line({**TEMPLATE, **changes}).decode().rstrip("\n")
-
-
-def reasons(spark, lines: list[str]) -> list[str | None]:
-    """The quarantine reason of each line (None = clean), in input order, through parse and validate."""
-    rows = [(text, "2026-11-20", f"f{i:05d}.gz") for i, text in enumerate(lines)]
-    raw = spark.createDataFrame(rows, "value string, dt string, source_file string")
-    validated = steps.validate_records(steps.parse_records(raw, etl_spec(), "json"), etl_spec(), NOT_AFTER)
-    by_file = dict(validated.select(c.SOURCE_FILE_COLUMN, c.REASON_COLUMN).collect())
-    return [by_file[name] for _, _, name in rows]
+    """The template event (a negative label unless changed) with changes, as the JSON line the producer sends."""
+    return to_json_line({**TEMPLATE, "is_fraud": 0, **changes}).decode().rstrip("\n")
 
 
 # Each case is one record with its own id; the expected reason follows from the schema's bounds (minimum 0 for
@@ -94,17 +88,32 @@ def duplicate_cases() -> list[tuple[str, list[str], list[str | None]]]:
     return cases
 
 
-def test_plausibility_rules_and_duplicates(spark) -> None:
-    """Every case in one Spark job (each case has ids of its own, so the cases cannot interact)."""
+def test_faulty_records_are_quarantined_and_too_few_positives_stop_the_job(spark, tmp_path: Path) -> None:
+    """One run of the pipeline over every case (each case has ids of its own, so the cases cannot interact) and a
+    single positive: the quarantine holds exactly the expected (raw record, reason) pairs; then the job fails with
+    one line before writing anything a training job reads."""
     cases: list[tuple[str, list[str], list[str | None]]] = [
         (name, [line(**{"event_id": f"case-{i}", **changes})], [reason])
         for i, (name, changes, reason) in enumerate(PLAUSIBILITY_CASES)
     ]
     cases += duplicate_cases()
-    got = iter(reasons(spark, [text for _, lines, _ in cases for text in lines]))
-    assert {name: [next(got) for _ in lines] for name, lines, _ in cases} == {
-        name: expected for name, _, expected in cases
-    }
+    lines = [text for _, texts, _ in cases for text in texts] + [line(event_id="the-only-positive", is_fraud=1)]
+    raw = tmp_path / "raw" / "events"
+    write_gzip_lines(raw / "dt=2026-11-20" / "part.gz", [text.encode() for text in lines])
+    curated = tmp_path / "curated"
+    params = c.EtlParams(raw_format="json", **{**TEST_PARAMS, "canonical_partitions": 1})
+
+    with pytest.raises(steps.TooFewPositivesError, match=r"^too few positives \(is_fraud=1\) to train") as info:
+        pipeline.run(spark, str(raw), str(curated), etl_spec(), params, run_time=RUN_TIME)
+    assert "\n" not in str(info.value)
+    assert {p.name for p in curated.iterdir()} == {c.QUARANTINE_PREFIX.rstrip("/")}  # nothing training reads
+
+    stored = spark.read.parquet(str(curated / c.QUARANTINE_PREFIX)).collect()
+    got = Counter((r[c.RAW_RECORD_COLUMN], r[c.REASON_COLUMN]) for r in stored)
+    expected = Counter(
+        (text, reason) for _, texts, reasons in cases for text, reason in zip(texts, reasons, strict=True) if reason
+    )
+    assert got == expected
 
 
 @pytest.mark.parametrize(
@@ -126,20 +135,6 @@ def test_positives_minimum_per_split(positives: dict[str, int], expected: str | 
 
 def test_an_empty_test_split_is_not_checked() -> None:
     steps.check_positives({"train": 10, "validation": 10, "test": 0}, 10, etl_spec(), 0.0)
-
-
-def test_too_few_positives_fail_the_job_before_any_training_output(spark, tmp_path: Path) -> None:
-    """One positive in 300 events: the job fails with one line; no CSV, no prepared data, no report is written."""
-    events = [{**e, "is_fraud": 0} for e in generate_events(300, 5)]
-    events[7]["is_fraud"] = 1
-    raw = write_raw_json(events, tmp_path / "raw", files_per_day=1)
-    curated = tmp_path / "curated"
-    params = c.EtlParams(raw_format="json", **TEST_PARAMS)
-    with pytest.raises(steps.TooFewPositivesError, match=r"too few positives \(is_fraud=1\)") as info:
-        pipeline.run(spark, str(raw), str(curated), etl_spec(), params, run_time=RUN_TIME)
-    assert "\n" not in str(info.value)
-    written = {p.name for p in curated.iterdir()} if curated.exists() else set()
-    assert written <= {c.QUARANTINE_PREFIX.rstrip("/")}, written  # the quarantine only: nothing training reads
 
 
 def test_new_parameters_are_validated_with_one_line() -> None:
