@@ -589,6 +589,20 @@ class EtlSettings(_Section):
     validation_fraction: Float = Field(
         0.15, gt=0, lt=1, description="Share in the validation split; the test split gets the rest."
     )
+    min_positives_per_split: Int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="The job fails, before anything is written for training, when the train or validation split "
+        "(or a non-empty test split) holds fewer positive labels than this (1-1000000).",
+    )
+    future_tolerance_minutes: Int = Field(
+        60,
+        ge=0,
+        le=10_080,
+        description="Events whose event_time is later than the job's start plus this many minutes are quarantined "
+        "as future_time (0-10080, one week).",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> EtlSettings:

@@ -78,4 +78,6 @@ def etl_params(etl: EtlSettings, *, raw_format: str) -> EtlParams:
         outlier_mode=etl.outlier_mode,
         n_bins=etl.n_bins,
         rebalance_ratio=etl.rebalance_ratio,
+        min_positives=etl.min_positives_per_split,
+        future_tolerance_minutes=etl.future_tolerance_minutes,
     )

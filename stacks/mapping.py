@@ -27,12 +27,15 @@ def tags(config: AppConfig) -> dict[str, str]:
 
 
 def etl_spec() -> EtlSpec:
-    """The ETL's spec of the worked example: column kinds, types, nullability and allowed values from
-    ``worked_example.schema``; the imputed columns are the nullable numeric features. The three treatment
+    """The ETL's spec of the worked example: column kinds, types, nullability, allowed values and plausible
+    ranges from ``worked_example.schema``; the imputed columns are the nullable numeric features. The three treatment
     choices are the only column names written here: ``amount`` carries the x100 recording errors and is
     log-normal, ``distance_from_home_km`` is log-normal too, and ``account_age_days`` is the syllabus's binning
     example (a skewed count of days)."""
-    columns = tuple(ColumnSpec(f.name, f.type, str(f.kind), f.nullable, tuple(f.values)) for f in schema.FIELDS)
+    columns = tuple(
+        ColumnSpec(f.name, f.type, str(f.kind), f.nullable, tuple(f.values), f.minimum, f.maximum)
+        for f in schema.FIELDS
+    )
     impute = tuple(f.name for f in schema.feature_fields() if f.kind == schema.Kind.NUMERIC and f.nullable)
     return EtlSpec(
         columns=columns,

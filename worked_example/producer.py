@@ -40,11 +40,17 @@ and retrying it writes the records again. Consumers must tolerate duplicates (th
 does not preserve order within a partition key; when strict per-key order matters, use ``PutRecord``
 with ``SequenceNumberForOrdering`` (and accept the lower throughput).
 
+**Stopping early.** A circuit breaker stops the run after ``--max-consecutive-failures`` requests in a row
+failed as a whole, instead of retrying every remaining batch against a stream that is down; a response
+that does not have the request's shape (``response_entries``) is fatal too. Whatever stops a run (SIGINT,
+SIGTERM, a fatal error), the summary lists every record not confirmed written (in flight, waiting for a
+retry, not sent yet) by input index, and the index to resume from with ``--start-index``.
+
 **Exit status.** 0 every record was written; 1 some records were not (over the size limit, or given up
 on after ``--max-retries``), each reported on stderr with its 0-based index; 2 bad arguments;
-3 a non-retryable AWS error stopped the run; 130 interrupted (Ctrl-C). Blank lines in ``--file`` input
-are skipped and counted in the summary, never sent (Kinesis rejects empty data, and a blank line is not
-an event).
+3 a fatal error stopped the run (a non-retryable AWS error, a malformed response, the circuit breaker);
+130 interrupted (SIGINT or SIGTERM). Blank lines in ``--file`` input are skipped and counted in the
+summary, never sent (Kinesis rejects empty data, and a blank line is not an event).
 
 The structure follows the project's rule for runtime code: ``KinesisProducer``, ``iter_batches`` and the
 record builders are pure logic that take a boto3 client (tests pass moto or a botocore ``Stubber``);
@@ -54,15 +60,19 @@ record builders are pure logic that take a boto3 client (tests pass moto or a bo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import random
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, NoReturn
 
 from worked_example.generator import non_negative_int, to_json_line
@@ -160,7 +170,14 @@ class RecordFailure:
 
 @dataclass
 class SendReport:
-    """What happened during a run; ``summary()`` renders it as one paragraph."""
+    """What happened during a run; ``summary()`` renders it as one paragraph.
+
+    Besides the counts it tracks where the run is, so that a run stopped at any point (a signal, a fatal
+    error) can say exactly which records were not confirmed written: ``batch_end`` is one past the last
+    index of the batches started so far, ``in_flight`` the records of the current batch that were sent (or
+    wait for a retry) without being confirmed, ``written_in_batch`` those of the current batch already
+    written. Every index below ``resume_index()`` is settled: written, given up on, oversized or blank.
+    """
 
     sent: int = 0
     sent_bytes: int = 0
@@ -173,6 +190,11 @@ class SendReport:
     elapsed: float = 0.0
     stopped: str | None = None  # set when a fatal error or an interrupt ended the run early
     first_unsent_index: int | None = None
+    start_index: int = 0  # the first input index of this run (--start-index)
+    total: int | None = None  # one past the last input index, when known (--count, or the lines of a file)
+    batch_end: int | None = None  # one past the last index of the batches started so far (None: start_index)
+    in_flight: list[int] = field(default_factory=list)
+    written_in_batch: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -182,18 +204,47 @@ class SendReport:
     def records_per_second(self) -> float:
         return self.sent / self.elapsed if self.elapsed > 0 else 0.0
 
+    def begin_batch(self, indexes: Sequence[int]) -> None:
+        self.in_flight = list(indexes)
+        self.written_in_batch = []
+        self.batch_end = indexes[-1] + 1
+
+    def resume_index(self) -> int:
+        """The index to resume from: the first record of the current batch not confirmed, else the next batch."""
+        if self.in_flight:
+            return min(self.in_flight)
+        return self.start_index if self.batch_end is None else self.batch_end
+
+    def unconfirmed(self) -> list[tuple[int, int | None]]:
+        """Inclusive ranges of the input indexes from ``resume_index()`` on that are not confirmed written (in
+        flight, waiting for a retry, or not sent yet); an end of None means "to the end of the input"."""
+        start = self.resume_index()
+        settled = chain(self.written_in_batch, (f.index for f in (*self.failed, *self.oversized)), self.blank_lines)
+        ranges: list[tuple[int, int | None]] = []
+        for index in sorted({i for i in settled if i >= start}):
+            if self.total is not None and index >= self.total:
+                break
+            if index > start:
+                ranges.append((start, index - 1))
+            start = index + 1
+        if self.total is None:
+            ranges.append((start, None))
+        elif start < self.total:
+            ranges.append((start, self.total - 1))
+        return ranges
+
     def summary(self, stream: str, *, max_indexes: int = 20) -> str:
-        """One paragraph: records sent, requests, retries, failures with indexes, elapsed, rate."""
+        """One paragraph: records sent, requests, retries, failures with indexes, elapsed, rate; for a stopped
+        run, exactly what was written, what was not, and where to resume."""
 
         def indexes(items: Sequence[int], where: str = "") -> str:
-            shown = ", ".join(str(i) for i in items[:max_indexes])
-            more = len(items) - max_indexes
-            return f"{shown}, ... and {more} more{where}" if more > 0 else shown
+            return _ranges_text(_compress(items), max_indexes, where)
 
         attempted = self.sent + len(self.failed) + len(self.oversized)
         of = "" if self.stopped else f" of {attempted}"
+        resumed = f" from index {self.start_index}" if self.start_index else ""
         parts = [
-            f"Sent {self.sent}{of} records ({self.sent_bytes / MiB:.2f} MiB) to {stream} in {self.requests} "
+            f"Sent {self.sent}{of} records{resumed} ({self.sent_bytes / MiB:.2f} MiB) to {stream} in {self.requests} "
             f"PutRecords {_plural(self.requests, 'request')} ({self.retries} {_plural(self.retries, 'retry')}, "
             f"{self.throttled_requests} throttled) in {self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)."
         ]
@@ -204,7 +255,7 @@ class SendReport:
                 f"{indexes([f.index for f in self.failed], ' (all listed on stderr)')}."
             )
         else:
-            parts.append("Not written: 0.")
+            parts.append("Given up on: 0." if self.stopped else "Not written: 0.")
         if self.oversized:
             parts.append(
                 f"OVERSIZED (not sent): {len(self.oversized)} at indexes "
@@ -217,9 +268,52 @@ class SendReport:
             + (f" (line indexes {indexes(self.blank_lines)})." if self.blank_lines else ".")
         )
         if self.stopped:
-            where = f" at record index {self.first_unsent_index}" if self.first_unsent_index is not None else ""
-            parts.append(f"STOPPED{where}: {self.stopped}; later records were not attempted.")
+            parts.append(self.stop_message(max_indexes))
         return " ".join(parts)
+
+    def stop_message(self, max_ranges: int = 20) -> str:
+        """What a stopped run wrote and did not write, and the index to resume from."""
+        resume = self.resume_index()
+        ranges = self.unconfirmed()
+        again = sorted(i for i in self.written_in_batch if i >= resume)
+        written = f"Written: {self.sent} records"
+        if again:
+            written += f", {len(again)} of them at or after index {resume} (indexes {_ranges_text(_compress(again))})"
+        text = f"STOPPED at record index {resume}: {self.stopped}. {written}."
+        if not ranges:
+            return text + " Nothing is left to send."
+        count = sum(b - a + 1 for a, b in ranges if b is not None)
+        how_many = f"{count} records"
+        if ranges[-1][1] is None:  # standard input: the end is not known
+            tail = f"every record from index {ranges[-1][0]} on"
+            how_many = f"{how_many} and {tail}" if count else tail
+        text += (
+            f" NOT CONFIRMED WRITTEN: {how_many} ({len(self.in_flight)} in flight or waiting for a retry, the "
+            f"others not sent yet) at indexes {_ranges_text(ranges, max_ranges, ' (all listed on stderr)')}."
+            f" Resume with --start-index {resume}"
+        )
+        if again:
+            text += f"; it sends the {len(again)} written records after {resume} again (duplicates, see event_id)"
+        return text + "."
+
+
+def _compress(indexes: Iterable[int]) -> list[tuple[int, int | None]]:
+    """Sorted indexes as inclusive ranges of consecutive values: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    ranges: list[tuple[int, int | None]] = []
+    for i in sorted(indexes):
+        last = ranges[-1][1] if ranges else None
+        if last is not None and i == last + 1:
+            ranges[-1] = (ranges[-1][0], i)
+        else:
+            ranges.append((i, i))
+    return ranges
+
+
+def _ranges_text(ranges: Sequence[tuple[int, int | None]], limit: int | None = None, where: str = "") -> str:
+    """``0-4, 7, 9-end`` (an end of None is the end of the input); beyond ``limit`` ranges, ``..., and N more``."""
+    shown = [f"{a}" if a == b else f"{a}-{'end' if b is None else b}" for a, b in ranges[:limit]]
+    more = len(ranges) - len(shown)
+    return ", ".join(shown) + (f", ... and {more} more {_plural(more, 'range')}{where}" if more > 0 else "")
 
 
 def _plural(n: int, word: str) -> str:
@@ -229,7 +323,8 @@ def _plural(n: int, word: str) -> str:
 
 
 class FatalProducerError(Exception):
-    """A non-retryable error: retrying cannot help, so the run stops (exit status 3)."""
+    """A non-retryable error: retrying cannot help, so the run stops (exit status 3). Also raised for a
+    malformed ``PutRecords`` response and when the circuit breaker opens."""
 
     def __init__(self, error_code: str, message: str, first_unsent_index: int | None) -> None:
         self.error_code = error_code
@@ -238,6 +333,63 @@ class FatalProducerError(Exception):
         hint = _FATAL_HINTS.get(error_code)
         text = f"{error_code}: {message}" + (f" ({hint})" if hint else "")
         super().__init__(" ".join(text.split()))  # always one line, whatever the service sent
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the run stops and the summary says what was and was not written (exit 130)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+
+class SignalGuard:
+    """Turns SIGINT and SIGTERM into ``Interrupted``, but never inside ``hold()``.
+
+    The producer updates its bookkeeping (what was written, what is in flight) inside ``hold()`` blocks,
+    so a signal can never leave it half done: one that arrives there is raised when the block ends. A
+    signal anywhere else (during a request, a backoff sleep, reading the input) is raised at once.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """Handle SIGINT and SIGTERM from now on (Python lets only the main thread set handlers; elsewhere
+        the caller's handling stays, and Ctrl-C still arrives as KeyboardInterrupt)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def ignore(self) -> None:
+        """From now on SIGINT and SIGTERM do nothing (until ``restore``)."""
+        for signum in self._previous:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._depth:
+            self._pending = signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise Interrupted(signum)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -268,9 +420,13 @@ def partition_key_for(value: Any, data: bytes, limits: KinesisLimits = DEFAULT_L
     return _md5_key(data)
 
 
-def records_from_events(events: Iterable[Mapping[str, Any]], partition_key_field: str = ID_FIELD) -> Iterator[Record]:
-    """Serialize events with ``to_json_line`` (newline-terminated JSON) and key them."""
+def records_from_events(
+    events: Iterable[Mapping[str, Any]], partition_key_field: str = ID_FIELD, start: int = 0
+) -> Iterator[Record]:
+    """Serialize events with ``to_json_line`` (newline-terminated JSON) and key them, from index ``start`` on."""
     for index, event in enumerate(events):
+        if index < start:
+            continue
         data = to_json_line(event)
         yield Record(index, data, partition_key_for(event.get(partition_key_field), data))
 
@@ -279,6 +435,7 @@ def records_from_lines(
     lines: Iterable[bytes],
     partition_key_field: str = ID_FIELD,
     on_blank: Callable[[int], None] | None = None,
+    start: int = 0,
 ) -> Iterator[Record]:
     """Turn JSON Lines input into records: one non-blank line = one record, index = 0-based line number.
 
@@ -286,9 +443,11 @@ def records_from_lines(
     one ``\\n`` (added if the last line had none), so the objects Firehose writes stay JSON Lines. A line
     that is not valid JSON is still sent as-is (Kinesis carries bytes; rejecting malformed events is the
     ETL's job, where they land in a quarantine prefix); it is keyed by the hash of its content. Blank
-    (whitespace-only) lines are not sent and are passed to ``on_blank``.
+    (whitespace-only) lines are not sent and are passed to ``on_blank``. Lines before ``start`` are skipped.
     """
     for index, raw in enumerate(lines):
+        if index < start:
+            continue
         content = raw[:-1] if raw.endswith(b"\n") else raw
         if content.endswith(b"\r"):
             content = content[:-1]
@@ -343,13 +502,22 @@ def stream_target(stream: str) -> dict[str, str]:
     return {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
 
 
+_Outcome = list[tuple[Record, str, str, bool]]  # (record, error code, message, retryable) per record not written
+
+
 class KinesisProducer:
     """Sends records with ``PutRecords``: greedy batching, retries of failed entries, full-jitter backoff.
 
     ``sleep`` and ``rand`` are injectable so tests run instantly and deterministically; ``on_progress``
     is called with a number of records each time records are settled (written, rejected or given up
     on), which is what drives the progress bar; ``on_failure`` gets each ``RecordFailure`` as it
-    happens (the CLI prints them to stderr).
+    happens (the CLI prints them to stderr). ``hold`` is the context in which the report is updated
+    (``SignalGuard.hold`` in the CLI, so that a signal cannot interrupt an update halfway).
+
+    **Circuit breaker.** ``max_consecutive_failures`` whole-request failures in a row (throttling, HTTP 5xx,
+    network errors), across batches, stop the run with ``FatalProducerError("CircuitBreakerOpen", ...)``
+    instead of retrying every remaining batch ``max_retries`` times against a stream that is down. Any
+    response that comes back (even with failed entries) closes the breaker again.
     """
 
     def __init__(
@@ -358,6 +526,7 @@ class KinesisProducer:
         stream: str,
         *,
         max_retries: int = 8,
+        max_consecutive_failures: int = 20,
         base_delay: float = 0.1,
         max_delay: float = 5.0,
         limits: KinesisLimits = DEFAULT_LIMITS,
@@ -366,12 +535,16 @@ class KinesisProducer:
         clock: Callable[[], float] = time.perf_counter,
         on_progress: Callable[[int], None] | None = None,
         on_failure: Callable[[RecordFailure], None] | None = None,
+        hold: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if max_consecutive_failures < 1:
+            raise ValueError("max_consecutive_failures must be >= 1")
         self._client = client
         self._target = stream_target(stream)
         self.max_retries = max_retries
+        self.max_consecutive_failures = max_consecutive_failures
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.limits = limits
@@ -380,6 +553,8 @@ class KinesisProducer:
         self._clock = clock
         self._on_progress = on_progress or (lambda n: None)
         self._on_failure = on_failure or (lambda failure: None)
+        self._hold = hold
+        self._consecutive_failures = 0
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in ``[0, min(max_delay, base_delay * 2**attempt)]`` (attempt from 0)."""
@@ -390,7 +565,7 @@ class KinesisProducer:
 
         Returns the report (``report`` if given, which the CLI uses to count blank lines as it reads).
         On a non-retryable error it raises ``FatalProducerError`` after recording in the report where the
-        run stopped; everything counted up to then is accurate.
+        run stopped; everything counted up to then is accurate, and so it is after an interrupt.
         """
         report = report if report is not None else SendReport()
         started = self._clock()
@@ -414,7 +589,8 @@ class KinesisProducer:
                     "RecordTooLarge",
                     f"{record.size} bytes (data + partition key) exceeds the {limit}-byte record limit",
                 )
-                report.oversized.append(failure)
+                with self._hold():
+                    report.oversized.append(failure)
                 self._on_failure(failure)
                 self._on_progress(1)
             else:
@@ -423,24 +599,30 @@ class KinesisProducer:
     def _give_up(self, record: Record, code: str, message: str, report: SendReport) -> None:
         failure = RecordFailure(record.index, code, message)
         report.failed.append(failure)
+        report.in_flight.remove(record.index)
         self._on_failure(failure)
         self._on_progress(1)
 
     def _send_batch(self, batch: list[Record], report: SendReport) -> None:
         """Send one batch; re-send only what failed, until written, given up on, or a fatal error."""
+        with self._hold():
+            report.begin_batch([r.index for r in batch])
         pending = batch
         attempt = 0  # retries done so far for this batch
         while pending:
-            if attempt:
-                report.retries += 1
-            report.requests += 1
-            retry = self._triage(self._put(pending, report), attempt, report)
+            with self._hold():
+                report.retries += 1 if attempt else 0
+                report.requests += 1
+            failed = self._put(pending, report)
+            with self._hold():
+                retry = self._settle(pending, failed, attempt, report)
             if retry:
                 self._sleep(self.backoff(attempt))
                 attempt += 1
             pending = retry
+        report.written_in_batch = []
 
-    def _put(self, pending: list[Record], report: SendReport) -> list[tuple[Record, str, str, bool]]:
+    def _put(self, pending: list[Record], report: SendReport) -> _Outcome:
         """One PutRecords request: (record, error code, message, retryable) for every record not written."""
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -454,29 +636,45 @@ class KinesisProducer:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if not is_retryable(code, status):
                 raise FatalProducerError(code, message, pending[0].index) from exc
-            report.throttled_requests += 1
-            return [(r, code, message, True) for r in pending]
+            with self._hold():
+                report.throttled_requests += 1
+            return self._whole_request_failed(pending, code, message)
         except (BotoConnectionError, HTTPClientError) as exc:
             # Network trouble (refused, reset, timed out): retryable, but the request may have been
             # written already, so a retry can duplicate records (at-least-once delivery).
-            return [(r, type(exc).__name__, str(exc), True) for r in pending]
+            return self._whole_request_failed(pending, type(exc).__name__, str(exc))
         except BotoCoreError as exc:  # no credentials, bad parameters, ...: retrying cannot help
             raise FatalProducerError(type(exc).__name__, str(exc), pending[0].index) from exc
+        self._consecutive_failures = 0
         # Entries come back in request order, one per record: pair them up. (FailedRecordCount says how
         # many failed, but it is absent on a full success; the entries are the truth.)
-        failed = [
-            (record, result["ErrorCode"], result.get("ErrorMessage", ""), is_retryable(result["ErrorCode"]))
-            for record, result in zip(pending, response["Records"], strict=True)
+        return [
+            (record, str(result["ErrorCode"]), str(result.get("ErrorMessage", "")), is_retryable(result["ErrorCode"]))
+            for record, result in zip(pending, response_entries(response, pending), strict=True)
             if "ErrorCode" in result
         ]
-        failed_bytes = sum(r.size for r, _, _, _ in failed)
-        report.sent += len(pending) - len(failed)
-        report.sent_bytes += sum(r.size for r in pending) - failed_bytes
-        self._on_progress(len(pending) - len(failed))
-        return failed
 
-    def _triage(self, failed: list[tuple[Record, str, str, bool]], attempt: int, report: SendReport) -> list[Record]:
-        """Give up on what retrying cannot fix or has retried enough; return what to send again."""
+    def _whole_request_failed(self, pending: list[Record], code: str, message: str) -> _Outcome:
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= self.max_consecutive_failures:
+            raise FatalProducerError(
+                "CircuitBreakerOpen",
+                f"{self._consecutive_failures} PutRecords requests in a row failed as a whole (last: {code}: "
+                f"{message}); stopped instead of retrying every remaining batch (--max-consecutive-failures)",
+                pending[0].index,
+            )
+        return [(r, code, message, True) for r in pending]
+
+    def _settle(self, pending: list[Record], failed: _Outcome, attempt: int, report: SendReport) -> list[Record]:
+        """Count what was written; give up on what retrying cannot fix or has retried enough; return the rest."""
+        not_written = {record.index for record, _, _, _ in failed}
+        written = [r for r in pending if r.index not in not_written]
+        report.sent += len(written)
+        report.sent_bytes += sum(r.size for r in written)
+        written_indexes = {r.index for r in written}
+        report.written_in_batch += sorted(written_indexes)
+        report.in_flight = [i for i in report.in_flight if i not in written_indexes]
+        self._on_progress(len(written))
         retry: list[Record] = []
         for record, code, message, retryable in failed:
             if not retryable:  # an entry-level error that retrying cannot fix: report it now
@@ -486,6 +684,31 @@ class KinesisProducer:
             else:
                 retry.append(record)
         return retry
+
+
+def response_entries(response: Any, pending: Sequence[Record]) -> list[Mapping[str, Any]]:
+    """The ``Records`` of a ``PutRecords`` response, checked: one entry per record sent, each either written
+    (``SequenceNumber``) or failed (``ErrorCode``), and ``FailedRecordCount`` (when present) agreeing.
+
+    Anything else is a ``FatalProducerError("MalformedResponse")``: pairing entries with records by position
+    is only right when the response has exactly the request's shape, so nothing of the batch is confirmed.
+    """
+    entries = response.get("Records") if isinstance(response, Mapping) else None
+
+    def malformed(what: str) -> FatalProducerError:
+        return FatalProducerError("MalformedResponse", f"PutRecords response {what}", pending[0].index)
+
+    if not isinstance(entries, list):
+        raise malformed("has no Records list")
+    if len(entries) != len(pending):
+        raise malformed(f"has {len(entries)} entries for the {len(pending)} records sent")
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or ("ErrorCode" in entry) == ("SequenceNumber" in entry):
+            raise malformed(f"entry {position} has neither or both of SequenceNumber and ErrorCode")
+    failed = response.get("FailedRecordCount")
+    if failed is not None and failed != sum("ErrorCode" in e for e in entries):
+        raise malformed(f"says FailedRecordCount={failed!r} but its entries say otherwise")
+    return entries
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -506,6 +729,13 @@ def _stream(text: str) -> str:
     )
 
 
+def _breaker_threshold(text: str) -> int:
+    value = non_negative_int(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 10000, got {value}")
+    return value
+
+
 class _OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``prog: error: ...``) instead of usage + error."""
 
@@ -518,7 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m worked_example.producer",
         description="Send worked-example events (or JSON Lines) to a Kinesis data stream with PutRecords.",
         epilog="Exit status: 0 all records written; 1 some records not written (listed on stderr); "
-        "2 bad arguments; 3 non-retryable AWS error; 130 interrupted.",
+        "2 bad arguments; 3 fatal error (non-retryable AWS error, malformed response, circuit breaker open); "
+        "130 interrupted (SIGINT or SIGTERM). A stopped run prints the index to resume from (--start-index).",
     )
     parser.add_argument("--stream", required=True, type=_stream, help="stream name or ARN")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -532,6 +763,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         default=8,
         help="retries per batch for throttled or failed entries (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-consecutive-failures",
+        type=_breaker_threshold,
+        default=20,
+        help="stop after this many PutRecords requests in a row failed as a whole (default %(default)s)",
+    )
+    parser.add_argument(
+        "--start-index",
+        type=non_negative_int,
+        default=0,
+        help="skip the records before this input index: resume a stopped run (default %(default)s)",
     )
     parser.add_argument(
         "--partition-key-field",
@@ -556,6 +799,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             f"--partition-key-field {args.partition_key_field!r} is not an event field "
             f"(one of: {', '.join(field_names())})"
         )
+    args.total = args.count if args.count is not None else None
+    if args.file not in (None, "-"):
+        args.total = _count_lines(args.file)
+    if args.total is not None and args.start_index > args.total:
+        parser.error(f"--start-index {args.start_index} is past the end of the input ({args.total} records)")
     if args.endpoint_url and not args.endpoint_url.startswith(("http://", "https://")):
         parser.error(f"--endpoint-url must start with http:// or https://, got {args.endpoint_url!r}")
     arn = _STREAM_ARN_RE.match(args.stream)
@@ -592,15 +840,16 @@ def _count_lines(path: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: parse, send, print the summary; return the exit status."""
-    from botocore.exceptions import BotoCoreError
+    """Command-line entry: parse, send, print the summary; return the exit status.
+
+    Whatever ends the run (the end of the input, a fatal error, SIGINT or SIGTERM), the summary is printed
+    and says which records were not confirmed written and where to resume; never a traceback.
+    """
     from tqdm import tqdm
 
     args = _parse_args(argv)
-    report = SendReport()
-    total = args.count if args.count is not None else None
-    if args.file not in (None, "-"):
-        total = _count_lines(args.file)
+    report = SendReport(start_index=args.start_index, total=args.total)
+    total = None if args.total is None else args.total - args.start_index
     # disable=None lets tqdm switch itself off when stderr is not a terminal (CI logs stay clean).
     bar = tqdm(
         total=total,
@@ -610,6 +859,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         disable=True if args.no_progress else None,
         dynamic_ncols=True,
     )
+    guard = SignalGuard()
+    guard.install()
+    try:
+        try:
+            status = _send(args, report, bar, guard)
+        except Interrupted as exc:  # a signal in the last instants of the run (closing the input)
+            report.stopped, status = f"interrupted by {exc.signal_name}", EXIT_INTERRUPTED
+        guard.ignore()  # the run is over: a late signal must not cut the summary short
+        print(report.summary(args.stream))
+        if report.stopped:
+            _print_unconfirmed(report)
+    finally:
+        guard.restore()
+    if status == EXIT_OK and not report.ok:
+        status = EXIT_RECORDS_LOST
+    return status
+
+
+def _send(args: argparse.Namespace, report: SendReport, bar: Any, guard: SignalGuard) -> int:
+    """Read the input and send it; turn every way the run can stop into a status and ``report.stopped``."""
+    from botocore.exceptions import BotoCoreError
 
     def on_blank(index: int) -> None:
         report.blank_lines.append(index)
@@ -625,38 +895,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             from worked_example.generator import generate_events
 
             events = generate_events(args.count, args.seed if args.seed is not None else 0)
-            records: Iterable[Record] = records_from_events(events, args.partition_key_field)
+            records: Iterable[Record] = records_from_events(events, args.partition_key_field, args.start_index)
         else:
             handle = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
-            records = records_from_lines(handle, args.partition_key_field, on_blank=on_blank)
+            records = records_from_lines(handle, args.partition_key_field, on_blank, args.start_index)
         producer = KinesisProducer(
             _make_client(args),
             args.stream,
             max_retries=args.max_retries,
+            max_consecutive_failures=args.max_consecutive_failures,
             on_progress=bar.update,
             on_failure=on_failure,
+            hold=guard.hold,
         )
         producer.send(records, report)
     except FatalProducerError as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        status = EXIT_FATAL
+        status = _stop(report, bar, f"{exc}", EXIT_FATAL)
     except BotoCoreError as exc:  # e.g. a client that cannot be created for this endpoint/region
-        bar.close()
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        report.stopped = type(exc).__name__
-        status = EXIT_FATAL
-    except KeyboardInterrupt:
-        report.stopped = "interrupted"
+        status = _stop(report, bar, f"{type(exc).__name__}: {exc}", EXIT_FATAL)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+        report.stopped = f"interrupted by {name}"
         status = EXIT_INTERRUPTED
+    except Exception as exc:  # last resort (an unreadable input, a broken client): never a traceback
+        status = _stop(report, bar, f"{type(exc).__name__}: {exc}", EXIT_FATAL)
     finally:
         bar.close()
         if handle is not None and handle is not sys.stdin.buffer:
             handle.close()
-    print(report.summary(args.stream))
-    if status == EXIT_OK and not report.ok:
-        status = EXIT_RECORDS_LOST
     return status
+
+
+def _stop(report: SendReport, bar: Any, message: str, status: int) -> int:
+    """A fatal error: one line on stderr, and the reason in the report (its summary tells the rest)."""
+    bar.close()
+    line = " ".join(message.split())
+    print(f"error: {line}", file=sys.stderr)
+    report.stopped = line
+    return status
+
+
+def _print_unconfirmed(report: SendReport, shown: int = 20) -> None:
+    """When the summary had to shorten the list of records not confirmed written, the whole list on stderr."""
+    ranges = report.unconfirmed()
+    if len(ranges) > shown:
+        print(f"not confirmed written (all): {_ranges_text(ranges)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ class Field:
 
     ``values`` lists the allowed values of a categorical field (any order), of an ordinal field (in
     ascending order: ``values[0] < values[1] < ...``) and of the label (``(0, 1)``); it is empty for
-    the other kinds.
+    the other kinds. ``minimum`` / ``maximum`` bound a numeric field's plausible values (inclusive, None =
+    unbounded): a value outside them is well-typed but impossible (a negative amount), and the ETL
+    quarantines it as ``out_of_range:<field>``.
     """
 
     name: str
@@ -84,6 +86,8 @@ class Field:
     nullable: bool
     description: str
     values: tuple[str | int | bool, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -99,6 +103,11 @@ class Field:
             raise ValueError(f"field {self.name!r} ({self.kind}) must not list allowed values")
         if len(set(self.values)) != len(self.values):
             raise ValueError(f"field {self.name!r}: allowed values are not unique")
+        bounds = [b for b in (self.minimum, self.maximum) if b is not None]
+        if bounds and (self.kind is not Kind.NUMERIC or not all(math.isfinite(b) for b in bounds)):
+            raise ValueError(f"field {self.name!r}: minimum/maximum need a numeric field and finite bounds")
+        if len(bounds) == 2 and bounds[0] > bounds[1]:
+            raise ValueError(f"field {self.name!r}: minimum {bounds[0]} is above maximum {bounds[1]}")
 
     def glue_column(self) -> dict[str, str]:
         """The Glue ``Column`` structure (``Name``/``Type``/``Comment`` in the API, lower case here)."""
@@ -123,14 +132,16 @@ FIELDS: tuple[Field, ...] = (
         False,
         "Transaction amount in major currency units. Log-normal (heavy right tail); ~1% are recording "
         "errors entered in minor units (x100), the outliers the ETL caps.",
+        minimum=0,
     ),
-    Field("account_age_days", "int", Kind.NUMERIC, False, "Days since the card account was opened."),
+    Field("account_age_days", "int", Kind.NUMERIC, False, "Days since the card account was opened.", minimum=0),
     Field(
         "prior_transactions_24h",
         "int",
         Kind.NUMERIC,
         False,
         "Number of transactions on the same card in the previous 24 hours (velocity).",
+        minimum=0,
     ),
     Field(
         "distance_from_home_km",
@@ -139,6 +150,7 @@ FIELDS: tuple[Field, ...] = (
         True,
         "Distance between the transaction and the cardholder's home, km. Null (~5%) when no location "
         "was available: the missing values the ETL imputes.",
+        minimum=0,
     ),
     Field(
         "merchant_category",
@@ -271,8 +283,9 @@ def _type_problem(field: Field, value: Any) -> str | None:
 def validate_event(event: Mapping[str, Any]) -> list[str]:
     """Check one decoded event against the schema; return the problems (empty list = valid).
 
-    Checks: no unknown keys, every field present, nulls only where nullable, the value's type, and for
-    categorical/ordinal/label fields membership in the allowed values. Used by the tests, and usable as
+    Checks: no unknown keys, every field present, nulls only where nullable, the value's type, numeric
+    bounds (``minimum``/``maximum``), a non-blank id, and for categorical/ordinal/label fields membership
+    in the allowed values. Used by the tests, and usable as
     a data-quality check by any stage that reads the events back.
     """
     problems = [f"unknown field {key!r}" for key in event if key not in FIELDS_BY_NAME]
@@ -285,12 +298,23 @@ def validate_event(event: Mapping[str, Any]) -> list[str]:
             if not field.nullable:
                 problems.append(f"{field.name}: null in a non-nullable field")
             continue
-        problem = _type_problem(field, value)
+        problem = _type_problem(field, value) or _range_problem(field, value)
         if problem:
             problems.append(problem)
         elif field.values and value not in field.values:
             problems.append(f"{field.name}: {value!r} is not one of {list(field.values)}")
     return problems
+
+
+def _range_problem(field: Field, value: Any) -> str | None:
+    """Why a well-typed value is implausible (outside the field's bounds, or a blank id), or None."""
+    if field.minimum is not None and value < field.minimum:
+        return f"{field.name}: {value!r} is below the minimum {field.minimum}"
+    if field.maximum is not None and value > field.maximum:
+        return f"{field.name}: {value!r} is above the maximum {field.maximum}"
+    if field.kind is Kind.ID and not str(value).strip():
+        return f"{field.name}: blank"
+    return None
 
 
 __all__ = [

@@ -15,10 +15,12 @@ kept small for a 2-core machine (``local[2]``, 4 shuffle partitions, no UI).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,10 @@ N_EVENTS = 3000
 SEED = 20261120
 #: Parameters for the tests: small partition counts for a 2-core machine, everything else the defaults.
 TEST_PARAMS: Mapping[str, Any] = {"canonical_partitions": 4, "csv_files": 2}
+#: The runs' reference time (a fixed one, so the reports of two runs compare equal), and the resulting limit
+#: of the future_time rule with the default tolerance.
+RUN_TIME = datetime(2026, 12, 1, tzinfo=UTC)
+NOT_AFTER = RUN_TIME + timedelta(minutes=60)
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +114,20 @@ class BadRecord:
     reason: str
 
 
+def conflicting_variant(template: Mapping[str, Any]) -> bytes:
+    """The template's event id with another amount, chosen so that the template's line has the smaller content
+    hash (sha256 of the stripped line, the ETL's survivor rule): the template survives, this one is quarantined."""
+    keep = hashlib.sha256(to_json_line(template).strip()).hexdigest()
+    for cents in range(1, 100):
+        line = to_json_line({**template, "amount": round(template["amount"] + cents / 100, 2)})
+        if hashlib.sha256(line.strip()).hexdigest() > keep:
+            return line
+    raise AssertionError("no variant with a larger hash in 99 tries")  # p = 2**-99
+
+
 def bad_json_records(template: Mapping[str, Any], duplicate_of: Mapping[str, Any]) -> list[BadRecord]:
-    """Bad JSON lines, one per quarantine reason, each with the reason the ETL must give it."""
+    """Bad JSON lines, one per quarantine reason (some reasons more than once), each with the reason the ETL
+    must give it."""
 
     def variant(index: int, **changes: Any) -> bytes:
         event = {**template, "event_id": f"bad-{index:04d}", **changes}
@@ -117,6 +135,8 @@ def bad_json_records(template: Mapping[str, Any], duplicate_of: Mapping[str, Any
 
     missing_amount = dict(template, event_id="bad-0007")
     del missing_amount["amount"]
+    negative_with_cr = variant(25, amount=-3.5).replace(b',"amount"', b',\r"amount"')
+    assert b"\r" in negative_with_cr  # a raw CR as JSON whitespace inside the record: must not split it
     return [
         BadRecord(b'{"event_id": "bad-0000", "amount": 12.5,', "unparsable_json"),
         BadRecord(variant(1)[:-1] + variant(2), "unparsable_json"),  # two records on one line
@@ -132,6 +152,20 @@ def bad_json_records(template: Mapping[str, Any], duplicate_of: Mapping[str, Any
         BadRecord(variant(12, card_present="yes"), "wrong_type:card_present"),
         BadRecord(variant(13, channel=None), "missing:channel"),
         BadRecord(to_json_line(duplicate_of), "duplicate_event_id"),  # a producer retry
+        # Plausibility: well-typed, impossible values.
+        BadRecord(variant(15, amount=-0.01), "out_of_range:amount"),
+        BadRecord(variant(16, account_age_days=-1), "out_of_range:account_age_days"),
+        BadRecord(variant(17, prior_transactions_24h=-2), "out_of_range:prior_transactions_24h"),
+        BadRecord(variant(18, distance_from_home_km=-0.5), "out_of_range:distance_from_home_km"),
+        BadRecord(variant(19, event_time="2099-01-01T00:00:00.000Z"), "future_time:event_time"),
+        BadRecord(to_json_line({**template, "event_id": ""}), "blank:event_id"),
+        BadRecord(to_json_line({**template, "event_id": " \t "}), "blank:event_id"),
+        BadRecord(conflicting_variant(duplicate_of), "conflicting_duplicate_event_id"),
+        BadRecord(negative_with_cr, "out_of_range:amount"),
+        BadRecord(variant(26, channel="fax")[:-1] + b"\r\n", "not_allowed:channel"),  # a CRLF line end
+        BadRecord(b"\r\n", "empty_record"),  # a blank CRLF line is one empty record, not two
+        # A raw CR inside a string: one record (not two halves), unparsable (JSON forbids raw control characters).
+        BadRecord(variant(27, channel="fax\rmail").replace(b"\\r", b"\r"), "unparsable_json"),
     ]
 
 
@@ -143,6 +177,9 @@ def bad_parquet_events(template: Mapping[str, Any]) -> list[tuple[dict[str, Any]
         ({**base, "event_id": "badp-0002", "is_fraud": 2}, "invalid_label:is_fraud"),
         ({**base, "event_id": "badp-0003", "amount": None}, "missing:amount"),
         ({**base, "event_id": "badp-0004", "customer_tier": "diamond"}, "not_allowed:customer_tier"),
+        ({**base, "event_id": "badp-0005", "account_age_days": -7}, "out_of_range:account_age_days"),
+        ({**base, "event_id": "badp-0006", "event_time": "2099-01-01T00:00:00.000Z"}, "future_time:event_time"),
+        ({**base, "event_id": "  "}, "blank:event_id"),
     ]
 
 
@@ -226,7 +263,7 @@ def run_etl(spark, raw: Path, curated: Path, raw_format: str) -> Run:
     from stacks.mapping import etl_spec
 
     params = EtlParams(raw_format=raw_format, **TEST_PARAMS)
-    report = pipeline.run(spark, str(raw), str(curated), etl_spec(), params)
+    report = pipeline.run(spark, str(raw), str(curated), etl_spec(), params, run_time=RUN_TIME)
     return Run(report, curated)
 
 

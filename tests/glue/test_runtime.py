@@ -22,7 +22,17 @@ from pyspark.sql import functions as F  # noqa: N812
 from ml_constructs.glue_etl.runtime import contract as c
 from ml_constructs.glue_etl.runtime import fitting, steps
 from stacks.mapping import etl_spec
-from tests.glue.conftest import N_EVENTS, TEST_PARAMS, RawData, Run, csv_bytes, csv_rows, data_files, event_date
+from tests.glue.conftest import (
+    N_EVENTS,
+    NOT_AFTER,
+    TEST_PARAMS,
+    RawData,
+    Run,
+    csv_bytes,
+    csv_rows,
+    data_files,
+    event_date,
+)
 from worked_example.schema import FIELDS, LABEL, parse_timestamp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +49,7 @@ def spec() -> c.EtlSpec:
 def base(spark, raw_data: RawData, spec: c.EtlSpec):
     """Clean json-mode records, canonical order, encoded, with their split: the input of the fitted steps."""
     raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
-    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec), spec)
+    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec, NOT_AFTER), spec)
     df = steps.assign_split(
         steps.encode_features(steps.canonical_order(clean, spec, PARAMS.canonical_partitions), spec),
         spec,
@@ -197,7 +207,8 @@ def test_both_raw_modes_give_the_same_clean_rows(spark, raw_data: RawData, spec:
     )
     for raw_path, mode in ((raw_data.json_raw, "json"), (raw_data.parquet_raw, "parquet")):
         raw = steps.read_raw(spark, str(raw_path), mode)
-        clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, mode), spec), spec).collect()
+        validated = steps.validate_records(steps.parse_records(raw, spec, mode), spec, NOT_AFTER)
+        clean = steps.clean_records(validated, spec).collect()
         assert sorted(tuple(r) for r in clean) == expected, mode
 
 

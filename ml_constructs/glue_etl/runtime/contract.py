@@ -63,6 +63,8 @@ class ColumnSpec:
     kind: str
     nullable: bool
     values: tuple[str | int | bool, ...] = ()
+    minimum: float | None = None  # plausible range of a numeric column (inclusive; None = unbounded)
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -71,6 +73,11 @@ class ColumnSpec:
             raise ValueError(f"etl_spec: column {self.name!r} has type {self.type!r}, allowed: {list(_GLUE_TYPES)}")
         if self.kind not in _KINDS:
             raise ValueError(f"etl_spec: column {self.name!r} has kind {self.kind!r}, allowed: {list(_KINDS)}")
+        bounds = [b for b in (self.minimum, self.maximum) if b is not None]
+        if bounds and (self.kind != "numeric" or not all(math.isfinite(b) for b in bounds)):
+            raise ValueError(f"etl_spec: column {self.name!r}: minimum/maximum need a numeric column and finite bounds")
+        if len(bounds) == 2 and bounds[0] > bounds[1]:
+            raise ValueError(f"etl_spec: column {self.name!r}: minimum {bounds[0]} is above maximum {bounds[1]}")
 
     @property
     def is_boolean(self) -> bool:
@@ -216,6 +223,12 @@ class EtlParams:
       meaning is that of imbalanced-learn's float ``sampling_strategy``.
     - ``rebalance_seed``: salts the hash that picks which positives get one extra copy.
     - ``csv_files``: number of CSV files per split (rows are hash-distributed by ``event_id``).
+    - ``min_positives``: the fewest positives the train and validation splits (and the test split, when its
+      fraction is above 0) may hold; fewer fails the job before anything is written for training (a model
+      trained or evaluated on one or two positives says nothing, and the evaluation would only fail after a
+      paid training job).
+    - ``future_tolerance_minutes``: an ``event_time`` later than the run's start plus this tolerance is
+      quarantined as ``future_time:<field>`` (clock skew of producers is tolerated, a year 2099 is not).
     - ``canonical_partitions``: partitions of the canonical order that fixes the order of floating-point
       sums (see ``steps.canonical_order``); about 2-4x the job's cores. Results are deterministic for a given
       value; changing it may change the last bits of a statistic (and so of an imputed or clipped value).
@@ -233,6 +246,8 @@ class EtlParams:
     rebalance_seed: int = 7
     csv_files: int = 2
     canonical_partitions: int = 16
+    min_positives: int = 10
+    future_tolerance_minutes: int = 60
 
     def __post_init__(self) -> None:
         train, validation, test = self.split_fractions
@@ -255,6 +270,12 @@ class EtlParams:
             ),
             ("csv_files", 1 <= self.csv_files <= 1000, "an integer from 1 to 1000"),
             ("canonical_partitions", 1 <= self.canonical_partitions <= 10_000, "an integer from 1 to 10000"),
+            ("min_positives", 1 <= self.min_positives <= 1_000_000, "an integer from 1 to 1000000"),
+            (
+                "future_tolerance_minutes",
+                0 <= self.future_tolerance_minutes <= 10_080,
+                "an integer from 0 to 10080 (one week)",
+            ),
         )
         for name, allowed, values in checks:
             if not allowed:

@@ -10,7 +10,8 @@ Job arguments (see ``contract.job_arguments``, which builds them for the CDK con
   ``--etl_spec`` (JSON from ``EtlSpec.to_json()``); Glue adds ``--JOB_NAME``;
 - optional, with defaults in ``EtlParams``: ``--raw_format``, ``--split_fractions``, ``--split_seed``,
   ``--impute_method``, ``--ridge``, ``--outlier_k``, ``--outlier_mode``, ``--n_bins``,
-  ``--rebalance_ratio``, ``--rebalance_seed``, ``--csv_files``, ``--canonical_partitions``.
+  ``--rebalance_ratio``, ``--rebalance_seed``, ``--csv_files``, ``--canonical_partitions``, ``--min_positives``,
+  ``--future_tolerance_minutes``.
 
 ``Job.init``/``Job.commit`` frame the run as Glue expects (commit is what advances job bookmarks). The
 pipeline reads with ``spark.read``, which bookmarks do not track, and rebuilds every output from the whole

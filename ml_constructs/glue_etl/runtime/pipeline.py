@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyspark import StorageLevel
@@ -67,6 +68,7 @@ from ml_constructs.glue_etl.runtime.steps import (
     assign_split,
     canonical_order,
     check_accounting,
+    check_positives,
     clean_records,
     encode_features,
     parse_records,
@@ -90,17 +92,29 @@ def run_from_args(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any
     return run(spark, args["raw_path"], args["curated_path"], spec, params)
 
 
-def run(spark: SparkSession, raw_path: str, curated_path: str, spec: EtlSpec, params: EtlParams) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    raw_path: str,
+    curated_path: str,
+    spec: EtlSpec,
+    params: EtlParams,
+    run_time: datetime | None = None,
+) -> dict[str, Any]:
     """Run every step, write every output under ``curated_path``, return (and write) the report.
+
+    ``run_time`` (default: now, UTC) is the reference of the ``future_time`` rule: an event time after
+    ``run_time + future_tolerance_minutes`` is quarantined. Pass it to replay a run exactly.
 
     Outputs (``curated_path`` + ...): ``train/``, ``validation/``, ``test/`` (XGBoost CSV),
     ``prepared/split=<split>/dt=<date>/`` (Parquet), ``quarantine/dt=<date>/`` (Parquet) and
     ``report/etl_report.json``. Each run rebuilds them all (mode overwrite): the statistics are fitted on
     the whole training split, so an incremental run would not be the same model input.
     """
+    if run_time is not None and run_time.utcoffset() is None:
+        raise ValueError(f"run_time={run_time.isoformat()} has no time zone: pass an aware datetime (UTC)")
     persisted = _Persisted()
     try:
-        return _run(spark, raw_path, curated_path, spec, params, persisted)
+        return _run(spark, raw_path, curated_path, spec, params, persisted, run_time or datetime.now(UTC))
     finally:
         persisted.release()
 
@@ -112,16 +126,24 @@ def _run(
     spec: EtlSpec,
     params: EtlParams,
     persisted: _Persisted,
+    run_time: datetime,
 ) -> dict[str, Any]:
-    validated, counts = _validate(spark, raw_path, curated_path, spec, params, persisted)
+    not_after = run_time + timedelta(minutes=params.future_tolerance_minutes)
+    validated, counts = _validate(spark, raw_path, curated_path, spec, params, persisted, not_after)
     _step("encoding and splitting")
     base = canonical_order(clean_records(validated, spec), spec, params.canonical_partitions)
     base = persisted.keep(assign_split(encode_features(base, spec), spec, params.split_fractions, params.split_seed))
-    rows_base = base.count()  # materialises the cache, so the validated records can be released
+    # One pass materialises the cache (so the validated records can be released) and counts rows and
+    # positives per split: too few positives stop the job here, before any fitting and any output.
+    per_split = _rows_and_positives(base, spec)
+    rows_base = sum(rows for rows, _ in per_split.values())
     if rows_base != counts.rows_clean:
         raise EtlInvariantError(
             f"{rows_base} rows after the canonical reordering, expected rows_clean={counts.rows_clean}"
         )
+    check_positives(
+        {s: positives for s, (_, positives) in per_split.items()}, params.min_positives, spec, params.split_fractions[2]
+    )
     validated.unpersist()
 
     prepared, fits = _fit_and_apply(base, spec, params)
@@ -143,7 +165,13 @@ def _run(
 
 
 def _validate(
-    spark: SparkSession, raw_path: str, curated_path: str, spec: EtlSpec, params: EtlParams, persisted: _Persisted
+    spark: SparkSession,
+    raw_path: str,
+    curated_path: str,
+    spec: EtlSpec,
+    params: EtlParams,
+    persisted: _Persisted,
+    not_after: datetime,
 ) -> tuple[DataFrame, _Counts]:
     """Read, parse and validate; write the quarantine; check that every record is clean or quarantined."""
     _step(f"reading {params.raw_format} from {raw_path}")
@@ -151,7 +179,7 @@ def _validate(
     rows_in = raw.count()  # an independent count of the input, to check the accounting against
 
     _step("parsing and validating")
-    validated = validate_records(parse_records(raw, spec, params.raw_format), spec)
+    validated = validate_records(parse_records(raw, spec, params.raw_format), spec, not_after)
     # Cache only what the next steps read: the raw text and the file name only for quarantined records
     # (on 10^6 events the raw lines of the clean records would be most of the cached bytes).
     quarantined = F.col(REASON_COLUMN).isNotNull()
@@ -165,7 +193,7 @@ def _validate(
         )
     )
     by_reason = {row[REASON_COLUMN]: int(row["count"]) for row in validated.groupBy(REASON_COLUMN).count().collect()}
-    counts = _Counts(rows_in, by_reason.pop(None, 0), by_reason)
+    counts = _Counts(rows_in, by_reason.pop(None, 0), by_reason, not_after)
     check_accounting(rows_in, counts.rows_clean, counts.rows_quarantined)
     if counts.rows_clean == 0:
         raise ValueError(f"{raw_path}: no clean records ({counts.rows_quarantined} quarantined): nothing to prepare")
@@ -185,6 +213,13 @@ def _fit_and_apply(base: DataFrame, spec: EtlSpec, params: EtlParams) -> tuple[D
     bin_fit = fit_bins(_train(imputed), spec, params.n_bins)
     # Not cached: everything after `base` is per-row arithmetic, cheaper to recompute than to keep.
     return apply_bins(imputed, bin_fit), _Fits(outlier_fits, imputation_fits, bin_fit)
+
+
+def _rows_and_positives(df: DataFrame, spec: EtlSpec) -> dict[str, tuple[int, int]]:
+    """Split -> (rows, positives)."""
+    positive = (F.col(spec.label) == F.lit(spec.positive_class)).cast("int")
+    rows = df.groupBy(SPLIT_COLUMN).agg(F.count(F.lit(1)).alias("n"), F.sum(positive).alias("p")).collect()
+    return {r[SPLIT_COLUMN]: (int(r["n"]), int(r["p"] or 0)) for r in rows}
 
 
 def _split_statistics(prepared: DataFrame, spec: EtlSpec, bins: BinFit | None) -> dict[str, dict[str, Any]]:
@@ -262,6 +297,7 @@ class _Counts:
     rows_in: int
     rows_clean: int
     by_reason: Mapping[str | None, int]
+    not_after: datetime  # the future_time rule's limit: the run's start plus the tolerance
 
     @property
     def rows_quarantined(self) -> int:
@@ -312,6 +348,9 @@ def _report(
             "rows": counts.rows_quarantined,
             "by_reason": dict(sorted((str(k), v) for k, v in counts.by_reason.items())),
             "path": _join(curated_path, QUARANTINE_PREFIX),
+            "event_time_not_after": counts.not_after.astimezone(UTC).isoformat(timespec="milliseconds"),
+            "ranges": {c.name: [c.minimum, c.maximum] for c in spec.columns if (c.minimum, c.maximum) != (None, None)},
+            "duplicates": "per event id the record with the smallest sha256 of its stripped raw text survives",
         },
         "split": {
             "method": "crc32('<split_seed>:<event_id>') / 2^32 against the cumulative fractions",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
@@ -27,6 +28,8 @@ from ml_constructs.glue_etl.runtime.contract import (
     REASON_COLUMN,
     SOURCE_FILE_COLUMN,
     SPLIT_COLUMN,
+    SPLITS,
+    ColumnSpec,
     EtlSpec,
     bin_name,
     csv_columns,
@@ -39,6 +42,7 @@ from ml_constructs.glue_etl.runtime.contract import (
 from ml_constructs.glue_etl.runtime.fitting import BinFit, ImputationFit, OutlierFit, imputed_value
 
 _UNPARSABLE = "_unparsable"
+_BLANK = r"^\s*$"  # Java regex: empty or only space, \t, \n, \x0B, \f, \r
 _EMPTY = "_empty_record"
 _NO_SUCCESS_MARKER = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
 
@@ -79,7 +83,9 @@ def read_raw(spark: SparkSession, raw_path: str, raw_format: str) -> DataFrame:
     """Read the raw zone as Firehose writes it, keeping the ``dt`` partition and the source file name.
 
     - ``json``: GZIP JSON Lines. Read as *text*, one row per line, so that a line that is not valid JSON
-      is still a row (a JSON reader could drop or mangle it); ``parse_records`` parses it.
+      is still a row (a JSON reader could drop or mangle it); ``parse_records`` parses it. Lines end at
+      ``\n`` only (``lineSep``): Spark's default also splits at ``\r`` and ``\r\n``, which would cut a record
+      holding a raw carriage return in two, while the producer and Firehose delimit records with ``\n``.
     - ``parquet``: Firehose's record format conversion output, with the schema's columns and types.
 
     ``dt`` comes from the ``dt=YYYY-MM-DD`` directories (Spark's partition discovery; ``basePath`` keeps it
@@ -88,7 +94,7 @@ def read_raw(spark: SparkSession, raw_path: str, raw_format: str) -> DataFrame:
     if raw_format not in RAW_FORMATS:
         raise ValueError(f"raw_format={raw_format!r}, allowed: {list(RAW_FORMATS)}")
     reader = spark.read.option("basePath", raw_path)
-    df = reader.text(raw_path) if raw_format == "json" else reader.parquet(raw_path)
+    df = reader.option("lineSep", "\n").text(raw_path) if raw_format == "json" else reader.parquet(raw_path)
     if PARTITION_COLUMN not in df.columns:
         raise ValueError(f"{raw_path}: no Hive-style '{PARTITION_COLUMN}=YYYY-MM-DD' directories found")
     return df.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string")).withColumn(
@@ -138,7 +144,7 @@ def _parse_json(raw: DataFrame, spec: EtlSpec) -> DataFrame:
         line.alias(RAW_RECORD_COLUMN),
         F.col(SOURCE_FILE_COLUMN),
         F.col(PARTITION_COLUMN),
-        (F.trim(line) == "").alias(_EMPTY),
+        line.rlike(_BLANK).alias(_EMPTY),  # whitespace only, a stray \r included (trim() strips spaces only)
         wrapped.alias("_strings"),
         F.from_json(line, typed_schema).alias("_typed"),
     )
@@ -189,14 +195,17 @@ def _parse_parquet(raw: DataFrame, spec: EtlSpec) -> DataFrame:
     return raw.select(*selected)
 
 
-def quarantine_reason(spec: EtlSpec) -> Column:
+def quarantine_reason(spec: EtlSpec, not_after: datetime | None = None) -> Column:
     """The first problem of a parsed record, or null. One reason per record, checked in this order:
 
     ``empty_record``, ``unparsable_json``, then field by field in schema order: ``missing:<field>`` (null in
     a non-nullable field), ``wrong_type:<field>`` / ``bad_timestamp:<field>`` (present but not of the
     field's type), ``not_allowed:<field>`` (a categorical or ordinal value outside the schema's allowed
-    values), ``invalid_label:<field>`` (a label other than 0/1). Unknown extra keys are ignored (the
-    schema grows by appending fields, and old jobs must keep reading new records).
+    values), ``invalid_label:<field>`` (a label other than 0/1), then the plausibility rules:
+    ``blank:<field>`` (an id that is empty or whitespace only), ``out_of_range:<field>`` (a numeric value
+    outside the column's ``minimum``/``maximum``) and ``future_time:<field>`` (an event time after
+    ``not_after``; None skips that rule). Unknown extra keys are ignored (the schema grows by appending
+    fields, and old jobs must keep reading new records).
     """
     checks = [F.when(F.col(_EMPTY), F.lit("empty_record")), F.when(F.col(_UNPARSABLE), F.lit("unparsable_json"))]
     for c in spec.columns:
@@ -208,23 +217,54 @@ def quarantine_reason(spec: EtlSpec) -> Column:
         if c.values and not c.is_boolean:
             reason = "invalid_label" if c.kind == "label" else "not_allowed"
             checks.append(F.when(value.isNotNull() & ~value.isin(list(c.values)), F.lit(f"{reason}:{c.name}")))
+        checks += _plausibility_checks(c, value, not_after)
     return F.coalesce(*checks)
 
 
-def validate_records(parsed: DataFrame, spec: EtlSpec) -> DataFrame:
-    """Add ``quarantine_reason`` (null = clean) to parsed records, including ``duplicate_event_id``.
+def _plausibility_checks(c: ColumnSpec, value: Column, not_after: datetime | None) -> list[Column]:
+    """Well-typed but impossible values: a blank id, a number outside its range, an event from the future."""
+    checks = []
+    if c.kind == "id":
+        checks.append(F.when(value.cast("string").rlike(_BLANK), F.lit(f"blank:{c.name}")))
+    if c.minimum is not None:
+        checks.append(F.when(value < F.lit(c.minimum), F.lit(f"out_of_range:{c.name}")))
+    if c.maximum is not None:
+        checks.append(F.when(value > F.lit(c.maximum), F.lit(f"out_of_range:{c.name}")))
+    if c.type == "timestamp" and not_after is not None:
+        checks.append(F.when(value > F.lit(not_after), F.lit(f"future_time:{c.name}")))
+    return checks
+
+
+def content_hash(raw_record: Column) -> Column:
+    """SHA-256 (hex) of a raw record without leading and trailing whitespace: what tells an exact duplicate
+    (a producer retry re-sends the same bytes) from a conflicting one. Pure-Python twin:
+    ``hashlib.sha256(line.strip()).hexdigest()`` on the line's bytes."""
+    return F.sha2(F.regexp_replace(raw_record, r"^\s+|\s+$", ""), 256)
+
+
+def validate_records(parsed: DataFrame, spec: EtlSpec, not_after: datetime | None = None) -> DataFrame:
+    """Add ``quarantine_reason`` (null = clean) to parsed records, including the two duplicate reasons.
 
     Kinesis and Firehose deliver at least once: a producer retry can store the same event twice. Among
-    otherwise clean records with the same id, the first by (raw record, source file) stays clean and the
-    others are quarantined as duplicates, so a retried event is neither counted twice nor lost.
+    otherwise clean records with the same id, one survives: the one with the smallest ``content_hash``
+    (then the smallest raw record and source file, which only matter between identical copies). The others
+    are quarantined as ``duplicate_event_id`` when their content equals the survivor's (a retry: neither
+    counted twice nor lost) and as ``conflicting_duplicate_event_id`` when it differs (two different events
+    under one id: one is kept, the other can be inspected). The rule reads the records' content only, never
+    the file they came in, so the survivor is the same however the raw zone is cut into files.
     """
-    first = quarantine_reason(spec)
-    staged = parsed.withColumn("_first_reason", first)
-    window = Window.partitionBy(F.col(spec.id_column), F.col("_first_reason").isNull()).orderBy(
-        RAW_RECORD_COLUMN, SOURCE_FILE_COLUMN
+    staged = parsed.withColumn("_first_reason", quarantine_reason(spec, not_after)).withColumn(
+        "_hash", content_hash(F.col(RAW_RECORD_COLUMN))
     )
-    duplicate = F.when(F.col("_first_reason").isNull() & (F.row_number().over(window) > 1), F.lit("duplicate_event_id"))
-    return staged.withColumn(REASON_COLUMN, F.coalesce(F.col("_first_reason"), duplicate)).drop("_first_reason")
+    window = Window.partitionBy(F.col(spec.id_column), F.col("_first_reason").isNull()).orderBy(
+        "_hash", RAW_RECORD_COLUMN, SOURCE_FILE_COLUMN
+    )
+    later = F.col("_first_reason").isNull() & (F.row_number().over(window) > 1)
+    same = F.col("_hash") == F.first("_hash").over(window)
+    duplicate = F.when(later, F.when(same, F.lit("duplicate_event_id")).otherwise("conflicting_duplicate_event_id"))
+    return staged.withColumn(REASON_COLUMN, F.coalesce(F.col("_first_reason"), duplicate)).drop(
+        "_first_reason", "_hash"
+    )
 
 
 def clean_records(validated: DataFrame, spec: EtlSpec) -> DataFrame:
@@ -245,6 +285,27 @@ def check_accounting(rows_in: int, rows_clean: int, rows_quarantined: int) -> No
         raise EtlInvariantError(
             f"records do not balance: rows_in={rows_in} != rows_clean={rows_clean} + "
             f"rows_quarantined={rows_quarantined}"
+        )
+
+
+class TooFewPositivesError(ValueError):
+    """A split holds fewer positives than ``min_positives``: nothing is written for training."""
+
+
+def check_positives(positives: Mapping[str, int], minimum: int, spec: EtlSpec, test_fraction: float) -> None:
+    """Fail with one line when train, validation or a non-empty test split has fewer than ``minimum`` positives.
+
+    Checked on the splits before rebalancing (oversampling copies positives, it cannot create information)
+    and before any output a training job reads is written.
+    """
+    checked = [s for s in SPLITS if s != "test" or test_fraction > 0]
+    short = {s: positives.get(s, 0) for s in checked if positives.get(s, 0) < minimum}
+    if short:
+        found = ", ".join(f"{s}={positives.get(s, 0)}" for s in checked)
+        raise TooFewPositivesError(
+            f"too few positives ({spec.label}={spec.positive_class}) to train and evaluate: {found}; "
+            f"--min_positives={minimum} needs at least {minimum} in each of {', '.join(checked)} "
+            "(send more events, or lower etl.min_positives_per_split)"
         )
 
 
