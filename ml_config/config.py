@@ -766,6 +766,12 @@ class ServingSettings(_Section):
         "unset: no guard). Sandbox default 8, production unset.",
     )
 
+    @field_validator("idle_hours", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        # `-c serving.idle_hours=` (or none/off) turns the guard off, as an unset key does
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
+
     @model_validator(mode="after")
     def _capacity(self) -> ServingSettings:
         if self.min_capacity > self.max_capacity:
