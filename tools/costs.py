@@ -628,7 +628,7 @@ def alerts_lines(config: AppConfig) -> list[Line]:
                 "alerts",
                 f"AWS Budgets cost budget ({config.budget.monthly_limit_usd} USD a month, 3 notifications)",
                 "1",
-                "no charge for a budget without actions (AWS Budgets pricing)",
+                "free among the account's first two budgets (AWS Budgets pricing; more, or with actions: per day)",
                 count=1,
             )
         )
