@@ -331,7 +331,8 @@ def _scaling_target(p: dict[str, Any]) -> dict[str, str]:
 
 #: What CloudFormation does on delete, per emulated type (``cdk destroy`` in the local server). Types missing here
 #: leave nothing to delete (the catalog encryption setting, which AWS also keeps; recorded-only types; topic and
-#: queue policies and egress rules, which go with their topic, queue and group; Athena named queries: moto has no delete).
+#: queue policies and egress rules, which go with their topic, queue and group; Athena named queries: moto has no
+#: delete).
 #: RETAIN resources are never deleted (moto skips them, as CloudFormation does).
 _DELETES: dict[str, Callable[[Any, dict[str, Any], dict[str, str]], Any]] = {
     "AWS::KinesisFirehose::DeliveryStream": lambda c, p, a: c.delete_delivery_stream(DeliveryStreamName=a["Ref"]),
