@@ -42,11 +42,27 @@ def test_the_plan_is_what_the_serving_stack_deploys(sandbox):
     assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == serving.target_invocations_per_instance
 
 
+class Scaling:
+    """Application Auto Scaling as far as the restore uses it: what was registered and put. (moto's backend for it
+    imports its EC2 backend, seconds of loading for two calls whose arguments are the point here.)"""
+
+    def __init__(self) -> None:
+        self.targets: list[dict] = []
+        self.policies: list[dict] = []
+
+    def register_scalable_target(self, **target: object) -> None:
+        self.targets.append(target)
+
+    def put_scaling_policy(self, **policy: object) -> None:
+        self.policies.append(policy)
+
+
 def test_guard_then_restore_brings_the_same_endpoint_back_with_its_scaling(sandbox):
     plan = sandbox_plan(sandbox, "mlspec-endpoint")
     messages: list[str] = []
+    scaling = Scaling()
     with mock_aws():
-        sagemaker, scaling = boto3.client("sagemaker"), boto3.client("application-autoscaling")
+        sagemaker = boto3.client("sagemaker")
         sagemaker.create_model(
             ModelName="model",
             ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
@@ -75,14 +91,10 @@ def test_guard_then_restore_brings_the_same_endpoint_back_with_its_scaling(sandb
         assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "config")
         tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]
         assert {t["Key"]: t["Value"] for t in tags} == {"Project": "mlspec", "Profile": "sandbox"}
-        (target,) = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
-        assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (
-            f"endpoint/mlspec-endpoint/variant/{VARIANT}",
-            plan.target["MinCapacity"],
-            plan.target["MaxCapacity"],
-        )
-        (policy,) = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
-        assert policy["PolicyName"] == plan.policies[0]["PolicyName"]
+        # registered again only once the endpoint was InService, as the stack declares it
+        assert scaling.targets == [plan.target]
+        assert scaling.targets[0]["ResourceId"] == f"endpoint/mlspec-endpoint/variant/{VARIANT}"
+        assert scaling.policies == plan.policies
         # a second restore finds the endpoint and changes nothing
         assert restore_endpoint.restore(plan, sagemaker, scaling, progress=messages.append) == "exists"
     assert messages[-1] == "endpoint mlspec-endpoint exists: nothing to restore"
@@ -93,8 +105,17 @@ def test_an_unknown_config_is_one_clear_error():
         restore_endpoint.config_name(boto3.client("sagemaker"), CONFIG_ARN)
 
 
-def test_a_missing_stack_is_one_line_and_exit_2(offline_aws, capsys):
-    with mock_aws():
-        assert restore_endpoint.main(["--prefix", "nosuch"]) == restore_endpoint.EXIT_USAGE
+def test_a_missing_stack_is_one_line_and_exit_2(monkeypatch, capsys):
+    """What CloudFormation answers for a stack that does not exist, as one line (moto's CloudFormation backend
+    would load every other backend for this one error)."""
+    from botocore.exceptions import ClientError
+
+    def no_stack(cloudformation, stack):
+        error = {"Error": {"Code": "ValidationError", "Message": f"Stack with id {stack} does not exist"}}
+        raise ClientError(error, "DescribeStackResources")
+
+    monkeypatch.setattr(restore_endpoint, "plan_of_stack", no_stack)
+    assert restore_endpoint.main(["--prefix", "nosuch"]) == restore_endpoint.EXIT_USAGE
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("restore-endpoint: cannot read the stack nosuch-serving")
+    assert "does not exist" in line
