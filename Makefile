@@ -26,7 +26,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev check-env lock upgrade synth test test-slow verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
+.PHONY: help setup setup-dev check-env lock upgrade synth test test-slow verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy restore-endpoint diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -139,6 +139,9 @@ deploy: setup ## deploy (STACKS=--all by default) to the account and region of y
 
 destroy: setup ## destroy (STACKS=--all by default); sandbox leaves nothing behind
 	$(CDK) destroy $(CDK_FLAGS) $(STACKS) $(CONTEXT)
+
+restore-endpoint: setup ## bring back the endpoint the idle-endpoint guard deleted (docs/runbook.md); PREFIX=mlspec
+	$(PY) -m tools.restore_endpoint --prefix $(or $(PREFIX),mlspec)
 
 diff: setup ## cdk diff against the deployed stacks
 	$(CDK) diff $(CDK_FLAGS) $(STACKS) $(CONTEXT)

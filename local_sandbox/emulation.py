@@ -218,6 +218,24 @@ def _bucket_policy(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
     return {"Ref": p["Bucket"]}
 
 
+def _budget(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
+    """A cost budget with its notifications (moto's Budgets API takes the amount as a string)."""
+    budget = {**p["Budget"], "BudgetName": p["Budget"].get("BudgetName", name)}
+    budget["BudgetLimit"] = {**budget["BudgetLimit"], "Amount": str(budget["BudgetLimit"]["Amount"])}
+    notifications = [
+        {**n, "Notification": {**n["Notification"], "Threshold": float(n["Notification"]["Threshold"])}}
+        for n in p.get("NotificationsWithSubscribers", [])
+    ]
+    c.create_budget(AccountId=ACCOUNT_ID, Budget=budget, NotificationsWithSubscribers=notifications)
+    return {"Ref": budget["BudgetName"]}
+
+
+def _queue_policy(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
+    for queue in p["Queues"]:
+        c.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+    return {"Ref": name}
+
+
 def _topic_policy(c: Any, p: dict[str, Any], name: str) -> dict[str, str]:
     for topic in p["Topics"]:
         c.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(p["PolicyDocument"]))
@@ -291,9 +309,11 @@ EMULATED_TYPES: tuple[Emulated, ...] = (
     Emulated("AWS::SageMaker::ModelPackageGroup", "sagemaker", "ModelPackageGroupName", _model_package_group),
     Emulated("AWS::S3::BucketPolicy", "s3", None, _bucket_policy),
     Emulated("AWS::SNS::TopicPolicy", "sns", None, _topic_policy),
+    Emulated("AWS::SQS::QueuePolicy", "sqs", None, _queue_policy),
     Emulated("AWS::EC2::SecurityGroupEgress", "ec2", None, _sg_egress),
     Emulated("AWS::Logs::LogStream", "logs", None, _log_stream),
     Emulated("AWS::SNS::Subscription", "sns", None, _subscription),
+    Emulated("AWS::Budgets::Budget", "budgets", None, _budget),
     # monitoring.engine=model_monitor (closed to new customers; moto has no monitoring-schedule API)
     Emulated(
         "AWS::SageMaker::DataQualityJobDefinition", "sagemaker", "JobDefinitionName", _data_quality_job_definition
@@ -310,8 +330,9 @@ def _scaling_target(p: dict[str, Any]) -> dict[str, str]:
 
 
 #: What CloudFormation does on delete, per emulated type (``cdk destroy`` in the local server). Types missing here
-#: leave nothing to delete (the catalog encryption setting, which AWS also keeps; recorded-only types; topic
-#: policies and egress rules, which go with their topic and group; Athena named queries: moto has no delete).
+#: leave nothing to delete (the catalog encryption setting, which AWS also keeps; recorded-only types; topic and
+#: queue policies and egress rules, which go with their topic, queue and group; Athena named queries: moto has no
+#: delete).
 #: RETAIN resources are never deleted (moto skips them, as CloudFormation does).
 _DELETES: dict[str, Callable[[Any, dict[str, Any], dict[str, str]], Any]] = {
     "AWS::KinesisFirehose::DeliveryStream": lambda c, p, a: c.delete_delivery_stream(DeliveryStreamName=a["Ref"]),
@@ -333,6 +354,7 @@ _DELETES: dict[str, Callable[[Any, dict[str, Any], dict[str, str]], Any]] = {
     "AWS::Glue::DataQualityRuleset": lambda c, p, a: _RULESETS.pop((c.meta.region_name, a["Ref"]), None),
     "AWS::Logs::LogStream": lambda c, p, a: c.delete_log_stream(logGroupName=p["LogGroupName"], logStreamName=a["Ref"]),
     "AWS::SNS::Subscription": lambda c, p, a: c.unsubscribe(SubscriptionArn=a["Ref"]),
+    "AWS::Budgets::Budget": lambda c, p, a: c.delete_budget(AccountId=ACCOUNT_ID, BudgetName=a["Ref"]),
     "AWS::SageMaker::DataQualityJobDefinition": lambda c, p, a: c.delete_data_quality_job_definition(
         JobDefinitionName=a["Ref"].rsplit("/", 1)[-1]
     ),

@@ -269,15 +269,15 @@ class _Steps:
     def detect_drift(self, prefix: str, hours: dict[str, datetime]) -> None:
         """6. The drift job, as its schedule invokes it, and the alarm on its metric."""
         with self.step(6, "drift job per hour of traffic, drift alarm evaluated, alerts topic notified"):
-            if not self.deployed.physical("serving", "AWS::Events::Rule") and self.deployed.physical(
-                "serving", "AWS::SageMaker::MonitoringSchedule"
-            ):
+            # the drift job's schedule (the serving stack also has the idle-endpoint guard's, with serving.idle_hours)
+            drift_rules = [r for r in self.deployed.physical("serving", "AWS::Events::Rule") if "-DriftSchedule" in r]
+            if not drift_rules and self.deployed.physical("serving", "AWS::SageMaker::MonitoringSchedule"):
                 raise NotEmulatedError(
                     "monitoring.engine=model_monitor: its schedule runs SageMaker's Model Monitor analyzer "
                     "container, which the local sandbox does not emulate (steps 1-5 ran); run locally with the "
                     "default engine, drift"
                 )
-            rule = self.deployed.one("serving", "AWS::Events::Rule")
+            (rule,) = drift_rules
             target = self.aws.client("events").list_targets_by_rule(Rule=rule)["Targets"][0]
             event = json.loads(target["Input"])
             drift_alarm = self._drift_alarm()
@@ -292,7 +292,7 @@ class _Steps:
         """The serving stack's alarm on the drift job's ``ViolationCount`` metric."""
         alarm_names = self.deployed.physical("serving", "AWS::CloudWatch::Alarm")
         described = self.aws.client("cloudwatch").describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
-        return next(a["AlarmName"] for a in described if a["MetricName"] == "ViolationCount")
+        return next(a["AlarmName"] for a in described if a.get("MetricName") == "ViolationCount")
 
     def _subscribe_inbox(self, sqs: Any, prefix: str) -> str:
         """An SQS queue subscribed to the alerts topic, collecting its messages; returns the queue's URL."""

@@ -771,6 +771,20 @@ class ServingSettings(_Section):
     latency_alarm_ms: Int = Field(
         500, ge=1, le=60_000, description="Alarm when the average model latency exceeds this, in milliseconds."
     )
+    idle_hours: Int | None = Field(
+        None,
+        ge=1,
+        le=168,
+        description="Idle-endpoint guard: after this many hours without an invocation the endpoint is deleted (its "
+        "model and config stay; docs/runbook.md says how to restore it) and the alerts topic told once (1-168; "
+        "unset: no guard). Sandbox default 8, production unset.",
+    )
+
+    @field_validator("idle_hours", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        # `-c serving.idle_hours=` (or none/off) turns the guard off, as an unset key does
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
 
     @model_validator(mode="after")
     def _capacity(self) -> ServingSettings:
@@ -813,6 +827,34 @@ class MonitoringSettings(_Section):
         le=1,
         description="A feature drifts when the distance between its baseline and current distributions (the "
         "largest gap between the two CDFs, 0-1) exceeds this.",
+    )
+
+
+class BudgetSettings(_Section):
+    """A monthly AWS Budgets cost budget for the account, notifying the alerts topic (docs/runbook.md)."""
+
+    enabled: bool = Field(
+        False,
+        description="Create the budget (an account-wide view of cost: it counts everything the account spends, "
+        "not only this app). Sandbox default on, production default off (an organisation usually budgets there).",
+    )
+    monthly_limit_usd: Int = Field(
+        50,
+        ge=1,
+        le=1_000_000,
+        description="The budget's monthly limit in USD (1-1,000,000): alerts at 80% and 100% of actual cost and at "
+        "100% of forecast cost.",
+    )
+
+
+class FunctionSettings(_Section):
+    """Settings shared by the scheduled Lambda functions (drift job, idle-endpoint guard)."""
+
+    reserve_concurrency: bool = Field(
+        False,
+        description="Reserve one concurrent execution for each scheduled function (one run at a time, and never "
+        "starved by other functions). Off in the sandbox: Lambda keeps 100 unreserved, so an account whose "
+        "concurrency quota is 10 (new accounts often are) fails the deploy. Production default on.",
     )
 
 
@@ -878,6 +920,8 @@ class AppConfig(_Section):
     training: TrainingSettings = TrainingSettings()
     serving: ServingSettings = ServingSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    budget: BudgetSettings = BudgetSettings()
+    functions: FunctionSettings = FunctionSettings()
     synth: SynthSettings = SynthSettings()
 
     @model_validator(mode="after")
@@ -937,6 +981,9 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "lake.access_logs.expiration_days": 30,
         "lake.query_results.expiration_days": 7,
         "logs.retention_days": 14,
+        # No surprise bill: a budget on the account, and an endpoint nobody calls is deleted after 8 hours.
+        "budget.enabled": True,
+        "serving.idle_hours": 8,
     },
     Profile.PRODUCTION: {
         # Data outlives the stack; raw is write-once for the lock period; results are kept a quarter.
@@ -959,6 +1006,7 @@ PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
         "serving.max_capacity": 4,
         "etl.max_retries": 1,
         "etl.timeout_minutes": 180,
+        "functions.reserve_concurrency": True,
     },
 }
 

@@ -64,7 +64,7 @@ class _TagProviders:
 DESCRIPTIONS = {
     "data-lake": "ML specialty reference: S3 data lake (zones, SSE-KMS, lifecycle) and its KMS key",
     "network": "ML specialty reference: isolated VPC with an S3 gateway endpoint for the SageMaker jobs",
-    "alerts": "ML specialty reference: the KMS-encrypted SNS topic every alarm notifies",
+    "alerts": "ML specialty reference: the KMS-encrypted SNS topic every alarm notifies, and the cost budget",
     "streaming": "ML specialty reference: Kinesis Data Streams -> Firehose -> raw zone, raw table, alarms",
     "glue-etl": "ML specialty reference: Glue crawlers, the ETL job (raw -> curated), Athena, data quality",
     "serving": "ML specialty reference: real-time endpoint with data capture and autoscaling",
@@ -115,7 +115,7 @@ def build_app(
         lake=lake,
         removal_policy=removal_policy(config.lake.removal_policy),
     )
-    alerts = AlertsStack(**named("alerts"), settings=config.alerts, lake=lake)
+    alerts = AlertsStack(**named("alerts"), settings=config.alerts, lake=lake, budget=config.budget, tags=tags)
     streaming = StreamingStack(**named("streaming"), config=config, lake=lake, alerts=alerts.alerts.topic)
     glue_etl = GlueEtlStack(**named("glue-etl"), config=config, lake=lake)
     # the raw crawler adds partitions to the raw table the streaming stack owns

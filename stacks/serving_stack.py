@@ -14,6 +14,7 @@ from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.monitoring.construct import DriftMonitor
 from ml_constructs.monitoring.model_monitor import ModelMonitorSchedule
 from ml_constructs.serving.construct import RealTimeEndpoint
+from ml_constructs.serving.idle_guard import IdleEndpointGuard
 from sagemaker_images.resolve import model_monitor_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
 from stacks.mapping import etl_feature_columns, removal_policy
@@ -34,6 +35,7 @@ class ServingStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         serving, monitoring = config.serving, config.monitoring
+        reserved = 1 if config.functions.reserve_concurrency else None  # one run at a time of each scheduled function
         self.endpoint = RealTimeEndpoint(
             self,
             "Serving",
@@ -80,6 +82,20 @@ class ServingStack(cdk.Stack):
                 window_hours=monitoring.window_hours,
                 distance_threshold=monitoring.distance_threshold,
                 namespace=f"{config.prefix}/drift",
+                log_retention=log_retention(config.logs.retention_days),
+                removal_policy=removal_policy(config.lake.removal_policy),
+                reserved_concurrency=reserved,
+            )
+        if serving.idle_hours is not None:
+            self.idle_guard = IdleEndpointGuard(
+                self,
+                "IdleGuard",
+                endpoint_name=endpoint_name,
+                endpoint_arn=self.endpoint.endpoint.ref,
+                alerts=alerts.alerts.topic,
+                key=lake.key,
+                idle_hours=serving.idle_hours,
+                reserved_concurrency=reserved,
                 log_retention=log_retention(config.logs.retention_days),
                 removal_policy=removal_policy(config.lake.removal_policy),
             )

@@ -346,6 +346,16 @@ TARGET_TRACKING_ALARMS = 2
 #: 5XX errors and latency; ml_constructs.monitoring: one violations alarm, or one per feature for Model Monitor).
 STREAMING_BASE_ALARMS = 3
 SERVING_ALARMS = 2
+#: ml_constructs.training.alarms: failed, timed-out and aborted executions.
+WORKFLOW_ALARMS = 3
+#: ml_constructs.failures, for each scheduled function (drift job, idle guard): the dead-letter queue's alarm, the
+#: errors alarm, and the heartbeat, a metric-math alarm over two metrics (Invocations, Errors), billed per metric.
+FUNCTION_FAILURE_ALARM_METRICS = 4
+#: ml_constructs.serving.idle_guard.IdleEndpointGuard: hourly, 256 MB; its dead-letter queue (SQS) bills per request
+#: only and stays empty while the guard works.
+GUARD_RUNS_PER_MONTH = HOURS_PER_MONTH
+GUARD_MEMORY_GB = 0.25
+ASSUMED_GUARD_SECONDS = 1
 #: Glue worker types -> DPU per worker (ml_config.config.WorkerType).
 DPU_PER_WORKER = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 
@@ -603,7 +613,7 @@ def network_lines(config: AppConfig) -> list[Line]:
 
 
 def alerts_lines(config: AppConfig) -> list[Line]:
-    return [
+    lines = [
         Line(
             "alerts",
             "SNS topic" + (" and e-mail subscription" if config.alerts.email else ""),
@@ -612,6 +622,17 @@ def alerts_lines(config: AppConfig) -> list[Line]:
             count=1,
         )
     ]
+    if config.budget.enabled:
+        lines.append(
+            Line(
+                "alerts",
+                f"AWS Budgets cost budget ({config.budget.monthly_limit_usd} USD a month, 3 notifications)",
+                "1",
+                "free among the account's first two budgets (AWS Budgets pricing; more, or with actions: per day)",
+                count=1,
+            )
+        )
+    return lines
 
 
 def _provisioned_stream_lines(stack: str, shards: int, retention_hours: int) -> list[Line]:
@@ -860,8 +881,47 @@ def training_lines(config: AppConfig) -> list[Line]:
             count=runs,
         ),
         _log_groups(stack, 2, config.logs.retention_days, "workflow and evaluation log groups"),
+        _alarms(stack, WORKFLOW_ALARMS, "failed, timed-out, aborted executions"),
     ]
     return lines
+
+
+def guard_lines(config: AppConfig) -> list[Line]:
+    """The idle-endpoint guard: what it costs (an hourly Lambda run) and what it saves: an endpoint nobody calls
+    bills ``idle_hours`` (at most one hour more: the guard looks hourly) instead of every hour until someone
+    notices."""
+    s = config.serving
+    if s.idle_hours is None:
+        return []
+    hourly = s.instance_count * sagemaker_price("hosting", s.instance_type)
+    per_run = (
+        ASSUMED_GUARD_SECONDS * GUARD_MEMORY_GB * price("lambda.arm_gb_second") + price("lambda.requests") / 1_000_000
+    )
+    return [
+        Line(
+            "serving",
+            "idle-endpoint guard (Lambda, arm64, hourly)",
+            f"{GUARD_RUNS_PER_MONTH} runs/month x {ASSUMED_GUARD_SECONDS} s x {GUARD_MEMORY_GB:g} GB",
+            f"{_exact(price('lambda.arm_gb_second'))} per GB-second + {_rate('lambda.requests')}",
+            monthly=GUARD_RUNS_PER_MONTH * per_run,
+            per_use=per_run,
+            per="run",
+            count=GUARD_RUNS_PER_MONTH,
+            prices=("lambda.arm_gb_second", "lambda.requests"),
+        ),
+        Line(
+            "serving",
+            f"an endpoint left unused, with the guard (serving.idle_hours={s.idle_hours}): deleted after "
+            f"{s.idle_hours}-{s.idle_hours + 1} h; without it {_usd(hourly * 24)} a day, "
+            f"{_usd(hourly * HOURS_PER_MONTH)} a month",
+            f"{s.instance_count} instance(s) x {s.idle_hours + 1} h at most",
+            f"{_exact(sagemaker_price('hosting', s.instance_type))} per instance-hour",
+            per_use=hourly * (s.idle_hours + 1),
+            per="endpoint left unused (then $0 until it is restored)",
+            count=s.instance_count,
+            prices=(f"sagemaker.hosting.{s.instance_type}",),
+        ),
+    ]
 
 
 def serving_lines(config: AppConfig) -> list[Line]:
@@ -920,8 +980,14 @@ def serving_lines(config: AppConfig) -> list[Line]:
                 prices=(f"sagemaker.processing.{MODEL_MONITOR_INSTANCE}",),
             )
         )
-    alarms = SERVING_ALARMS + monitor_alarms + TARGET_TRACKING_ALARMS
-    lines.append(_alarms(stack, alarms, "5XX, latency, drift, 2 from target tracking"))
+    drift_job_alarms = FUNCTION_FAILURE_ALARM_METRICS if m.engine is MonitoringEngine.DRIFT else 0
+    guard_alarms = FUNCTION_FAILURE_ALARM_METRICS if s.idle_hours is not None else 0
+    alarms = SERVING_ALARMS + monitor_alarms + TARGET_TRACKING_ALARMS + drift_job_alarms + guard_alarms
+    what = "5XX, latency, drift, 2 from target tracking"
+    what += ", the drift job's failures" if drift_job_alarms else ""
+    what += ", the guard's failures" if guard_alarms else ""
+    lines.append(_alarms(stack, alarms, what))
+    lines += guard_lines(config)
     lines.append(
         Line(
             stack,

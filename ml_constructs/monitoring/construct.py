@@ -1,10 +1,15 @@
-"""DriftMonitor: the endpoint's drift job, a Lambda function an EventBridge schedule runs every window, and the
-alarm on the violations it counts.
+"""DriftMonitor: the endpoint's drift job, a Lambda function an EventBridge schedule runs every window, the
+alarm on the violations it counts, and the job's own failure alarms.
 
 Every ``window_hours`` the job reads the capture files of the last window, compares them with the training
 baseline (Model Monitor's ``statistics.json`` and ``constraints.json``), writes ``constraint_violations.json`` and
 ``statistics.json`` under ``monitoring/`` and puts per-feature drift metrics; the ``ViolationCount`` alarm notifies
 the alerts topic. It works in any account (Amazon SageMaker Model Monitor is closed to new customers).
+
+A crash must not read as "no drift": an event that fails every attempt lands in a dead-letter queue (alarmed),
+any error alarms, and a heartbeat alarms when two windows pass without a successful run (``failures.py``). The
+violations alarm treats missing data as missing: a window without a report leaves it in INSUFFICIENT_DATA, never
+OK.
 
 The caller controls the endpoint, the window, the drift threshold, the metric namespace and the log retention.
 Fixed: the code (``runtime/``, shipped whole), the lake prefixes it reads and writes, the KMS key used only
@@ -29,6 +34,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, key_through, notify
+from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
 from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
 from ml_constructs.nag import (
     LAMBDA_RELIABILITY_PACKS,
@@ -48,7 +54,8 @@ class DriftMonitor(Construct):
     """The drift job of ``endpoint_name``: every ``window_hours`` it compares the window's captured requests under
     ``capture_prefix`` with the baseline under ``baseline_prefix`` of ``artifacts``; a feature drifts when its
     distance exceeds ``distance_threshold`` (None: the baseline constraints' own threshold). Metrics go to
-    ``namespace`` (default ``<stack name>/drift``)."""
+    ``namespace`` (default ``<stack name>/drift``). ``reserved_concurrency``: reserve that many concurrent runs
+    (None: none; an account whose concurrency quota is below 110, as new accounts' often is, cannot reserve any)."""
 
     def __init__(
         self,
@@ -66,6 +73,7 @@ class DriftMonitor(Construct):
         baseline_prefix: str = BASELINE_PREFIX,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not 1 <= window_hours <= MAX_WINDOW_HOURS:
@@ -74,6 +82,7 @@ class DriftMonitor(Construct):
         ledger = WildcardLedger()
         log_group = encrypted_log_group(self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy)
         role = self._role(artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger)
+        self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
         self.function = lambda_.Function(
             self,
             "Job",
@@ -87,6 +96,8 @@ class DriftMonitor(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            dead_letter_queue=self.dead_letters,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         ledger.acknowledge(
             "Objects under the capture/, baselines/ and monitoring/ prefixes of the artifacts bucket (SageMaker names "
@@ -116,20 +127,20 @@ class DriftMonitor(Construct):
             ],
         )
         self.alarm = self._violations_alarm(endpoint_name, namespace, window_hours, alerts)
-        self._acknowledge(role)
+        what = "Drift job"
+        self.failure_alarms = {
+            "DeadLetters": dead_letter_alarm(self, self.dead_letters, alerts, what),
+            "Errors": errors_alarm(self, self.function, alerts, what),
+            "Heartbeat": heartbeat_alarm(self, self.function, alerts, cdk.Duration.hours(window_hours), what),
+        }
+        self._acknowledge(role, reserved=reserved_concurrency is not None)
 
-    def _acknowledge(self, role: iam.Role) -> None:
+    def _acknowledge(self, role: iam.Role, *, reserved: bool) -> None:
         """The conformance packs' findings on the job and its role, one resource at a time."""
         acknowledge_grant_policy(role)
         job = self.function.node.default_child
-        acknowledge_packs(
-            job,
-            "LambdaDLQ",
-            "The schedule's event names no window end: the job analyses the hours before it runs, so a dead-lettered "
-            "event replayed later would analyse another window; a missed window is rerun with end_time (runbook).",
-            LAMBDA_RELIABILITY_PACKS,
-        )
-        acknowledge_packs(job, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
+        if not reserved:
+            acknowledge_packs(job, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
         acknowledge_packs(
             job,
             "LambdaInsideVPC",
@@ -186,7 +197,9 @@ class DriftMonitor(Construct):
     def _violations_alarm(
         self, endpoint_name: str, namespace: str, window_hours: int, alerts: sns.ITopic
     ) -> cloudwatch.Alarm:
-        """Any violation in a window (the job's ``ViolationCount``) alarms; the alerts topic hears both ways."""
+        """Any violation in a window (the job's ``ViolationCount``) alarms; the alerts topic hears both ways. No data
+        (no traffic in the window, or a job that did not finish) is missing, not "no violation": the alarm keeps
+        its state and goes to INSUFFICIENT_DATA, while the heartbeat alarm says why."""
         alarm = cloudwatch.Alarm(
             self,
             "ViolationsAlarm",
@@ -200,7 +213,7 @@ class DriftMonitor(Construct):
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
             alarm_description="The captured traffic violates the training baseline's constraints (drift, "
             "missing values or type changes): see the constraint_violations.json of the window",
         )

@@ -4,6 +4,7 @@
           -> QualityGate  pass -> Register -> [TestTransform] -> [roll the endpoint] -> Handover -> Done
                           fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
     any task error -> NotifyFailure (SNS) -> Failed
+    any failed, timed-out or aborted execution -> an alarm (SNS), for what no Catch sees (``alarms.py``)
 
 The caller controls the jobs (instances, runtime, hyperparameters, tuning), the gate, the schedule, the tags
 of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets with network
@@ -42,6 +43,7 @@ from ml_constructs.nag import (
     acknowledge_packs,
 )
 from ml_constructs.training import permissions
+from ml_constructs.training.alarms import workflow_alarms
 from ml_constructs.training.states import Jobs, WorkflowStates
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -175,6 +177,7 @@ class TrainingPipeline(Construct):
         )
         permissions.grant_workflow(self.state_machine, workflow, ledger)
         permissions.acknowledge(ledger, job_prefix)
+        self.alarms = workflow_alarms(self, self.state_machine, alerts)
         self._acknowledge_packs()
 
     def _acknowledge_packs(self) -> None:

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
+from ml_constructs.alerts.budget import CostBudget
 from ml_constructs.alerts.construct import AlertTopic
 
 #: Alarms of the stack's account and region, in the stack's partition (never a literal "arn:aws:").
@@ -102,3 +103,86 @@ def test_an_email_address_is_subscribed(stack):
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": {"Ref": topic}}
     )
+
+
+def budget(stack: cdk.Stack, **props) -> Template:
+    key = kms.Key(stack, "Key")
+    CostBudget(stack, "Budget", topic=AlertTopic(stack, "Alerts", key=key).topic, key=key, **props)
+    return Template.from_stack(stack)
+
+
+def test_the_budget_is_monthly_in_usd_and_notifies_the_topic_three_times(stack):
+    """Forecast above 100% (early warning), actual above 80% and above 100%, each to the alerts topic."""
+    template = budget(stack, monthly_limit_usd=25, tags={"Project": "mlspec"})
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    (resource,) = template.find_resources("AWS::Budgets::Budget").values()
+    props = resource["Properties"]
+    assert props["Budget"] == {
+        "BudgetLimit": {"Amount": 25, "Unit": "USD"},
+        "BudgetType": "COST",
+        "TimeUnit": "MONTHLY",
+    }
+    notifications = [
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"], n["Notification"]["ThresholdType"])
+        for n in props["NotificationsWithSubscribers"]
+    ]
+    assert notifications == [
+        ("FORECASTED", 100, "PERCENTAGE"),
+        ("ACTUAL", 80, "PERCENTAGE"),
+        ("ACTUAL", 100, "PERCENTAGE"),
+    ]
+    assert all(n["Notification"]["ComparisonOperator"] == "GREATER_THAN" for n in props["NotificationsWithSubscribers"])
+    assert all(
+        n["Subscribers"] == [{"Address": {"Ref": topic}, "SubscriptionType": "SNS"}]
+        for n in props["NotificationsWithSubscribers"]
+    )
+    assert props["ResourceTags"] == [{"Key": "Project", "Value": "mlspec"}]
+    assert any(d.startswith("AlertsTopicPolicy") for d in resource["DependsOn"])  # Budgets checks the policy on create
+
+
+def test_budgets_of_this_account_may_publish_and_use_the_key(stack):
+    template = budget(stack, monthly_limit_usd=10)
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statement = next(
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "AllowBudgetsOfThisAccountToPublish"
+    )
+    assert statement["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        # budget ARNs have no region
+        "ArnLike": {
+            "aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":budgets::123456789012:*"]]}
+        },
+    }
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        Match.object_like(
+            {
+                "KeyPolicy": Match.object_like(
+                    {
+                        "Statement": Match.array_with(
+                            [
+                                Match.object_like(
+                                    {
+                                        "Sid": "AllowBudgetsToPublishToEncryptedTopics",
+                                        "Principal": {"Service": "budgets.amazonaws.com"},
+                                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                    }
+                                )
+                            ]
+                        )
+                    }
+                )
+            }
+        ),
+    )
+
+
+def test_a_budget_below_one_dollar_is_refused(stack):
+    import pytest
+
+    with pytest.raises(ValueError, match="at least 1 USD"):
+        budget(stack, monthly_limit_usd=0)

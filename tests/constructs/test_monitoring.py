@@ -112,7 +112,8 @@ def test_the_violations_alarm_watches_one_window_and_notifies_both_ways(stack):
                 "Threshold": 1,
                 "EvaluationPeriods": 1,
                 "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
+                # a window without a report (no traffic, or a job that crashed) is missing, never "no violation"
+                "TreatMissingData": "missing",
                 "AlarmActions": topic,
                 "OKActions": topic,
             }
@@ -255,3 +256,87 @@ def test_model_monitor_default_threshold(stack):
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["Threshold"] == 0.1
         assert "OKActions" not in alarm["Properties"]  # one notification per drift, not per recovery
+
+
+def alarms_by_id(template: Template) -> dict[str, dict]:
+    """The alarms' properties by the start of their logical id (``DriftHeartbeatAlarm...`` -> ``DriftHeartbeat``)."""
+    return {k.split("Alarm")[0]: v["Properties"] for k, v in template.find_resources("AWS::CloudWatch::Alarm").items()}
+
+
+def test_a_failing_drift_job_is_heard_dead_letters_errors_and_heartbeat(stack):
+    """A crash must not look like a healthy job with no drift: failed events land in an encrypted, TLS-only queue
+    that alarms; any error alarms; two windows without a successful run alarm (missing data breaching)."""
+    template = drift(stack, window_hours=6)
+    (queue_id, queue), (topic_id,) = only_item(template, "AWS::SQS::Queue"), template.find_resources("AWS::SNS::Topic")
+    assert queue["Properties"] == {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        Match.object_like({"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": [queue_id, "Arn"]}}}),
+    )
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        Match.object_like(
+            {
+                "PolicyDocument": {
+                    "Statement": [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+                    ],
+                    "Version": "2012-10-17",
+                }
+            }
+        ),
+    )
+    alarms = alarms_by_id(template)
+    topic = [{"Ref": topic_id}]
+    dead = alarms["DriftDeadLetter"]
+    assert (dead["MetricName"], dead["Namespace"], dead["Statistic"], dead["Period"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        "AWS/SQS",
+        "Maximum",
+        300,
+    )
+    assert (dead["Threshold"], dead["TreatMissingData"], dead["AlarmActions"], dead["OKActions"]) == (
+        1,
+        "notBreaching",
+        topic,
+        topic,
+    )
+    errors = alarms["DriftErrors"]
+    assert (errors["MetricName"], errors["Statistic"], errors["Period"], errors["Threshold"]) == (
+        "Errors",
+        "Sum",
+        300,
+        1,
+    )
+    assert (errors["TreatMissingData"], errors["AlarmActions"]) == ("notBreaching", topic)
+    heartbeat = alarms["DriftHeartbeat"]
+    # successes per window = Invocations - Errors, one 6-hour window each, below 1 in 2 windows in a row
+    expression = next(m for m in heartbeat["Metrics"] if "Expression" in m)
+    assert expression["Expression"] == "invocations - FILL(errors, 0)"
+    assert sorted(m["MetricStat"]["Metric"]["MetricName"] for m in heartbeat["Metrics"] if "MetricStat" in m) == [
+        "Errors",
+        "Invocations",
+    ]
+    assert {m["MetricStat"]["Period"] for m in heartbeat["Metrics"] if "MetricStat" in m} == {6 * 3600}
+    assert (heartbeat["Threshold"], heartbeat["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert (heartbeat["EvaluationPeriods"], heartbeat["DatapointsToAlarm"]) == (2, 2)
+    assert heartbeat["TreatMissingData"] == "breaching"  # no run at all is the failure this alarm exists for
+    assert (heartbeat["AlarmActions"], heartbeat["OKActions"]) == (topic, topic)
+
+
+def test_the_heartbeat_of_a_weekly_window_evaluates_one_window(stack):
+    """2 x 168 h would exceed CloudWatch's 7-day evaluation range: one window."""
+    heartbeat = alarms_by_id(drift(stack, window_hours=168))["DriftHeartbeat"]
+    assert (heartbeat["EvaluationPeriods"], heartbeat["DatapointsToAlarm"]) == (1, 1)
+
+
+def test_reserved_concurrency_only_when_asked(stack):
+    template = drift(stack, reserved_concurrency=1)
+    template.has_resource_properties("AWS::Lambda::Function", Match.object_like({"ReservedConcurrentExecutions": 1}))
+    other = cdk.Stack(cdk.App(), "Other")
+    assert "ReservedConcurrentExecutions" not in only(drift(other), "AWS::Lambda::Function")["Properties"]
+
+
+def only_item(template: Template, kind: str) -> tuple[str, dict]:
+    ((logical_id, resource),) = template.find_resources(kind).items()
+    return logical_id, resource

@@ -443,3 +443,29 @@ def test_log_retention_and_removal_policy_follow_the_props(stack):
     groups = [g for k, g in template.find_resources("AWS::Logs::LogGroup").items() if k.startswith("Training")]
     assert len(groups) == 2
     assert all(g["Properties"]["RetentionInDays"] == 7 and g["DeletionPolicy"] == "Retain" for g in groups)
+
+
+def test_failed_timed_out_and_aborted_executions_each_alarm_to_the_topic(stack):
+    """What no Catch sees (States.Runtime, the execution's timeout, a stop by hand) still reaches the alerts topic:
+    one alarm per execution metric, any such execution in 5 minutes, ALARM only (an execution's end is an event)."""
+    template = pipeline(stack)
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine")
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "AWS/States"
+    }
+    assert sorted(alarms) == ["ExecutionsAborted", "ExecutionsFailed", "ExecutionsTimedOut"]
+    for alarm in alarms.values():
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+            "Sum",
+            300,
+            1,
+            1,
+        )
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"  # no execution is not a failure
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+        assert "OKActions" not in alarm

@@ -84,8 +84,11 @@ def test_alarm_counts_follow_the_constructs_choices() -> None:
     assert alarms(lines_of(SANDBOX), "streaming") == 5
     assert alarms(lines_of(PRODUCTION), "streaming") == 4  # on demand: no write-throttling alarm
     assert alarms(lines_of(SANDBOX, firehose__output_format="json"), "streaming") == 4
-    # 5XX, latency, drift violations, and the two alarms of the target-tracking policy
-    assert alarms(lines_of(SANDBOX), "serving") == 5
+    # 5XX, latency, drift violations, and the two alarms of the target-tracking policy; then, per scheduled function
+    # (drift job, and the idle guard the sandbox has), dead letters + errors + a heartbeat over two metrics = 4
+    assert alarms(lines_of(SANDBOX), "serving") == 5 + 4 + 4
+    assert alarms(lines_of(SANDBOX, serving__idle_hours=""), "serving") == 5 + 4
+    assert alarms(lines_of(SANDBOX), "training") == 3  # failed, timed-out, aborted executions
 
 
 def test_fixed_quantities_one_key_no_paid_network() -> None:
@@ -231,3 +234,16 @@ def test_leaving_a_class_before_its_minimum_duration_is_charged() -> None:
     assert len(example.early_notes) == 1
     assert "Glacier Instant Retrieval" in example.early_notes[0]
     assert math.isclose(example.with_rules, example.storage + example.requests + example.overhead + example.early)
+
+
+def test_the_idle_guard_caps_what_an_unused_endpoint_costs() -> None:
+    """Sandbox: one ml.t2.medium, deleted after 8 idle hours (9 at most, the guard looks hourly): 9 instance-hours
+    instead of 730 a month; production has no guard."""
+    hourly = costs.sagemaker_price("hosting", "ml.t2.medium")
+    capped = only(lines_of(SANDBOX), "serving", "an endpoint left unused")
+    assert capped.per_use == pytest.approx(9 * hourly)
+    assert f"{costs._usd(hourly * costs.HOURS_PER_MONTH)} a month" in capped.item
+    assert only(lines_of(SANDBOX, serving__idle_hours="3"), "serving", "an endpoint left unused").per_use == (
+        pytest.approx(4 * hourly)
+    )
+    assert not [line for line in lines_of(PRODUCTION) if "guard" in line.item]

@@ -241,16 +241,23 @@ def test_state_machine_endpoint_capture_and_alarms(deployed):
     assert capture["DestinationS3Uri"] == deployed.outputs[f"{CONFIG.prefix}-serving"]["CaptureUri"]
     cloudwatch = deployed.aws.client("cloudwatch")
     topic = deployed.physical("alerts", "AWS::SNS::Topic")[0]
-    for stack in ("streaming", "serving"):
+    for stack in ("streaming", "training", "serving"):
         names = deployed.physical(stack, "AWS::CloudWatch::Alarm")
         alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
         template_metrics = sorted(
-            r["Properties"]["MetricName"]
+            _metric_names(r["Properties"])
             for r in deployed.template(stack)["Resources"].values()
             if r["Type"] == "AWS::CloudWatch::Alarm"
         )
-        assert sorted(a["MetricName"] for a in alarms) == template_metrics
+        assert sorted(_metric_names(a) for a in alarms) == template_metrics
         assert all(a["AlarmActions"] == [topic] for a in alarms)
+
+
+def _metric_names(alarm: dict) -> str:
+    """An alarm's metric, or a metric-math alarm's metrics joined (the heartbeats: Errors+Invocations)."""
+    if "MetricName" in alarm:
+        return str(alarm["MetricName"])
+    return "+".join(sorted(m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m))
 
 
 def test_custom_resources_were_answered(deployed):
@@ -355,7 +362,7 @@ def test_drift_is_detected_only_on_the_drifted_hour_and_the_alarm_fires(run, dep
     alarms = cloudwatch.describe_alarms(AlarmNames=deployed.physical("serving", "AWS::CloudWatch::Alarm"))[
         "MetricAlarms"
     ]
-    assert {a["MetricName"]: a["StateValue"] for a in alarms}["ViolationCount"] == "ALARM"
+    assert {a.get("MetricName"): a["StateValue"] for a in alarms}["ViolationCount"] == "ALARM"
     messages = [json.loads(n["Message"]) for n in run.notifications]
     assert [m["NewStateValue"] for m in messages] == ["ALARM"]
     s3 = deployed.aws.client("s3")

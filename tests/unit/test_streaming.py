@@ -207,8 +207,12 @@ def test_alerts_topic_is_encrypted_tls_only_and_usable_by_cloudwatch(sandbox):
     assert {"Bool": {"aws:SecureTransport": "false"}} in [s["Condition"] for s in denies]
     # the topic policy replaces SNS's default one: CloudWatch publishes only because a statement says so
     allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
-    assert [(s["Principal"], s["Action"]) for s in allows] == [({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")]
-    assert set(allows[0]["Condition"]) == {"StringEquals", "ArnLike"}
+    # CloudWatch alarms, and AWS Budgets (the sandbox's budget.enabled), each scoped to this account
+    assert [(s["Principal"], s["Action"]) for s in allows] == [
+        ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish"),
+        ({"Service": "budgets.amazonaws.com"}, "sns:Publish"),
+    ]
+    assert all(set(s["Condition"]) == {"StringEquals", "ArnLike"} for s in allows)
     lake = sandbox.template(sandbox.stacks.data_lake)
     key_policy = lake["Resources"]["DataLakeKey6ACD72F9"]["Properties"]["KeyPolicy"]["Statement"]
     cloudwatch = next(s for s in key_policy if s.get("Sid") == "AllowCloudWatchAlarmsToPublishToEncryptedTopics")

@@ -141,6 +141,17 @@ def _sagemaker(kind: str, prop: str, attribute: str) -> Callable[[Ctx], dict[str
     return attributes
 
 
+def _queue(c: Ctx) -> dict[str, Any]:
+    """SQS: Ref is the queue's URL (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html)."""
+    name = c.name("QueueName", limit=80)
+    return {
+        "Ref": f"https://sqs.{c.env.region}.{c.env.url_suffix}/{c.env.account}/{name}",
+        "Arn": c.arn("sqs", name),
+        "QueueName": name,
+        "QueueUrl": f"https://sqs.{c.env.region}.{c.env.url_suffix}/{c.env.account}/{name}",
+    }
+
+
 def _rule(c: Ctx) -> dict[str, Any]:
     name = c.name("Name")
     return {"Ref": name, "Arn": c.arn("events", f"rule/{name}")}
@@ -210,6 +221,7 @@ TYPES: dict[str, Callable[[Ctx], dict[str, Any]]] = {
     "AWS::SageMaker::MonitoringSchedule": _sagemaker(
         "monitoring-schedule", "MonitoringScheduleName", "MonitoringScheduleName"
     ),
+    "AWS::SQS::Queue": _queue,
     "AWS::Events::Rule": _rule,
     "AWS::Scheduler::Schedule": _schedule,
     "AWS::CloudWatch::Alarm": _alarm,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tools.iam import rows_ingest as ingest
 from tools.iam import rows_ml as ml
+from tools.iam import rows_ops as ops
 from tools.iam import rows_orchestration as orchestration
 from tools.iam.calls import Call
 from tools.iam.deployment import Deployment
@@ -252,6 +253,29 @@ DECLARED: tuple[Row, ...] = (
         "a function's runtime writes its logs to its log group",
         "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html",
         orchestration.lambda_logs,
+    ),
+    Row(
+        "lambda-dead-letters",
+        "Lambda sends an asynchronous event that failed every attempt to the function's dead-letter queue, as the "
+        "function's execution role",
+        "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html",
+        ops.lambda_dead_letters,
+    ),
+    Row(
+        "budgets-publish",
+        "AWS Budgets publishes a budget's notification to its SNS topic (topic policy, and the key policy when "
+        "the topic is encrypted)",
+        "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html",
+        ops.budgets_publish,
+        applies_when="budget.enabled",
+    ),
+    Row(
+        "idle-guard",
+        "the idle-endpoint guard (our handler) describes the endpoint, reads its Invocations, deletes it (SageMaker "
+        "deregisters its scalable target with the caller's permission) and notifies the encrypted alerts topic",
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeleteEndpoint.html",
+        ops.idle_guard,
+        applies_when="serving.idle_hours set",
     ),
     Row(
         "lambda-tracing",
