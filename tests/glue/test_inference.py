@@ -109,6 +109,8 @@ def test_one_event_and_a_batch_become_csv_rows(model_dir: Path, raw_data: RawDat
         ({"amount": "12.5"}, "application/json", 400, 'amount: expected a finite number, got string "12.5"'),
         ({"card_present": "yes"}, "application/json", 400, 'card_present: expected true or false, got string "yes"'),
         ({"account_age_days": 1.5}, "application/json", 400, "account_age_days: expected a 32-bit integer, got number"),
+        ({"amount": 10**400}, "application/json", 400, "amount: expected a finite number, got number"),
+        ({"customer_tier": 3}, "application/json", 400, "customer_tier: expected a string, got number 3"),
         ({"event_time": "2026-02-30T10:00:00.000Z"}, "application/json", 400, "event_time: unparsable timestamp"),
         ({}, "text/csv", 415, "content type 'text/csv' is not supported"),
         ({"is_fraud": "not a label"}, "application/json", 200, ""),  # the label is ignored at serving

@@ -29,6 +29,7 @@ import pytest
 import xgboost as xgb
 
 from ml_config import load_config
+from ml_constructs.glue_etl.runtime import fitted
 from ml_constructs.glue_etl.runtime.preprocessing import Preprocessor
 from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
@@ -209,6 +210,8 @@ def test_baseline_files_describe_the_raw_event_fields():
 def test_preprocessing_archive_serves_raw_events_to_the_model(served: xgb.Booster, tmp_path: Path):
     data = (DEFAULT_MODEL / builder.PREPROCESSING_ARCHIVE).read_bytes()
     assert MANIFEST["preprocessing_sha256"] == hashlib.sha256(data).hexdigest()
+    # the ETL's archive of the committed fitted.json with today's code: stale code here means `make default-model`
+    assert data == fitted.model_archive((DEFAULT_MODEL / builder.FITTED).read_text())
     with tarfile.open(DEFAULT_MODEL / builder.PREPROCESSING_ARCHIVE, "r:gz") as tar:
         assert tar.getnames() == ["code/inference.py", "code/preprocessing.py", "fitted.json"]
         assert tar.extractfile("fitted.json").read() == (DEFAULT_MODEL / builder.FITTED).read_bytes()  # type: ignore[union-attr]

@@ -294,7 +294,7 @@ class Preprocessor:
             lo, hi = _INT_RANGES[kind]
             ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
         else:  # double
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
         return None if ok else f"expected {_EXPECTED[kind]}, got {_json_type(value)} {_short(value)}"
 
     def features(self, event: Any) -> list[Any]:
@@ -322,6 +322,13 @@ _EXPECTED = {
     "bigint": "a 64-bit integer",
     "double": "a finite number",
 }
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the double range (JSON allows 1e400 written out as digits)
+        return False
 
 
 def _is_timestamp(text: str, pattern: re.Pattern[str]) -> bool:
