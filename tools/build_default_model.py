@@ -16,9 +16,12 @@ same way the training workflow builds a real one, only locally:
 4. the validation channel is scored as the workflow's batch transform does (``<label>,<probability>`` lines) and
    the quality-gate metrics come from ``ml_constructs.training.runtime.metrics`` (what the evaluation Lambda
    runs); the build fails if the model does not pass the config's gate;
-5. the drift monitor's baseline (``statistics.json``, ``constraints.json``) is the one the ETL wrote for the raw
-   event fields of the train split (``preprocessing/baseline/``, ``glue_etl/runtime/raw_baseline.py``), *without*
-   the oversampled copies of the positives: the endpoint receives raw events at the natural class balance;
+5. the drift monitor's baselines, both *without* the oversampled copies of the positives (the endpoint sees the
+   natural class balance): ``raw-statistics.json``, ``raw-constraints.json`` are the ones the ETL wrote for the raw
+   event fields of the train split (``preprocessing/baseline/``, ``glue_etl/runtime/raw_baseline.py``), for an
+   endpoint that receives raw events (the inference pipeline); ``statistics.json``, ``constraints.json`` describe
+   the 23 feature columns (the drift analyzer's ``baseline`` over the ``prepared/`` Parquet rows with
+   ``oversample_copy`` = 0), for an endpoint that still receives feature rows;
 6. the preprocessing container's artifact is the ETL's too: ``fitted.json`` (everything fitted on train) and
    ``preprocessing-model.tar.gz`` (``code/inference.py``, ``code/preprocessing.py`` and ``fitted.json``), the first
    container of the endpoint's inference pipeline, in front of ``model.tar.gz``.
@@ -40,9 +43,9 @@ has mtime 0 and no file name. The ETL output depends on the data only (see ``pip
 threaded with ``seed`` fixed, so the same arguments give the same ``model.tar.gz`` bytes (the tests check it).
 
 Outputs in ``--out`` (default ``ml_constructs/serving/default_model/``, next to this project's serving code):
-``model.tar.gz``, ``preprocessing-model.tar.gz``, ``fitted.json``, ``statistics.json``, ``constraints.json`` and
-``manifest.json`` (versions, columns, data, metrics and the sha256 of both archives). ``make default-model`` runs
-this command.
+``model.tar.gz``, ``preprocessing-model.tar.gz``, ``fitted.json``, ``raw-statistics.json``, ``raw-constraints.json``,
+``statistics.json``, ``constraints.json`` and ``manifest.json`` (versions, columns, data, metrics and the sha256 of
+both archives). ``make default-model`` runs this command.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from typing import Any
 from ml_config import load_config
 from ml_config.config import TrainingSettings
 from ml_constructs.glue_etl.runtime import contract, pipeline
+from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_spec
@@ -85,6 +89,8 @@ CONSTRAINTS = "constraints.json"
 MANIFEST = "manifest.json"
 PREPROCESSING_ARCHIVE = "preprocessing-model.tar.gz"
 FITTED = "fitted.json"
+RAW_STATISTICS = "raw-statistics.json"
+RAW_CONSTRAINTS = "raw-constraints.json"
 #: ETL parameters: the job's defaults except the partition counts, sized for a laptop (they change file layout
 #: and, for ``canonical_partitions``, at most the last bits of a fitted statistic; see ``EtlParams``).
 ETL_OVERRIDES: Mapping[str, Any] = {"raw_format": "json", "canonical_partitions": 4, "csv_files": 2}
@@ -130,6 +136,15 @@ def local_spark() -> Any:
 def csv_files(directory: Path) -> list[Path]:
     """The data files of a Spark CSV output directory, in name order (part number first)."""
     return sorted(p for p in directory.iterdir() if p.name.startswith("part-") and p.name.endswith(".csv"))
+
+
+def baseline_rows(spark: Any, prepared: Path, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The train split's feature rows without the oversampled copies (``oversample_copy`` = 0)."""
+    from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
+
+    df = spark.read.parquet(str(prepared))
+    train = df.filter((F.col(contract.SPLIT_COLUMN) == "train") & (F.col(contract.COPY_COLUMN) == 0))
+    return [tuple(row) for row in train.select(*columns).collect()]
 
 
 # --- 3. Training as the built-in algorithm trains --------------------------------------------------------
@@ -235,6 +250,17 @@ def _evaluate(booster: Any, validation_files: Sequence[Path], config: TrainingSe
     return metrics.evaluate(predictions, config.decision_threshold, config.gate.model_dump())
 
 
+def _check_csv_types(statistics: Mapping[str, Any], csv_rows: list[list[str]], columns: Sequence[str]) -> None:
+    """Exit unless the train rows as CSV text give every feature the type the Parquet baseline inferred."""
+    # The baseline is read from Parquet (typed values), the endpoint receives CSV text: both must give every
+    # feature the same inferred type, or the drift monitor's data_type_check would flag valid requests.
+    from_csv, _ = analyzer.baseline(csv_rows, columns)
+    types = [(f["name"], f["inferred_type"]) for f in statistics["features"]]
+    csv_types = [(f["name"], f["inferred_type"]) for f in from_csv["features"]]
+    if types != csv_types:
+        raise SystemExit(f"inferred types differ between the Parquet and the CSV train rows: {types} != {csv_types}")
+
+
 def _manifest(
     archive: bytes,
     preprocessing: bytes,
@@ -302,7 +328,8 @@ def _report_done(out: Path, scores: Mapping[str, Any], manifest: Mapping[str, An
     figures = " ".join(f"{k}={scores[k]:.4f}" for k in ("auc", "precision", "recall", "f1"))
     progress(f"validation: {figures} ({scores['positives']} positives of {scores['count']}); gate passed")
     progress(
-        f"wrote {out}/{{{ARCHIVE},{PREPROCESSING_ARCHIVE},{FITTED},{STATISTICS},{CONSTRAINTS},{MANIFEST}}} "
+        f"wrote {out}/{{{ARCHIVE},{PREPROCESSING_ARCHIVE},{FITTED},{RAW_STATISTICS},{RAW_CONSTRAINTS},"
+        f"{STATISTICS},{CONSTRAINTS},{MANIFEST}}} "
         f"({manifest['artifact_bytes']} bytes model archive)"
     )
     progress(f"sha256 {manifest['artifact_sha256']}; done in {time.perf_counter() - started:.1f} s")
@@ -329,15 +356,14 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         progress(f"generating {events} events (seed {seed}) as Firehose json mode")
         raw = write_raw_json(list(generate_events(events, seed)), work / "raw")
         curated = work / "curated"
-        _run_etl(raw, curated, spec, params)
+        spark = _run_etl(raw, curated, spec, params)
+        rows = baseline_rows(spark, curated / contract.PREPARED_PREFIX, columns)
         serving = {
             PREPROCESSING_ARCHIVE: (curated / contract.PREPROCESSING_MODEL_KEY).read_bytes(),
             FITTED: (curated / contract.FITTED_KEY).read_bytes(),
+            RAW_STATISTICS: (curated / f"{contract.RAW_BASELINE_PREFIX}{STATISTICS}").read_bytes(),
+            RAW_CONSTRAINTS: (curated / f"{contract.RAW_BASELINE_PREFIX}{CONSTRAINTS}").read_bytes(),
         }
-        statistics, constraints = (
-            json.loads((curated / f"{contract.RAW_BASELINE_PREFIX}{name}").read_text())
-            for name in (STATISTICS, CONSTRAINTS)
-        )
         train_files = csv_files(curated / "train")
         validation_files = csv_files(curated / "validation")
         booster, model_bytes = _train_and_save(train_files, hyperparameters, work)
@@ -346,8 +372,10 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
     if not result["passed"]:
         raise SystemExit(f"the default model fails the quality gate: {result['failures']}")
 
-    baseline_rows = statistics["dataset"]["item_count"]
-    progress(f"raw-field baseline of {baseline_rows} train events (without the {len(csv_rows) - baseline_rows} copies)")
+    progress(f"baseline of {len(rows)} train rows (without {len(csv_rows) - len(rows)} oversampled copies)")
+    statistics, constraints = analyzer.baseline(rows, columns)
+    _check_csv_types(statistics, csv_rows, columns)
+    raw_fields = [f["name"] for f in json.loads(serving[RAW_STATISTICS])["features"]]
     archive = deterministic_tar_gz(MODEL_FILE, model_bytes)
     manifest = _manifest(
         archive,
@@ -359,8 +387,8 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         params=params,
         hyperparameters=hyperparameters,
         train_rows=len(csv_rows),
-        baseline_rows=baseline_rows,
-        baseline_fields=[f["name"] for f in statistics["features"]],
+        baseline_rows=len(rows),
+        baseline_fields=raw_fields,
         config=config,
         result=result,
     )

@@ -190,16 +190,31 @@ def test_manifest_metrics_pass_the_configs_gate():
 # --- (4) the drift baseline ------------------------------------------------------------------------------------
 
 
-def test_baseline_files_describe_the_raw_event_fields():
+def test_baseline_files_have_one_entry_per_feature_column():
     statistics = json.loads((DEFAULT_MODEL / builder.STATISTICS).read_text())
     constraints = json.loads((DEFAULT_MODEL / builder.CONSTRAINTS).read_text())
+    assert set(statistics) == {"version", "dataset", "features"}
+    assert set(constraints) == {"version", "features", "monitoring_config"}
+    assert [f["name"] for f in statistics["features"]] == COLUMNS
+    assert [f["name"] for f in constraints["features"]] == COLUMNS
+    # The train rows without the oversampled copies: the natural balance the endpoint will see.
+    assert statistics["dataset"]["item_count"] == MANIFEST["baseline_rows"] < MANIFEST["train_rows"]
+    for feature in statistics["features"]:
+        common = feature["numerical_statistics"]["common"]
+        assert common["num_present"] + common["num_missing"] == MANIFEST["baseline_rows"]
+    assert all(f["completeness"] == 1.0 for f in constraints["features"])  # the ETL imputes every gap
+
+
+def test_raw_baseline_files_describe_the_raw_event_fields():
+    statistics = json.loads((DEFAULT_MODEL / builder.RAW_STATISTICS).read_text())
+    constraints = json.loads((DEFAULT_MODEL / builder.RAW_CONSTRAINTS).read_text())
     assert set(statistics) == {"version", "dataset", "features"}
     assert set(constraints) == {"version", "features", "monitoring_config"}
     fields = [f.name for f in feature_fields()]  # what a client sends, not the engineered columns
     assert [f["name"] for f in statistics["features"]] == fields == MANIFEST["baseline_fields"]
     assert [f["name"] for f in constraints["features"]] == fields
-    # The train events without the oversampled copies: the natural balance the endpoint will see.
-    assert statistics["dataset"]["item_count"] == MANIFEST["baseline_rows"] < MANIFEST["train_rows"]
+    # The same train events as the feature baseline: no oversampled copies.
+    assert statistics["dataset"]["item_count"] == MANIFEST["baseline_rows"]
     for feature in statistics["features"]:
         body = feature.get("numerical_statistics") or feature["string_statistics"]
         assert body["common"]["num_present"] + body["common"]["num_missing"] == MANIFEST["baseline_rows"]
@@ -262,7 +277,13 @@ def test_rebuild_reproduces_the_committed_artifact(rebuilt: Path, served: xgb.Bo
     for name in (builder.PREPROCESSING_ARCHIVE, builder.FITTED):
         fresh_doc, committed_doc = (_fitted_of(p) for p in (out / name, DEFAULT_MODEL / name))
         assert _rounded(fresh_doc) == _rounded(committed_doc), f"{name}: run `make default-model`, read the diff"
-    for name in (builder.STATISTICS, builder.CONSTRAINTS, builder.MANIFEST):
+    for name in (
+        builder.RAW_STATISTICS,
+        builder.RAW_CONSTRAINTS,
+        builder.STATISTICS,
+        builder.CONSTRAINTS,
+        builder.MANIFEST,
+    ):
         fresh, committed = (json.loads(p.read_text()) for p in (out / name, DEFAULT_MODEL / name))
         if name == builder.MANIFEST:  # the archive's hash follows the model's bytes, compared below instead
             for manifest in (fresh, committed):
