@@ -90,7 +90,7 @@ upgrade: ## move the locks to the newest releases requirements*.txt allow, reins
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
 
-test-slow: setup-dev ## the slower checks the default run leaves out (the lower-bound config synthesized and linted)
+test-slow: setup-dev ## the slower checks the default run leaves out (parity on 10,000 events, the lower-bound config)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared call and every

@@ -2,7 +2,8 @@
 
 The zones are three buckets (raw, curated, artifacts); each stage writes under its own prefix, and every grant
 is scoped to the prefixes below. The Glue job's sub-prefixes of ``CURATED_ROOT`` (train/, validation/,
-test/, prepared/, quarantine/, report/) are its output contract, in ``ml_constructs.glue_etl.runtime``.
+test/, prepared/, quarantine/, report/, preprocessing/, raw/) are its output contract, in
+``ml_constructs.glue_etl.runtime.contract``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ EVENTS_PREFIX = "events/"
 ERRORS_PREFIX = "errors/"
 
 # --- curated zone: what the Glue ETL job writes --------------------------------------------------------------
-#: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/.
+#: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/,
+#: preprocessing/ (fitted.json, the preprocessing container's model.tar.gz, baseline/ of the raw fields) and
+#: raw/validation/, raw/test/ (the clean raw events as JSON Lines, for batch transform through both containers).
 CURATED_ROOT = "etl/"
 
 # --- artifacts zone: models, their evaluation, serving and monitoring ------------------------------------------
