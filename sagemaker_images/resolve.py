@@ -7,8 +7,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from sagemaker_images import (
+    DEFAULT_SKLEARN_VERSION,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_REPOSITORY,
+    SKLEARN_ACCOUNTS,
+    SKLEARN_REPOSITORY,
+    SKLEARN_TAG_SUFFIX,
     XGBOOST_ACCOUNTS,
     ecr_image_uri,
     image_uri_expression,
@@ -57,3 +61,18 @@ def model_monitor_image(stack: cdk.Stack) -> str:
     )
     account = mapping.find_in_map(cdk.Aws.REGION, "account")
     return ecr_image_uri(account, stack.region, MODEL_MONITOR_REPOSITORY, None, stack.url_suffix)
+
+
+def sklearn_image(stack: cdk.Stack, version: str = DEFAULT_SKLEARN_VERSION) -> str:
+    """The prebuilt scikit-learn image URI (the endpoint's preprocessing container) for ``stack``'s region: a string
+    when the region is known, else a mapping lookup (its regions are XGBoost's, so XGBoost's rule covers it)."""
+    tag = version + SKLEARN_TAG_SUFFIX
+    if not cdk.Token.is_unresolved(stack.region):
+        if stack.region not in SKLEARN_ACCOUNTS:
+            raise ValueError(f"region={stack.region}: no SageMaker scikit-learn image there (preprocessing container)")
+        return ecr_image_uri(SKLEARN_ACCOUNTS[stack.region], stack.region, SKLEARN_REPOSITORY, tag, stack.url_suffix)
+    mapping = cdk.CfnMapping(
+        stack, "SklearnImageAccounts", mapping={r: {"account": a} for r, a in SKLEARN_ACCOUNTS.items()}
+    )
+    account = mapping.find_in_map(cdk.Aws.REGION, "account")
+    return ecr_image_uri(account, stack.region, SKLEARN_REPOSITORY, tag, stack.url_suffix)
