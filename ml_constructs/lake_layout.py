@@ -14,14 +14,25 @@ EVENTS_PREFIX = "events/"
 ERRORS_PREFIX = "errors/"
 
 # --- curated zone: what the Glue ETL job writes --------------------------------------------------------------
-#: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/.
+#: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/,
+#: raw/validation/ and raw/test/ (clean raw events as JSON Lines, label included) and preprocessing/ (fitted.json,
+#: model.tar.gz, baseline/ on raw fields).
 CURATED_ROOT = "etl/"
+#: Below CURATED_ROOT: the preprocessing artifact, its raw-field baseline, and the raw splits the pipeline scores.
+ETL_PREPROCESSING = "preprocessing/"
+ETL_RAW_SPLITS = "raw/"
 
 # --- artifacts zone: models, their evaluation, serving and monitoring ------------------------------------------
 #: Training jobs' output (``<job>/output/model.tar.gz``).
 MODELS_PREFIX = "models/"
 #: The model the endpoint serves before any training run (shipped with the project).
 DEFAULT_MODEL_PREFIX = "models/default/"
+#: The default model's preprocessing artifact (the inference pipeline's first container: code and fitted JSON).
+DEFAULT_PREPROCESSING_PREFIX = "models/default/preprocessing/"
+#: Where a trained model's files sit beside its artifact: ``models/<run>/preprocessing/model.tar.gz`` (the ETL's
+#: preprocessing artifact of that run) and ``models/<run>/baseline/`` (statistics.json, constraints.json).
+PREPROCESSING_FOLDER = "preprocessing/"
+BASELINE_FOLDER = "baseline/"
 #: Batch-transform output of the validation split, per execution, read by the evaluation function.
 EVALUATION_PREFIX = "evaluation/"
 #: Batch-transform output of the test split, per execution.
