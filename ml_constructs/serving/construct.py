@@ -18,6 +18,8 @@ sibling modules.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
@@ -52,7 +54,7 @@ REQUEST_CONTENT_TYPES = ["application/json", "application/jsonlines"]
 
 def pipeline_containers(
     preprocessing_image_uri: str, preprocessing_data_url: str, image_uri: str, model_data_url: str
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """The inference pipeline's two containers in the SageMaker API's JSON (CreateModel ``Containers``)."""
     return [
         {
@@ -117,25 +119,7 @@ class RealTimeEndpoint(Construct):
         )
         self.role = model_role(self, artifacts, key, s3_kms=s3_kms)
 
-        self.model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            containers=[
-                sagemaker.CfnModel.ContainerDefinitionProperty(
-                    image=c["Image"], model_data_url=c["ModelDataUrl"], environment=c.get("Environment")
-                )
-                for c in pipeline_containers(
-                    preprocessing_image_uri, self.preprocessing_data_url, image_uri, self.model_data_url
-                )
-            ],
-            inference_execution_config=sagemaker.CfnModel.InferenceExecutionConfigProperty(mode="Serial"),
-            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                security_group_ids=[self.security_group.security_group_id],
-                subnets=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
-            ),
-            enable_network_isolation=True,
-        )
+        self.model = self._model(vpc, preprocessing_image_uri, image_uri)
         self.model.node.add_dependency(self.default_model, copy.preprocessing)  # the artifacts must be in place
         self.model.node.add_dependency(self.role)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -164,6 +148,30 @@ class RealTimeEndpoint(Construct):
         self.scaling = self._autoscale(min_capacity, max_capacity, target_invocations_per_instance)
         self.alarms = endpoint_alarms(
             self, self.endpoint.attr_endpoint_name, VARIANT, latency_alarm_ms, alerts, self.alarm_names
+        )
+
+    def _model(self, vpc: ec2.IVpc, preprocessing_image_uri: str, image_uri: str) -> sagemaker.CfnModel:
+        """The inference pipeline: the default preprocessing artifact, then the default XGBoost model, in series,
+        network-isolated in the isolated subnets."""
+        containers = pipeline_containers(
+            preprocessing_image_uri, self.preprocessing_data_url, image_uri, self.model_data_url
+        )
+        return sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            containers=[
+                sagemaker.CfnModel.ContainerDefinitionProperty(
+                    image=c["Image"], model_data_url=c["ModelDataUrl"], environment=c.get("Environment")
+                )
+                for c in containers
+            ],
+            inference_execution_config=sagemaker.CfnModel.InferenceExecutionConfigProperty(mode="Serial"),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[self.security_group.security_group_id],
+                subnets=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
+            ),
+            enable_network_isolation=True,
         )
 
     def _autoscale(self, min_capacity: int, max_capacity: int, target: int) -> autoscaling.ScalableTarget:

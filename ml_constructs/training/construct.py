@@ -192,12 +192,22 @@ class TrainingPipeline(Construct):
         workflow = permissions.Workflow(
             self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
         )
-        permissions.grant_workflow(self.state_machine, workflow, ledger)
         data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
-        permissions.grant_pinning(self.state_machine, data, job_prefix=job_prefix, ledger=ledger)
+        self._grant_workflow(workflow, data, endpoint, ledger)
+
+    def _grant_workflow(
+        self,
+        workflow: permissions.Workflow,
+        data: permissions.Data,
+        endpoint: EndpointTarget | None,
+        ledger: WildcardLedger,
+    ) -> None:
+        """The workflow's grants, the pinning of the ETL's files, the champion's, then every acknowledgement."""
+        permissions.grant_workflow(self.state_machine, workflow, ledger)
+        permissions.grant_pinning(self.state_machine, data, job_prefix=workflow.job_prefix, ledger=ledger)
         if endpoint is not None and endpoint.model_role is not None:
             permissions.grant_champion(self, endpoint.model_role, data)
-        permissions.acknowledge(ledger, job_prefix)
+        permissions.acknowledge(ledger, workflow.job_prefix)
 
     def _definition(
         self,
