@@ -367,11 +367,13 @@ def grant_pinning(machine: sfn.StateMachine, data: Data, *, job_prefix: str, led
 
 def grant_champion(scope: Construct, model_role: iam.IRole, data: Data) -> None:
     """The model the endpoint serves from its first deploy runs with the serving stack's model role; scored as
-    the champion, its transform job reads the raw validation split and writes under evaluation/ with that role,
-    encrypting the output and the volume with the key as the job names it (the same grants as the job role's)."""
+        the champion, its transform job reads the raw validation split and writes under evaluation/ with that role,
+        encrypting the output and the volume with the key as the job names it, logging to the transform jobs' group
+    (the same grants as the job role's)."""
     curated, key = data.curated, data.key
     raw = curated.arn_for_objects(f"{data.curated_prefix}{ETL_RAW_SPLITS}*")
     output = data.artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
+    transform_logs, logs_arn = sagemaker_logs(scope, "/aws/sagemaker/TransformJobs:*", "ChampionLogs")
     statements = [
         iam.PolicyStatement(sid="ChampionReadsRawSplits", actions=["s3:GetObject"], resources=[raw]),
         iam.PolicyStatement(
@@ -381,6 +383,7 @@ def grant_champion(scope: Construct, model_role: iam.IRole, data: Data) -> None:
             conditions={"StringLike": {"s3:prefix": [f"{data.curated_prefix}{ETL_RAW_SPLITS}*"]}},
         ),
         iam.PolicyStatement(sid="ChampionWritesEvaluation", actions=["s3:PutObject"], resources=[output]),
+        transform_logs,
         iam.PolicyStatement(
             sid="ChampionVolume",
             actions=["kms:CreateGrant"],
@@ -393,9 +396,10 @@ def grant_champion(scope: Construct, model_role: iam.IRole, data: Data) -> None:
     policy = iam.Policy(scope, "ChampionPolicy", roles=[model_role], statements=statements)
     acknowledge_wildcard_resources(
         policy.node.default_child,  # type: ignore[arg-type]
-        [raw, output],
-        "The champion's transform reads the raw splits under one prefix of the curated bucket and writes its "
-        "output under evaluation/ (one prefix per execution, named at run time).",
+        [raw, output, logs_arn],
+        "The champion's transform reads the raw splits under one prefix of the curated bucket, writes its "
+        "output under evaluation/ (one prefix per execution, named at run time) and logs to the transform jobs' "
+        "log group, one stream per job.",
     )
 
 
