@@ -29,6 +29,7 @@ MODELS_PREFIX = "models/"
 DEFAULT_MODEL_PREFIX = "models/default/"
 #: The default model's preprocessing artifact (the inference pipeline's first container: code and fitted JSON).
 DEFAULT_PREPROCESSING_PREFIX = "models/default/preprocessing/"
+DEFAULT_PREPROCESSING_FILE = "preprocessing-model.tar.gz"
 #: Where a trained model's files sit beside its artifact: ``models/<run>/preprocessing/model.tar.gz`` (the ETL's
 #: preprocessing artifact of that run) and ``models/<run>/baseline/`` (statistics.json, constraints.json).
 PREPROCESSING_FOLDER = "preprocessing/"
@@ -37,7 +38,9 @@ BASELINE_FOLDER = "baseline/"
 EVALUATION_PREFIX = "evaluation/"
 #: Batch-transform output of the test split, per execution.
 PREDICTIONS_PREFIX = "predictions/"
-#: The training baseline (statistics and constraints) drift is measured against.
+#: The default model's baseline (statistics and constraints) drift is measured against. A trained model's
+#: baseline sits in ``baseline/`` beside the ``preprocessing/`` folder of its preprocessing artifact (the drift
+#: job finds the serving model's that way, with ``baseline_of_serving_model``).
 BASELINE_PREFIX = "baselines/default/"
 #: The endpoint's data capture (SageMaker's layout: ``<endpoint>/<variant>/yyyy/mm/dd/hh/``).
 CAPTURE_PREFIX = "capture/"

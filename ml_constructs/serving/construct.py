@@ -36,6 +36,7 @@ from ml_constructs.lake_layout import (
     BASELINE_PREFIX,
     CAPTURE_PREFIX,
     DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
     DEFAULT_PREPROCESSING_PREFIX,
 )
 from ml_constructs.serving.alarms import alarm_names, endpoint_alarms
@@ -108,7 +109,9 @@ class RealTimeEndpoint(Construct):
         )
         self.deployment_role, self.default_model, self.baseline = copy.role, copy.model, copy.baseline
         self.model_data_url = f"s3://{artifacts.bucket_name}/{DEFAULT_MODEL_PREFIX}model.tar.gz"
-        self.preprocessing_data_url = f"s3://{artifacts.bucket_name}/{DEFAULT_PREPROCESSING_PREFIX}model.tar.gz"
+        self.preprocessing_data_url = (
+            f"s3://{artifacts.bucket_name}/{DEFAULT_PREPROCESSING_PREFIX}{DEFAULT_PREPROCESSING_FILE}"
+        )
         self.baseline_uri = f"s3://{artifacts.bucket_name}/{BASELINE_PREFIX}"
         self.capture_uri = f"s3://{artifacts.bucket_name}/{CAPTURE_PREFIX}"
         self.security_group = sagemaker_security_group(

@@ -4,7 +4,7 @@ The endpoint runs in the isolated subnets, whose S3 gateway endpoint admits the 
 shipped files (``default_model/``, built by ``make default-model``) are copied there by CDK's BucketDeployment.
 Its handler gets a role of its own, immutable so that CDK's broad grants (read-write and delete on the whole
 bucket) cannot attach, with exactly: read the source archives, write the two prefixes (models/default/, which
-holds the preprocessing artifact too, and baselines/default/), use the key through S3, write its logs.
+holds the preprocessing artifact and the baseline too), use the key through S3, write its logs.
 """
 
 from __future__ import annotations
@@ -22,16 +22,21 @@ from aws_cdk import aws_s3_deployment as deployment
 from constructs import Construct
 
 from ml_constructs.common import key_through, retention_days
-from ml_constructs.lake_layout import BASELINE_PREFIX, DEFAULT_MODEL_PREFIX, DEFAULT_PREPROCESSING_PREFIX
+from ml_constructs.lake_layout import (
+    BASELINE_PREFIX,
+    DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
+    DEFAULT_PREPROCESSING_PREFIX,
+)
 from ml_constructs.nag import acknowledge, acknowledge_wildcard_resources
 
 #: The committed default model: ``model.tar.gz``, its baseline, a manifest and a README (not copied).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 #: What is copied where: (construct id part, folder under DEFAULT_MODEL_DIR, its files, prefix in the artifacts
-#: bucket). ``preprocessing/model.tar.gz`` is the inference pipeline's first container (code and fitted JSON).
+#: bucket). The preprocessing archive is the inference pipeline's first container (code and fitted JSON).
 COPIES = (
     ("Model", ".", ("model.tar.gz",), DEFAULT_MODEL_PREFIX),
-    ("Preprocessing", "preprocessing", ("model.tar.gz",), DEFAULT_PREPROCESSING_PREFIX),
+    ("Preprocessing", ".", (DEFAULT_PREPROCESSING_FILE,), DEFAULT_PREPROCESSING_PREFIX),
     ("Baseline", ".", ("statistics.json", "constraints.json"), BASELINE_PREFIX),
 )
 
@@ -40,7 +45,7 @@ COPIES = (
 class DefaultModelCopy:
     role: iam.Role  # the deployment handler's role
     model: deployment.BucketDeployment  # model.tar.gz -> DEFAULT_MODEL_PREFIX
-    preprocessing: deployment.BucketDeployment  # preprocessing/model.tar.gz -> DEFAULT_PREPROCESSING_PREFIX
+    preprocessing: deployment.BucketDeployment  # the preprocessing archive -> DEFAULT_PREPROCESSING_PREFIX
     baseline: deployment.BucketDeployment  # statistics.json, constraints.json -> BASELINE_PREFIX
 
 
@@ -131,7 +136,7 @@ def _deployment_policy(
     acknowledge_wildcard_resources(
         policy.node.default_child,  # type: ignore[arg-type]
         [*destinations, handler_logs],
-        "Objects under the models/default/ and baselines/default/ prefixes of the artifacts bucket, and the "
+        "Objects under the models/default/ prefix of the artifacts bucket, and the "
         "deployment function's own /aws/lambda/ log group, whose name CDK generates.",
     )
     return policy

@@ -15,6 +15,7 @@ from ml_constructs.lake_layout import (
     BASELINE_PREFIX,
     CAPTURE_PREFIX,
     DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
     DEFAULT_PREPROCESSING_PREFIX,
     MODELS_PREFIX,
 )
@@ -140,7 +141,7 @@ def test_the_model_is_a_serial_pipeline_of_the_copied_default_artifacts_network_
                 "Containers": [
                     {
                         "Image": SKLEARN,
-                        "ModelDataUrl": s3_uri(f"{DEFAULT_PREPROCESSING_PREFIX}model.tar.gz"),
+                        "ModelDataUrl": s3_uri(f"{DEFAULT_PREPROCESSING_PREFIX}{DEFAULT_PREPROCESSING_FILE}"),
                         "Environment": {
                             "SAGEMAKER_PROGRAM": "inference.py",
                             "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
@@ -186,7 +187,7 @@ def test_model_and_baseline_are_copied_without_pruning_encrypted_with_the_key(st
         )
     statements = policy_statements(template, "ServingDeploymentPolicy")
     assert statements["WriteDestinations"]["Action"] == "s3:PutObject"  # no delete, no read-write on the bucket
-    assert statements["WriteDestinations"]["Resource"] == [  # the preprocessing prefix is inside models/default/
+    assert statements["WriteDestinations"]["Resource"] == [  # the preprocessing archive is inside models/default/
         object_arn(template, f"{DEFAULT_MODEL_PREFIX}*"),
         object_arn(template, f"{BASELINE_PREFIX}*"),
     ]

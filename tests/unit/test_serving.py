@@ -10,6 +10,7 @@ from ml_constructs.lake_layout import (
     BASELINE_PREFIX,
     CAPTURE_PREFIX,
     DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
     DEFAULT_PREPROCESSING_PREFIX,
 )
 from ml_constructs.serving.construct import VARIANT
@@ -35,7 +36,10 @@ def test_model_serves_the_default_artifact_from_the_artifacts_zone_in_isolation(
     assert preprocessing["Image"]["Fn::Join"][1][-1].endswith(
         f"/sagemaker-scikit-learn:{DEFAULT_SKLEARN_VERSION}-cpu-py3"
     )
-    assert preprocessing["ModelDataUrl"]["Fn::Join"][1][-1] == f"/{DEFAULT_PREPROCESSING_PREFIX}model.tar.gz"
+    assert (
+        preprocessing["ModelDataUrl"]["Fn::Join"][1][-1]
+        == f"/{DEFAULT_PREPROCESSING_PREFIX}{DEFAULT_PREPROCESSING_FILE}"
+    )
     assert container["Image"]["Fn::Join"][1][-1].endswith(f"/sagemaker-xgboost:{DEFAULT_XGBOOST_VERSION}")
     url = container["ModelDataUrl"]["Fn::Join"][1]
     assert "DataLakeArtifacts" in json.dumps(url)  # a lake bucket: the VPC's S3 endpoint admits only those
@@ -62,6 +66,7 @@ def test_deployment_role_writes_only_the_two_prefixes(serving):
         p for k, p in resources(serving, "AWS::IAM::Policy").items() if k.startswith("ServingDeploymentPolicy")
     )
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    # the preprocessing archive sits under models/default/ with the model
     assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteDestinations"]["Resource"]) == sorted(
         [f"/{DEFAULT_MODEL_PREFIX}*", f"/{BASELINE_PREFIX}*"]
     )
