@@ -41,11 +41,12 @@ from local_sandbox.workflow import Execution, run_definition
 from ml_constructs.monitoring.runtime import drift_job
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 from tools.iam.record import Recorder, buckets_with_bucket_keys, deployed_names
+from worked_example.schema import LABEL
 
 DEFAULT_EVENTS = 20_000
 DEFAULT_SEED = 20261124
 #: The injected drift: ``amount`` of every request becomes ``amount * scale + shift`` (the generator's Drift
-#: semantics, applied to the encoded request: a customer population that spends more).
+#: semantics, applied to the raw event a client sends: a customer population that spends more).
 DRIFT_COLUMN = "amount"
 DRIFT_SCALE = 1.0
 DRIFT_SHIFT = 100.0
@@ -127,10 +128,12 @@ def _count(s3: Any, uri: str) -> int:
     return total
 
 
-def drifted(row: str, column: int) -> str:
-    fields = row.split(",")
-    fields[column] = repr(float(fields[column]) * DRIFT_SCALE + DRIFT_SHIFT)
-    return ",".join(fields)
+def drifted(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its ``DRIFT_COLUMN`` moved (a missing amount stays missing)."""
+    value = event.get(DRIFT_COLUMN)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {**event, DRIFT_COLUMN: value * DRIFT_SCALE + DRIFT_SHIFT}
+    return dict(event)
 
 
 def _training_failure(execution: Execution) -> str:
@@ -245,26 +248,26 @@ class _Steps:
         job_name = self.deployed.output("glue-etl", "JobName")
         job: dict[str, Any] = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         curated = job["DefaultArguments"]["--curated_path"]
-        with self.step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
+        with self.step(5, f"endpoint {endpoint_name}: the raw test events as requests, normal then drifted traffic"):
             endpoint = LocalEndpoint(self.aws, endpoint_name)
-            self.progress(f"      serving {endpoint.model_data_url}")
-            rows = self._test_requests(tasks, curated)
-            self.result.traffic_rows = len(rows)
-            normal_scores = endpoint.invoke_rows(rows, hours["normal"] + timedelta(minutes=30))
-            column = columns.index(DRIFT_COLUMN)
-            endpoint.invoke_rows([drifted(r, column) for r in rows], hours["drifted"] + timedelta(minutes=30))
+            events = self._test_requests(tasks, curated)
+            self.result.traffic_rows = len(events)
+            normal_scores = endpoint.invoke_events(events, hours["normal"] + timedelta(minutes=30))
+            endpoint.invoke_events([drifted(e) for e in events], hours["drifted"] + timedelta(minutes=30))
             self.result.capture_objects = list(endpoint.capture.objects) if endpoint.capture else []
+            endpoint.close()
             flagged = sum(p >= 0.5 for p in normal_scores)
-            self.progress(f"      {len(rows)} requests per hour; {flagged} flagged as fraud in the normal hour")
+            self.progress(f"      {len(events)} requests per hour; {flagged} flagged as fraud in the normal hour")
         return job
 
-    def _test_requests(self, tasks: LocalTasks, curated: str) -> list[str]:
-        """The curated ``test`` split's rows without their label: one request body each."""
-        rows: list[str] = []
-        for bucket, key in tasks.objects(curated.rstrip("/") + "/test/"):
+    def _test_requests(self, tasks: LocalTasks, curated: str) -> list[dict[str, Any]]:
+        """The ETL's clean raw test events (``raw/test/``, JSON Lines) without their label: one request each, as a
+        client sends it."""
+        events: list[dict[str, Any]] = []
+        for bucket, key in tasks.objects(curated.rstrip("/") + "/raw/test/"):
             body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            rows += [line.split(",", 1)[1] for line in body.splitlines() if line.strip()]
-        return rows
+            events += [json.loads(line) for line in body.splitlines() if line.strip()]
+        return [{k: v for k, v in event.items() if k != LABEL} for event in events]
 
     def detect_drift(self, prefix: str, hours: dict[str, datetime]) -> None:
         """6. The drift job, as its schedule invokes it, and the alarm on its metric."""
