@@ -26,7 +26,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev check-env lock upgrade synth test verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
+.PHONY: help setup setup-dev check-env lock upgrade synth test test-slow verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ upgrade: ## move the locks to the newest releases requirements*.txt allow, reins
 
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
+
+test-slow: setup-dev ## the full-size tests the default run leaves out (training/serving parity on 10,000 events)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared call and every
 # call recorded from our own code (IAM_RECORDED, refreshed by make local LOCAL_ARGS="--record-iam $(IAM_RECORDED)");

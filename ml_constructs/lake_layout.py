@@ -2,7 +2,8 @@
 
 The zones are three buckets (raw, curated, artifacts); each stage writes under its own prefix, and every grant
 is scoped to the prefixes below. The Glue job's sub-prefixes of ``CURATED_ROOT`` (train/, validation/,
-test/, prepared/, quarantine/, report/) are its output contract, in ``ml_constructs.glue_etl.runtime``.
+test/, prepared/, quarantine/, report/, preprocessing/, raw/) are its output contract, in
+``ml_constructs.glue_etl.runtime.contract``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ ERRORS_PREFIX = "errors/"
 
 # --- curated zone: what the Glue ETL job writes --------------------------------------------------------------
 #: The job's output root: train/ validation/ test/ (CSV for XGBoost), prepared/, quarantine/, report/,
-#: raw/validation/ and raw/test/ (clean raw events as JSON Lines, label included) and preprocessing/ (fitted.json,
-#: model.tar.gz, baseline/ on raw fields).
+#: preprocessing/ (fitted.json, the preprocessing container's model.tar.gz, baseline/ of the raw fields) and
+#: raw/validation/, raw/test/ (the clean raw events as JSON Lines, for batch transform through both containers).
 CURATED_ROOT = "etl/"
 #: Below CURATED_ROOT: the preprocessing artifact, its raw-field baseline, and the raw splits the pipeline scores.
 ETL_PREPROCESSING = "preprocessing/"

@@ -16,10 +16,12 @@ same way the training workflow builds a real one, only locally:
 4. the validation channel is scored as the workflow's batch transform does (``<label>,<probability>`` lines) and
    the quality-gate metrics come from ``ml_constructs.training.runtime.metrics`` (what the evaluation Lambda
    runs); the build fails if the model does not pass the config's gate;
-5. the drift monitor's baseline (``statistics.json``, ``constraints.json``) is computed from the train features
-   with the drift analyzer's ``baseline``, *without* the oversampled copies of the positives: the
-   ``prepared/`` Parquet carries ``oversample_copy`` (0 = the original row), the CSV does not. The baseline must
-   describe what the endpoint will see, and the endpoint sees the natural class balance.
+5. the drift monitor's baseline (``statistics.json``, ``constraints.json``) is the one the ETL wrote for the raw
+   event fields of the train split (``preprocessing/baseline/``, ``glue_etl/runtime/raw_baseline.py``), *without*
+   the oversampled copies of the positives: the endpoint receives raw events at the natural class balance;
+6. the preprocessing container's artifact is the ETL's too: ``fitted.json`` (everything fitted on train) and
+   ``preprocessing-model.tar.gz`` (``code/inference.py``, ``code/preprocessing.py`` and ``fitted.json``), the first
+   container of the endpoint's inference pipeline, in front of ``model.tar.gz``.
 
 The artifact, in the format the SageMaker XGBoost container loads
 -----------------------------------------------------------------
@@ -38,8 +40,9 @@ has mtime 0 and no file name. The ETL output depends on the data only (see ``pip
 threaded with ``seed`` fixed, so the same arguments give the same ``model.tar.gz`` bytes (the tests check it).
 
 Outputs in ``--out`` (default ``ml_constructs/serving/default_model/``, next to this project's serving code):
-``model.tar.gz``, ``statistics.json``, ``constraints.json`` and ``manifest.json`` (versions, columns, data, metrics
-and the sha256 of the archive). ``make default-model`` runs this command.
+``model.tar.gz``, ``preprocessing-model.tar.gz``, ``fitted.json``, ``statistics.json``, ``constraints.json`` and
+``manifest.json`` (versions, columns, data, metrics and the sha256 of both archives). ``make default-model`` runs
+this command.
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ from typing import Any
 from ml_config import load_config
 from ml_config.config import TrainingSettings
 from ml_constructs.glue_etl.runtime import contract, pipeline
-from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_spec
@@ -81,6 +83,8 @@ ARCHIVE = "model.tar.gz"
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
 MANIFEST = "manifest.json"
+PREPROCESSING_ARCHIVE = "preprocessing-model.tar.gz"
+FITTED = "fitted.json"
 #: ETL parameters: the job's defaults except the partition counts, sized for a laptop (they change file layout
 #: and, for ``canonical_partitions``, at most the last bits of a fitted statistic; see ``EtlParams``).
 ETL_OVERRIDES: Mapping[str, Any] = {"raw_format": "json", "canonical_partitions": 4, "csv_files": 2}
@@ -126,15 +130,6 @@ def local_spark() -> Any:
 def csv_files(directory: Path) -> list[Path]:
     """The data files of a Spark CSV output directory, in name order (part number first)."""
     return sorted(p for p in directory.iterdir() if p.name.startswith("part-") and p.name.endswith(".csv"))
-
-
-def baseline_rows(spark: Any, prepared: Path, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """The train split's feature rows without the oversampled copies (``oversample_copy`` = 0)."""
-    from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
-
-    df = spark.read.parquet(str(prepared))
-    train = df.filter((F.col(contract.SPLIT_COLUMN) == "train") & (F.col(contract.COPY_COLUMN) == 0))
-    return [tuple(row) for row in train.select(*columns).collect()]
 
 
 # --- 3. Training as the built-in algorithm trains --------------------------------------------------------
@@ -240,19 +235,9 @@ def _evaluate(booster: Any, validation_files: Sequence[Path], config: TrainingSe
     return metrics.evaluate(predictions, config.decision_threshold, config.gate.model_dump())
 
 
-def _check_csv_types(statistics: Mapping[str, Any], csv_rows: list[list[str]], columns: Sequence[str]) -> None:
-    """Exit unless the train rows as CSV text give every feature the type the Parquet baseline inferred."""
-    # The baseline is read from Parquet (typed values), the endpoint receives CSV text: both must give every
-    # feature the same inferred type, or the drift monitor's data_type_check would flag valid requests.
-    from_csv, _ = analyzer.baseline(csv_rows, columns)
-    types = [(f["name"], f["inferred_type"]) for f in statistics["features"]]
-    csv_types = [(f["name"], f["inferred_type"]) for f in from_csv["features"]]
-    if types != csv_types:
-        raise SystemExit(f"inferred types differ between the Parquet and the CSV train rows: {types} != {csv_types}")
-
-
 def _manifest(
     archive: bytes,
+    preprocessing: bytes,
     *,
     xgboost_version: str,
     events: int,
@@ -262,6 +247,7 @@ def _manifest(
     hyperparameters: Mapping[str, str],
     train_rows: int,
     baseline_rows: int,
+    baseline_fields: list[str],
     config: TrainingSettings,
     result: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -272,6 +258,10 @@ def _manifest(
         "artifact_bytes": len(archive),
         "model_file": MODEL_FILE,
         "model_format": "ubjson (xgboost Booster.save_model, file name without extension)",
+        "preprocessing_artifact": PREPROCESSING_ARCHIVE,
+        "preprocessing_sha256": hashlib.sha256(preprocessing).hexdigest(),
+        "preprocessing_content_types": ["application/json", "application/jsonlines"],
+        "baseline_fields": baseline_fields,
         "xgboost_version": xgboost_version,
         "image_version": DEFAULT_XGBOOST_VERSION,
         "content_type": "text/csv",
@@ -289,10 +279,19 @@ def _manifest(
     }
 
 
-def _write_outputs(out: Path, archive: bytes, statistics: Any, constraints: Any, manifest: Mapping[str, Any]) -> None:
-    """The four files of the artifact, into ``out``."""
+def _write_outputs(
+    out: Path,
+    archive: bytes,
+    serving: Mapping[str, bytes],
+    statistics: Any,
+    constraints: Any,
+    manifest: Mapping[str, Any],
+) -> None:
+    """The files of the artifact, into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / ARCHIVE).write_bytes(archive)
+    for name, data in serving.items():
+        (out / name).write_bytes(data)
     (out / STATISTICS).write_text(json_text(statistics))
     (out / CONSTRAINTS).write_text(json_text(constraints))
     (out / MANIFEST).write_text(json_text(manifest))
@@ -303,7 +302,8 @@ def _report_done(out: Path, scores: Mapping[str, Any], manifest: Mapping[str, An
     figures = " ".join(f"{k}={scores[k]:.4f}" for k in ("auc", "precision", "recall", "f1"))
     progress(f"validation: {figures} ({scores['positives']} positives of {scores['count']}); gate passed")
     progress(
-        f"wrote {out}/{{{ARCHIVE},{STATISTICS},{CONSTRAINTS},{MANIFEST}}} ({manifest['artifact_bytes']} bytes archive)"
+        f"wrote {out}/{{{ARCHIVE},{PREPROCESSING_ARCHIVE},{FITTED},{STATISTICS},{CONSTRAINTS},{MANIFEST}}} "
+        f"({manifest['artifact_bytes']} bytes model archive)"
     )
     progress(f"sha256 {manifest['artifact_sha256']}; done in {time.perf_counter() - started:.1f} s")
 
@@ -329,8 +329,15 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         progress(f"generating {events} events (seed {seed}) as Firehose json mode")
         raw = write_raw_json(list(generate_events(events, seed)), work / "raw")
         curated = work / "curated"
-        spark = _run_etl(raw, curated, spec, params)
-        rows = baseline_rows(spark, curated / contract.PREPARED_PREFIX, columns)
+        _run_etl(raw, curated, spec, params)
+        serving = {
+            PREPROCESSING_ARCHIVE: (curated / contract.PREPROCESSING_MODEL_KEY).read_bytes(),
+            FITTED: (curated / contract.FITTED_KEY).read_bytes(),
+        }
+        statistics, constraints = (
+            json.loads((curated / f"{contract.RAW_BASELINE_PREFIX}{name}").read_text())
+            for name in (STATISTICS, CONSTRAINTS)
+        )
         train_files = csv_files(curated / "train")
         validation_files = csv_files(curated / "validation")
         booster, model_bytes = _train_and_save(train_files, hyperparameters, work)
@@ -339,12 +346,12 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
     if not result["passed"]:
         raise SystemExit(f"the default model fails the quality gate: {result['failures']}")
 
-    progress(f"baseline of {len(rows)} train rows (without {len(csv_rows) - len(rows)} oversampled copies)")
-    statistics, constraints = analyzer.baseline(rows, columns)
-    _check_csv_types(statistics, csv_rows, columns)
+    baseline_rows = statistics["dataset"]["item_count"]
+    progress(f"raw-field baseline of {baseline_rows} train events (without the {len(csv_rows) - baseline_rows} copies)")
     archive = deterministic_tar_gz(MODEL_FILE, model_bytes)
     manifest = _manifest(
         archive,
+        serving[PREPROCESSING_ARCHIVE],
         xgboost_version=xgb.__version__,
         events=events,
         seed=seed,
@@ -352,11 +359,12 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         params=params,
         hyperparameters=hyperparameters,
         train_rows=len(csv_rows),
-        baseline_rows=len(rows),
+        baseline_rows=baseline_rows,
+        baseline_fields=[f["name"] for f in statistics["features"]],
         config=config,
         result=result,
     )
-    _write_outputs(out, archive, statistics, constraints, manifest)
+    _write_outputs(out, archive, serving, statistics, constraints, manifest)
     _report_done(out, result["metrics"], manifest, started)
     return manifest
 

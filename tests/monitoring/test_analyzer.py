@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import statistics as pystats
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -263,7 +264,12 @@ def test_shifted_amount_gives_only_a_drift_violation(files) -> None:
     report = run(files, capture_lines(feature_rows(N_TRAFFIC, TRAFFIC_SEED, Drift(shift={"amount": 50.0}))))
     assert checks(report) == [("amount", analyzer.BASELINE_DRIFT_CHECK)]
     assert report["metrics"]["baseline_drift"]["amount"] > 0.3
-    assert "exceeds the threshold 0.1000" in report["constraint_violations"]["violations"][0]["description"]
+    description = report["constraint_violations"]["violations"][0]["description"]
+    # Model Monitor's wording, which tools parse: "distance: <d> exceeds threshold: <t>"
+    match = re.search(r"distance: ([0-9.e+-]+) exceeds threshold: ([0-9.e+-]+)", description)
+    assert match is not None
+    assert float(match[1]) == pytest.approx(report["metrics"]["baseline_drift"]["amount"], rel=1e-5)
+    assert float(match[2]) == pytest.approx(0.1)
 
 
 def test_missing_feature_gives_only_a_completeness_violation(files) -> None:
@@ -320,11 +326,7 @@ def test_malformed_lines_are_counted_and_reported_never_fatal(files) -> None:
     good = list(capture_lines(feature_rows(50, TRAFFIC_SEED)))
     short_row = capture_line(["1.0", "0"])
     unsupported = json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {"observedContentType": "application/json", "data": "{}", "encoding": "JSON"}
-            }
-        }
+        {"captureData": {"endpointInput": {"observedContentType": "application/json", "data": "{}", "encoding": "XML"}}}
     )
     bad_base64 = json.dumps(
         {"captureData": {"endpointInput": {"observedContentType": "text/csv", "data": "@@@", "encoding": "BASE64"}}}
@@ -350,7 +352,7 @@ def test_malformed_lines_are_counted_and_reported_never_fatal(files) -> None:
     examples = [(e["line"], e["reason"]) for e in report["malformed"]["examples"]]
     assert [line for line, _ in examples] == [11, 13, 14, 15, 16, 17, 18]
     reasons = " | ".join(reason for _, reason in examples)
-    for expected in ("not a JSON object", "2 columns", "unsupported encoding 'JSON'", "not valid base64"):
+    for expected in ("not a JSON object", "2 columns", "unsupported encoding 'XML'", "not valid base64"):
         assert expected in reasons
     assert "endpointInput" in examples[5][1]
     assert "UTF-8" in examples[6][1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import pickle
 import tarfile
@@ -28,10 +29,13 @@ import pytest
 import xgboost as xgb
 
 from ml_config import load_config
+from ml_constructs.glue_etl.runtime.preprocessing import Preprocessor
 from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_feature_columns
 from tools import build_default_model as builder
+from worked_example.generator import generate_events
+from worked_example.schema import feature_fields
 
 DEFAULT_MODEL = Path(builder.__file__).resolve().parent.parent / "ml_constructs" / "serving" / "default_model"
 ARCHIVE = DEFAULT_MODEL / builder.ARCHIVE
@@ -90,16 +94,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> xgb.Booster:
 
 
 def baseline_rows() -> list[list[str]]:
-    """Request rows inside the training distribution: each feature's baseline bucket bounds, column by column."""
-    statistics = json.loads((DEFAULT_MODEL / builder.STATISTICS).read_text())
-    bounds = []
-    for feature in statistics["features"]:
-        buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
-        values = [buckets[0]["lower_bound"], *(b["upper_bound"] for b in buckets)]
-        integral = feature["inferred_type"] == "Integral"
-        bounds.append([str(round(v)) if integral else repr(float(v)) for v in values])
-    depth = max(len(b) for b in bounds)
-    return [[b[i % len(b)] for b in bounds] for i in range(depth)]
+    """Request rows as the endpoint's first container makes them: generated raw events through the default
+    model's own preprocessor (``fitted.json``)."""
+    preprocessor = Preprocessor(json.loads((DEFAULT_MODEL / builder.FITTED).read_text()))
+    return [preprocessor.csv(event).split(",") for event in generate_events(40, 7)]
 
 
 # --- (1) the archive ---------------------------------------------------------------------------------------
@@ -191,19 +189,46 @@ def test_manifest_metrics_pass_the_configs_gate():
 # --- (4) the drift baseline ------------------------------------------------------------------------------------
 
 
-def test_baseline_files_have_one_entry_per_feature_column():
+def test_baseline_files_describe_the_raw_event_fields():
     statistics = json.loads((DEFAULT_MODEL / builder.STATISTICS).read_text())
     constraints = json.loads((DEFAULT_MODEL / builder.CONSTRAINTS).read_text())
     assert set(statistics) == {"version", "dataset", "features"}
     assert set(constraints) == {"version", "features", "monitoring_config"}
-    assert [f["name"] for f in statistics["features"]] == COLUMNS
-    assert [f["name"] for f in constraints["features"]] == COLUMNS
-    # The train rows without the oversampled copies: the natural balance the endpoint will see.
+    fields = [f.name for f in feature_fields()]  # what a client sends, not the engineered columns
+    assert [f["name"] for f in statistics["features"]] == fields == MANIFEST["baseline_fields"]
+    assert [f["name"] for f in constraints["features"]] == fields
+    # The train events without the oversampled copies: the natural balance the endpoint will see.
     assert statistics["dataset"]["item_count"] == MANIFEST["baseline_rows"] < MANIFEST["train_rows"]
     for feature in statistics["features"]:
-        common = feature["numerical_statistics"]["common"]
-        assert common["num_present"] + common["num_missing"] == MANIFEST["baseline_rows"]
-    assert all(f["completeness"] == 1.0 for f in constraints["features"])  # the ETL imputes every gap
+        body = feature.get("numerical_statistics") or feature["string_statistics"]
+        assert body["common"]["num_present"] + body["common"]["num_missing"] == MANIFEST["baseline_rows"]
+    completeness = {f["name"]: f["completeness"] for f in constraints["features"]}
+    assert completeness == {name: 0.9 if name == "distance_from_home_km" else 1.0 for name in fields}
+
+
+def test_preprocessing_archive_serves_raw_events_to_the_model(served: xgb.Booster, tmp_path: Path):
+    data = (DEFAULT_MODEL / builder.PREPROCESSING_ARCHIVE).read_bytes()
+    assert MANIFEST["preprocessing_sha256"] == hashlib.sha256(data).hexdigest()
+    with tarfile.open(DEFAULT_MODEL / builder.PREPROCESSING_ARCHIVE, "r:gz") as tar:
+        assert tar.getnames() == ["code/inference.py", "code/preprocessing.py", "fitted.json"]
+        assert tar.extractfile("fitted.json").read() == (DEFAULT_MODEL / builder.FITTED).read_bytes()  # type: ignore[union-attr]
+        tar.extractall(tmp_path, filter="data")
+    document = json.loads((DEFAULT_MODEL / builder.FITTED).read_text())
+    assert document["columns"] == COLUMNS == MANIFEST["feature_columns"]
+    spec = importlib.util.spec_from_file_location("default_model_inference", tmp_path / "code" / "inference.py")
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    model = script.model_fn(str(tmp_path))
+    body = "\n".join(json.dumps(e) for e in generate_events(20, 3))
+    features, content_type = script.output_fn(
+        script.predict_fn(script.input_fn(body, "application/jsonlines"), model), "text/csv"
+    )
+    assert content_type == "text/csv"
+    predictions = invoke(served, features)  # the second container: the features as XGBoost reads them
+    assert len(predictions) == 20
+    assert all(0.0 <= p <= 1.0 for p in predictions)
 
 
 # --- (5) reproducible -----------------------------------------------------------------------------------------
@@ -231,11 +256,15 @@ def test_rebuild_reproduces_the_committed_artifact(rebuilt: Path, served: xgb.Bo
     """The committed files are what the command builds. On this machine the bytes are identical; the check
     allows the last bits of a float to differ, so that another CPU or xgboost build does not fail it."""
     out = rebuilt / "out"
+    for name in (builder.PREPROCESSING_ARCHIVE, builder.FITTED):
+        fresh_doc, committed_doc = (_fitted_of(p) for p in (out / name, DEFAULT_MODEL / name))
+        assert _rounded(fresh_doc) == _rounded(committed_doc), f"{name}: run `make default-model`, read the diff"
     for name in (builder.STATISTICS, builder.CONSTRAINTS, builder.MANIFEST):
         fresh, committed = (json.loads(p.read_text()) for p in (out / name, DEFAULT_MODEL / name))
         if name == builder.MANIFEST:  # the archive's hash follows the model's bytes, compared below instead
             for manifest in (fresh, committed):
                 manifest.pop("artifact_sha256")
+                manifest.pop("preprocessing_sha256")  # compared through fitted.json above
         assert _rounded(fresh) == _rounded(committed), f"{name}: run `make default-model`, read the diff, commit"
     with tarfile.open(out / builder.ARCHIVE, "r:gz") as tar:
         assert tar.getnames() == ["xgboost-model"]
@@ -246,6 +275,28 @@ def test_rebuild_reproduces_the_committed_artifact(rebuilt: Path, served: xgb.Bo
     (fresh_model,) = container_load(model_dir)
     body = "\n".join(",".join(row) for row in baseline_rows())
     assert invoke(fresh_model, body) == pytest.approx(invoke(served, body), abs=1e-6)
+
+
+def _fitted_of(path: Path) -> Any:
+    """fitted.json itself, or the one inside a preprocessing archive."""
+    if path.name.endswith(".tar.gz"):
+        with tarfile.open(path, "r:gz") as tar:
+            return json.loads(tar.extractfile("fitted.json").read())  # type: ignore[union-attr]
+    return json.loads(path.read_text())
+
+
+def test_raw_validation_events_through_both_containers_match_the_manifest_metrics(rebuilt: Path, served: xgb.Booster):
+    """The ETL's raw validation events (what batch transform reads), through the preprocessor and then the
+    model, score exactly as the ETL's engineered validation rows did when the manifest was written."""
+    preprocessor = Preprocessor(json.loads((rebuilt / "out" / builder.FITTED).read_text()))
+    predictions = metrics.Predictions()
+    for path in sorted((rebuilt / "work" / "curated" / "raw" / "validation").glob("part-*")):
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        scores = invoke(served, "\n".join(preprocessor.csv(e) for e in events))
+        predictions.add_text("".join(f"{e['is_fraud']},{p}\n" for e, p in zip(events, scores, strict=True)), path.name)
+    training = load_config({}).training
+    result = metrics.evaluate(predictions, training.decision_threshold, training.gate.model_dump())
+    assert result["metrics"] == pytest.approx(MANIFEST["validation"]["metrics"], abs=1e-9)
 
 
 def test_endpoint_requests_from_the_etl_match_the_manifest_metrics(rebuilt: Path, served: xgb.Booster):

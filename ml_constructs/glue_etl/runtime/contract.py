@@ -30,6 +30,16 @@ PREPARED_PREFIX = "prepared/"
 QUARANTINE_PREFIX = "quarantine/"
 #: The JSON report (a single object with exactly this key).
 REPORT_KEY = "report/etl_report.json"
+#: What the endpoint needs to serve raw events (docs/glue-etl.md, "The fitted preprocessing"): everything fitted on
+#: train as one versioned JSON document, the preprocessing container's model.tar.gz (code/ + fitted.json), and the
+#: raw-field drift baseline of the train split (statistics.json, constraints.json in Model Monitor's formats).
+PREPROCESSING_PREFIX = "preprocessing/"
+FITTED_KEY = "preprocessing/fitted.json"
+PREPROCESSING_MODEL_KEY = "preprocessing/model.tar.gz"
+RAW_BASELINE_PREFIX = "preprocessing/baseline/"
+#: The clean raw events of validation and test, JSON Lines exactly as the producer wrote them (label included):
+#: the batch-transform input of the two-container model.
+RAW_SPLIT_PREFIXES: Mapping[str, str] = {"validation": "raw/validation/", "test": "raw/test/"}
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 PARTITION_COLUMN = "dt"  # Hive-style partition of the raw zone (event date, YYYY-MM-DD)

@@ -17,6 +17,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
+from ml_constructs.glue_etl.runtime import preprocessing
 from ml_constructs.glue_etl.runtime.contract import IMPUTE_METHODS, EtlSpec, encoded_base_columns
 
 # --- Reproducible aggregates --------------------------------------------------------------------------------
@@ -185,16 +186,19 @@ def fit_imputation(train: DataFrame, spec: EtlSpec, method: str, ridge: float = 
 
 def imputed_value(fit: ImputationFit, pending: Mapping[str, float]) -> Column:
     """The value that replaces a null of ``fit.column``: the median, or the regression's prediction from the
-    row's other features (``pending``: medians of the nullable predictors not imputed yet)."""
-    if fit.model is None:
-        return F.lit(fit.median)
-    model = fit.model
-    y_hat = F.lit(model.intercept)
-    for (name, transform), coefficient in zip(model.predictors, model.coefficients, strict=True):
-        if coefficient:
-            y_hat = y_hat + F.lit(coefficient) * _transformed(name, transform, pending)
-    value = F.expm1(y_hat) if model.target_transform == "log1p" else y_hat
-    return F.least(F.greatest(value, F.lit(model.lower)), F.lit(model.upper))
+    row's other features (``pending``: medians of the nullable predictors not imputed yet). The formula is
+    ``preprocessing.imputed_value``, shared with the endpoint."""
+    from ml_constructs.glue_etl.runtime.fitted import imputation_step
+    from ml_constructs.glue_etl.runtime.spark_ops import SPARK_OPS
+
+    return preprocessing.imputed_value(SPARK_OPS, _AnyColumn(), imputation_step(fit, pending, "double"))
+
+
+class _AnyColumn(dict[str, Column]):
+    """Every column by name, on demand (the regression's predictors)."""
+
+    def __missing__(self, name: str) -> Column:
+        return F.col(name)
 
 
 def _transformed(name: str, transform: str, fill: Mapping[str, float]) -> Column:

@@ -26,6 +26,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
+from ml_constructs.glue_etl.runtime import exports, fitted
 from ml_constructs.glue_etl.runtime.contract import (
     COPY_COLUMN,
     CSV_PREFIXES,
@@ -136,7 +137,9 @@ def _run(
         split_rows = final.filter(F.col(SPLIT_COLUMN) == split)
         write_xgboost_csv(split_rows, _join(curated_path, CSV_PREFIXES[split]), spec, params.csv_files)
     write_prepared_parquet(final, _join(curated_path, PREPARED_PREFIX), spec)
+    serving = _write_serving(spark, base, curated_path, spec, params, fits)
     report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
+    report["outputs"]["serving"] = serving
     write_text(spark, _join(curated_path, REPORT_KEY), json.dumps(report, indent=2, allow_nan=False) + "\n")
     _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {written}")
     return report
@@ -185,6 +188,21 @@ def _fit_and_apply(base: DataFrame, spec: EtlSpec, params: EtlParams) -> tuple[D
     bin_fit = fit_bins(_train(imputed), spec, params.n_bins)
     # Not cached: everything after `base` is per-row arithmetic, cheaper to recompute than to keep.
     return apply_bins(imputed, bin_fit), _Fits(outlier_fits, imputation_fits, bin_fit)
+
+
+def _write_serving(
+    spark: SparkSession, base: DataFrame, curated_path: str, spec: EtlSpec, params: EtlParams, fits: _Fits
+) -> dict[str, Any]:
+    """What serving raw events needs: the fitted preprocessing and its container's archive, the clean raw events
+    of validation and test (batch transform's input through the two-container model), and the raw-field drift
+    baseline of train (before oversampling: the endpoint sees the natural balance)."""
+    _step("writing the fitted preprocessing and the raw validation and test events")
+    document = fitted.document(spec, exports.fitted_steps(spec, fits, params.outlier_mode))
+    paths: dict[str, Any] = exports.write_preprocessing(spark, curated_path, document)
+    paths["raw"] = exports.write_raw_splits(base, curated_path, spec, params.csv_files)
+    baseline = exports.raw_baseline(_train(base), spec)
+    paths["baseline"] = exports.write_raw_baseline(spark, curated_path, baseline)
+    return paths
 
 
 def _split_statistics(prepared: DataFrame, spec: EtlSpec, bins: BinFit | None) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 from pyspark.sql import types as T  # noqa: N812
 
+from ml_constructs.glue_etl.runtime import fitted, spark_ops
 from ml_constructs.glue_etl.runtime.contract import (
     COPY_COLUMN,
     OUTLIER_MODES,
@@ -28,15 +29,10 @@ from ml_constructs.glue_etl.runtime.contract import (
     SOURCE_FILE_COLUMN,
     SPLIT_COLUMN,
     EtlSpec,
-    bin_name,
     csv_columns,
-    one_hot_name,
-    outlier_flag_name,
     prepared_columns,
-    rank_name,
-    was_missing_name,
 )
-from ml_constructs.glue_etl.runtime.fitting import BinFit, ImputationFit, OutlierFit, imputed_value
+from ml_constructs.glue_etl.runtime.fitting import BinFit, ImputationFit, OutlierFit
 
 _UNPARSABLE = "_unparsable"
 _EMPTY = "_empty_record"
@@ -262,28 +258,20 @@ def canonical_order(df: DataFrame, spec: EtlSpec, partitions: int) -> DataFrame:
 
 
 def encode_features(df: DataFrame, spec: EtlSpec) -> DataFrame:
-    """Encode the non-numeric features for XGBoost (which reads numbers only).
+    """Encode the non-numeric features for XGBoost (which reads numbers only), with the shared definitions of
+    ``preprocessing.encode`` (the endpoint's preprocessor runs the same ones; entries from ``fitted``).
 
     - categorical -> one-hot, one 0/1 column per allowed value in the schema's order. The order is fixed by
-      the schema, not discovered from the data, so every split and every run gets the same columns, and
-      an unknown category cannot occur (it was quarantined). XGBoost's trees do not need the dropped
+      the schema, not discovered from the data, so every split and every run gets the same columns (an unknown
+      category was quarantined; at the endpoint it is all zeros). XGBoost's trees do not need the dropped
       reference level that a linear model would, so every level gets a column.
     - ordinal -> ``<name>_rank``, 0..k-1 in the schema's order, keeping the order the trees can split on.
     - boolean -> 0/1 in place.
     The original categorical and ordinal strings stay (the Parquet output keeps them for Athena).
     """
     out = df
-    for c in spec.features():
-        col = F.col(c.name)
-        if c.is_boolean:
-            out = out.withColumn(c.name, col.cast("int"))
-        elif c.kind == "ordinal":
-            rank = F.lit(None).cast("int")
-            for i, value in enumerate(c.values):
-                rank = F.when(col == F.lit(value), F.lit(i)).otherwise(rank)
-            out = out.withColumn(rank_name(c.name), rank)
-        elif c.kind == "categorical":
-            out = out.select("*", *[(col == F.lit(v)).cast("int").alias(one_hot_name(c.name, v)) for v in c.values])
+    for entry in fitted.encoding_entries(spec):
+        out = spark_ops.apply_encoding(out, entry)
     return out.withColumn(spec.label, F.col(spec.label).cast("int"))
 
 
@@ -306,7 +294,8 @@ def assign_split(df: DataFrame, spec: EtlSpec, fractions: Sequence[float], seed:
 
 
 def apply_outliers(df: DataFrame, fits: Mapping[str, OutlierFit], mode: str) -> DataFrame:
-    """Add ``<col>_is_outlier`` (value outside ``[lower, upper]``) and, in ``clip`` mode, cap the value.
+    """Add ``<col>_is_outlier`` (value outside ``[lower, upper]``) and, in ``clip`` mode, cap the value
+    (``preprocessing._outliers``, the definition the endpoint shares).
 
     Why clip (winsorise) rather than drop (the syllabus's "responsibly remove"): a dropped row takes its label
     with it, and here the recording errors are rows whose label is real; capping keeps the row and removes
@@ -317,21 +306,15 @@ def apply_outliers(df: DataFrame, fits: Mapping[str, OutlierFit], mode: str) -> 
         raise ValueError(f"outlier_mode={mode!r}, allowed: {list(OUTLIER_MODES)}")
     out = df
     for fit in fits.values():
-        col = F.col(fit.column)
-        outside = (col < F.lit(fit.lower)) | (col > F.lit(fit.upper))
-        out = out.withColumn(outlier_flag_name(fit.column), F.coalesce(outside, F.lit(False)).cast("int"))
-        if mode == "clip":
-            clipped = F.least(F.greatest(col, F.lit(fit.lower)), F.lit(fit.upper))
-            out = out.withColumn(
-                fit.column, F.when(col.isNull(), col).otherwise(clipped).cast(col_type(df, fit.column))
-            )
+        out = spark_ops.apply_step(out, fitted.outlier_step(fit, mode, col_type(df, fit.column)))
     return out
 
 
 def apply_imputation(
     df: DataFrame, fits: Mapping[str, ImputationFit], medians: Mapping[str, float] | None = None
 ) -> DataFrame:
-    """Add ``<col>_was_missing`` and fill the nulls, column by column in the fitted order.
+    """Add ``<col>_was_missing`` and fill the nulls, column by column in the fitted order
+    (``preprocessing._impute``, the definition the endpoint shares).
 
     The indicator keeps the fact that the value was missing (it can be informative: "no location" may
     itself relate to fraud), which any imputation would otherwise erase.
@@ -341,23 +324,17 @@ def apply_imputation(
     out = df
     done: set[str] = set()
     for c, fit in fits.items():
-        col = F.col(c)
-        out = out.withColumn(was_missing_name(c), col.isNull().cast("int"))
         pending = {o: all_medians[o] for o in all_medians if o not in done and o != c}
-        out = out.withColumn(c, F.coalesce(col.cast("double"), imputed_value(fit, pending)).cast(col_type(df, c)))
+        out = spark_ops.apply_step(out, fitted.imputation_step(fit, pending, col_type(df, c)))
         done.add(c)
     return out
 
 
 def apply_bins(df: DataFrame, fit: BinFit | None) -> DataFrame:
-    """Add ``<col>_bin``: the number of edges at or below the value (0..n_bins-1)."""
+    """Add ``<col>_bin``: the number of edges at or below the value (0..n_bins-1; ``preprocessing._bin``)."""
     if fit is None:
         return df
-    col = F.col(fit.column)
-    index = F.lit(0)
-    for edge in fit.edges:
-        index = index + (col >= F.lit(edge)).cast("int")
-    return df.withColumn(bin_name(fit.column), F.when(col.isNotNull(), index))
+    return spark_ops.apply_step(df, fitted.bin_step(fit))
 
 
 # --- Rebalancing the train split ----------------------------------------------------------------------------------

@@ -1,9 +1,16 @@
 """Data-quality and drift analysis of SageMaker data capture, in SageMaker Model Monitor's own file formats.
 
 Standard library only: it runs unchanged in the Lambda function and in the tests. ``baseline(rows, columns)``
-turns the training features into ``statistics.json`` and ``constraints.json``; ``analyze(capture_lines, ...)``
+turns numeric feature rows into ``statistics.json`` and ``constraints.json`` (the raw-event baseline the ETL
+writes comes from ``ml_constructs/glue_etl/runtime/raw_baseline.py``, same formats); ``analyze(capture_lines, ...)``
 streams the endpoint's data-capture JSON Lines and returns ``constraint_violations.json``, the window's
-``statistics.json`` and per-feature metric values. The formats, the checks, the distance and what is simplified
+``statistics.json`` and per-feature metric values.
+
+Two kinds of request bodies are read: raw events (``application/json``: one event, ``application/jsonlines``: one
+per line; a feature is the event's field of the same name) and CSV rows (a feature is a column, by position).
+Two kinds of features: numeric (``Integral``/``Fractional``, drift = L-infinity distance of the CDFs on the
+baseline's buckets) and ``String`` (drift = L-infinity distance of the normalised category frequencies, Model
+Monitor's ``categorical_drift_method: LInfinity``). The formats, the checks, the distance and what is simplified
 compared with Model Monitor: docs/serving-and-monitoring.md, "The drift analyzer".
 """
 
@@ -48,6 +55,10 @@ CONSTRAINT_CHECK_TYPES: tuple[str, ...] = (
     "categorical_values_check",
 )
 NUMERIC_TYPES: tuple[str, ...] = ("Integral", "Fractional")
+STRING_TYPE = "String"
+DEFAULT_CATEGORICAL_THRESHOLD = 0.1
+#: Request bodies read as raw events; any other content type is read as CSV.
+JSON_CONTENT_TYPES: tuple[str, ...] = ("application/json", "application/jsonlines", "application/x-jsonlines")
 
 #: CloudWatch custom metrics (``metric_data``): names and dimensions.
 METRIC_FEATURE_DRIFT = "FeatureBaselineDrift"  # dimensions Endpoint, Feature; unit None; the L-inf distance
@@ -84,14 +95,22 @@ def numbered_lines(lines: Iterable[str | bytes], source: str = "") -> Iterator[C
 # --- Reading capture lines -----------------------------------------------------------------------------
 
 
+def _media_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
 def decode_payload(data: str, encoding: str, content_type: str) -> str:
-    """The request body as text: ``CSV`` is the text itself, ``BASE64`` is decoded (it must be UTF-8 CSV)."""
+    """The request body as text: ``CSV`` and ``JSON`` are the text itself, ``BASE64`` is decoded (UTF-8 CSV or
+    JSON)."""
     kind = encoding.upper()
-    if kind == "CSV":
+    if kind in ("CSV", "JSON"):
         return data
     if kind == "BASE64":
-        if "csv" not in content_type.lower():
-            raise CaptureError(f"unsupported content type {content_type!r} (this monitor reads CSV requests)")
+        media = _media_type(content_type)
+        if "csv" not in media and media not in JSON_CONTENT_TYPES:
+            raise CaptureError(
+                f"unsupported content type {content_type!r} (this monitor reads CSV and JSON/JSON Lines requests)"
+            )
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
@@ -100,7 +119,25 @@ def decode_payload(data: str, encoding: str, content_type: str) -> str:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise CaptureError("endpointInput.data decodes to bytes that are not UTF-8") from None
-    raise CaptureError(f"unsupported encoding {encoding!r} (expected CSV or BASE64)")
+    raise CaptureError(f"unsupported encoding {encoding!r} (expected CSV, JSON or BASE64)")
+
+
+def parse_json_events(payload: str, content_type: str) -> list[dict[str, Any]]:
+    """The raw events of a JSON (one object, or an array of objects) or JSON Lines request body."""
+    texts = payload.splitlines() if _media_type(content_type) != "application/json" else [payload]
+    events: list[dict[str, Any]] = []
+    for text in texts:
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise CaptureError("endpointInput.data is not valid JSON") from None
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in items):
+            raise CaptureError("endpointInput.data holds JSON that is not an event object")
+        events.extend(items)
+    return events
 
 
 def parse_csv_rows(payload: str) -> list[list[str]]:
@@ -110,8 +147,9 @@ def parse_csv_rows(payload: str) -> list[list[str]]:
     return [line.split(",") for line in payload.splitlines() if line.strip()]
 
 
-def parse_capture_line(text: str) -> list[list[str]]:
-    """The CSV rows of the endpoint input of one capture line; ``CaptureError`` if the line is unusable."""
+def parse_capture_line(text: str) -> list[list[str]] | list[dict[str, Any]]:
+    """The records of the endpoint input of one capture line: raw events (dicts) for a JSON or JSON Lines
+    request, CSV rows otherwise; ``CaptureError`` if the line is unusable."""
     try:
         record = json.loads(text)
     except ValueError:
@@ -129,14 +167,22 @@ def parse_capture_line(text: str) -> list[list[str]]:
     content_type = endpoint_input.get("observedContentType", "")
     if not isinstance(data, str) or not isinstance(encoding, str) or not isinstance(content_type, str):
         raise CaptureError("endpointInput needs string fields data, encoding and observedContentType")
-    rows = parse_csv_rows(decode_payload(data, encoding, content_type))
+    payload = decode_payload(data, encoding, content_type)
+    if _media_type(content_type) in JSON_CONTENT_TYPES:
+        events = parse_json_events(payload, content_type)
+        if not events:
+            raise CaptureError("endpointInput.data holds no event")
+        return events
+    rows = parse_csv_rows(payload)
     if not rows:
         raise CaptureError("endpointInput.data holds no CSV row")
     return rows
 
 
-def read_capture_lines(lines: Iterable[str | bytes]) -> Iterator[list[list[str]] | CaptureError]:
-    """Parse each non-blank line: its CSV rows, or the ``CaptureError`` saying why it is unusable (never raises)."""
+def read_capture_lines(
+    lines: Iterable[str | bytes],
+) -> Iterator[list[list[str]] | list[dict[str, Any]] | CaptureError]:
+    """Parse each non-blank line: its records, or the ``CaptureError`` saying why it is unusable (never raises)."""
     for text in lines:
         if isinstance(text, bytes):
             try:
@@ -379,11 +425,17 @@ def _baseline_feature(
 class _FeatureBaseline:
     name: str
     inferred_type: str
-    edges: list[float]
-    counts: list[int]
+    edges: list[float]  # numeric features: the bucket edges
+    counts: list[int]  # numeric features: the baseline's count per bucket
     mean: float
     completeness: float
-    comparison_threshold: float | None  # the feature's monitoringConfigOverrides, if any
+    comparison_threshold: float | None  # the feature's monitoring config override, if any
+    categories: dict[str, int] | None = None  # String features: the baseline's count per category
+    evaluate_constraints: bool = True  # False: monitoring_config_overrides.evaluate_constraints = "Disabled"
+
+    @property
+    def is_string(self) -> bool:
+        return self.categories is not None
 
 
 @dataclass(frozen=True)
@@ -394,12 +446,69 @@ class _Baseline:
     comparison_threshold: float
     comparison_method: str
     datatype_check_threshold: float
+    categorical_comparison_threshold: float = DEFAULT_CATEGORICAL_THRESHOLD
 
 
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BaselineError(f"{what} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _overrides(constraint: Mapping[str, Any]) -> tuple[float | None, bool]:
+    """A feature's overrides: ``monitoring_config_overrides`` (what the SageMaker SDK's
+    ``Constraints.set_monitoring(False, feature)`` writes) or ``monitoringConfigOverrides``."""
+    overrides = {
+        **(constraint.get("monitoringConfigOverrides") or {}),
+        **(constraint.get("monitoring_config_overrides") or {}),
+    }
+    threshold = overrides.get("comparison_threshold")
+    name = constraint.get("name")
+    return (
+        None if threshold is None else _number(threshold, f"{name} override"),
+        overrides.get("evaluate_constraints", "Enabled") != "Disabled",
+    )
+
+
+def _numeric_feature(name: str, feature: Mapping[str, Any], constraint: Mapping[str, Any]) -> _FeatureBaseline:
+    numerical = feature.get("numerical_statistics") or {}
+    buckets = ((numerical.get("distribution") or {}).get("kll") or {}).get("buckets") or []
+    if not buckets:
+        raise BaselineError(f"feature {name!r}: no distribution.kll.buckets to compare with")
+    edges = _edges(buckets)
+    if any(b > a for a, b in zip(edges[1:], edges[:-1], strict=True)):
+        raise BaselineError(f"feature {name!r}: bucket bounds are not ascending")
+    threshold, evaluate = _overrides(constraint)
+    return _FeatureBaseline(
+        name=name,
+        inferred_type=feature["inferred_type"],
+        edges=edges,
+        counts=[int(b["count"]) for b in buckets],
+        mean=_number(numerical.get("mean", 0.0), f"{name}.mean"),
+        completeness=_number(constraint.get("completeness", 1.0), f"{name}.completeness"),
+        comparison_threshold=threshold,
+        evaluate_constraints=evaluate,
+    )
+
+
+def _string_feature(name: str, feature: Mapping[str, Any], constraint: Mapping[str, Any]) -> _FeatureBaseline:
+    strings = feature.get("string_statistics") or {}
+    buckets = ((strings.get("distribution") or {}).get("categorical") or {}).get("buckets") or []
+    categories = {str(b["value"]): int(b["count"]) for b in buckets if isinstance(b, Mapping) and "value" in b}
+    if not categories or not sum(categories.values()):
+        raise BaselineError(f"feature {name!r}: no distribution.categorical.buckets to compare with")
+    threshold, evaluate = _overrides(constraint)
+    return _FeatureBaseline(
+        name=name,
+        inferred_type=STRING_TYPE,
+        edges=[],
+        counts=[],
+        mean=0.0,
+        completeness=_number(constraint.get("completeness", 1.0), f"{name}.completeness"),
+        comparison_threshold=threshold,
+        categories=categories,
+        evaluate_constraints=evaluate,
+    )
 
 
 def load_baseline(statistics: Mapping[str, Any], constraints: Mapping[str, Any]) -> _Baseline:
@@ -418,31 +527,12 @@ def load_baseline(statistics: Mapping[str, Any], constraints: Mapping[str, Any])
     for feature in stat_features:
         name = feature.get("name")
         inferred = feature.get("inferred_type")
-        if inferred not in NUMERIC_TYPES:
-            raise BaselineError(f"feature {name!r}: inferred_type {inferred!r}; only numeric features are monitored")
+        if inferred not in (*NUMERIC_TYPES, STRING_TYPE):
+            raise BaselineError(f"feature {name!r}: inferred_type {inferred!r}; monitored: numeric and String")
         if name not in constraint_features:
             raise BaselineError(f"feature {name!r} is in statistics.json but not in constraints.json")
-        numerical = feature.get("numerical_statistics") or {}
-        buckets = ((numerical.get("distribution") or {}).get("kll") or {}).get("buckets") or []
-        if not buckets:
-            raise BaselineError(f"feature {name!r}: no distribution.kll.buckets to compare with")
-        edges = _edges(buckets)
-        if any(b > a for a, b in zip(edges[1:], edges[:-1], strict=True)):
-            raise BaselineError(f"feature {name!r}: bucket bounds are not ascending")
-        constraint = constraint_features[name]
-        overrides = constraint.get("monitoringConfigOverrides") or {}
-        override = overrides.get("comparison_threshold")
-        features.append(
-            _FeatureBaseline(
-                name=name,
-                inferred_type=inferred,
-                edges=edges,
-                counts=[int(b["count"]) for b in buckets],
-                mean=_number(numerical.get("mean", 0.0), f"{name}.mean"),
-                completeness=_number(constraint.get("completeness", 1.0), f"{name}.completeness"),
-                comparison_threshold=None if override is None else _number(override, f"{name} override"),
-            )
-        )
+        build = _string_feature if inferred == STRING_TYPE else _numeric_feature
+        features.append(build(name, feature, constraint_features[name]))
     if not features:
         raise BaselineError("the baseline has no features")
     return _Baseline(
@@ -455,6 +545,10 @@ def load_baseline(statistics: Mapping[str, Any], constraints: Mapping[str, Any])
         comparison_method=method,
         datatype_check_threshold=_number(
             config.get("datatype_check_threshold", DEFAULT_DATATYPE_CHECK_THRESHOLD), "datatype_check_threshold"
+        ),
+        categorical_comparison_threshold=_number(
+            distribution.get("categorical_comparison_threshold", DEFAULT_CATEGORICAL_THRESHOLD),
+            "categorical_comparison_threshold",
         ),
     )
 
@@ -475,8 +569,8 @@ class _Accumulator:
         self.max_examples = max_examples
         self.width = k
         self.edges = [f.edges for f in model.features]
-        self.lo = [f.edges[0] for f in model.features]
-        self.hi = [f.edges[-1] for f in model.features]
+        self.lo = [f.edges[0] if f.edges else math.inf for f in model.features]
+        self.hi = [f.edges[-1] if f.edges else -math.inf for f in model.features]
         self.shift = [f.mean for f in model.features]
         self.expect_integral = [f.inferred_type == "Integral" for f in model.features]
         self.records = 0
@@ -488,7 +582,10 @@ class _Accumulator:
         self.sum_d2 = [0.0] * k
         self.min = [math.inf] * k
         self.max = [-math.inf] * k
-        self.counts = [[0] * (len(f.edges) - 1) for f in model.features]
+        self.counts = [[0] * max(len(f.edges) - 1, 0) for f in model.features]
+        self.is_string = [f.is_string for f in model.features]
+        self.categories: list[dict[str, int]] = [{} for _ in model.features]
+        self.names = [f.name for f in model.features]
         self.underflow = [0] * k
         self.overflow = [0] * k
         self.type_example: list[str | None] = [None] * k
@@ -507,10 +604,14 @@ class _Accumulator:
             self.examples.append({"source": source, "line": line_number, "reason": reason})
 
     def add(self, row: Sequence[str]) -> None:
+        """One CSV row: feature j is column j."""
         self.records += 1
         for j, text in enumerate(row):
             if not text or text.isspace():
                 self.missing[j] += 1
+                continue
+            if self.is_string[j]:
+                self._add_category(j, text)
                 continue
             try:
                 x = float(text)
@@ -524,6 +625,28 @@ class _Accumulator:
                 self.non_integral[j] += 1
                 self._type_example(j, text)
             self._add_number(j, x)
+
+    def add_event(self, event: Mapping[str, Any]) -> None:
+        """One raw event: feature j is the field of the same name (absent or null: missing)."""
+        self.records += 1
+        for j, name in enumerate(self.names):
+            value = event.get(name)
+            if value is None:
+                self.missing[j] += 1
+            elif self.is_string[j]:
+                self._add_category(j, value if isinstance(value, str) else json.dumps(value))
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                self.non_numeric[j] += 1
+                self._type_example(j, json.dumps(value) if not isinstance(value, float) else repr(value))
+            else:
+                if self.expect_integral[j] and not isinstance(value, int):
+                    self.non_integral[j] += 1
+                    self._type_example(j, repr(value))
+                self._add_number(j, float(value))
+
+    def _add_category(self, j: int, value: str) -> None:
+        self.numeric[j] += 1  # present values
+        self.categories[j][value] = self.categories[j].get(value, 0) + 1
 
     def _type_example(self, j: int, text: str) -> None:
         if self.type_example[j] is None:
@@ -606,14 +729,22 @@ def analyze(
         except CaptureError as exc:
             acc.malformed(source, line_number, str(exc), record=False)
             continue
-        for row in rows:
-            if len(row) != acc.width:
-                acc.malformed(
-                    source, line_number, f"CSV row has {len(row)} columns, the baseline {acc.width}", record=True
-                )
-                continue
-            acc.add(row)
+        _add_records(acc, source, line_number, rows)
     return _report(acc, distance_threshold)
+
+
+def _add_records(
+    acc: _Accumulator, source: str, line_number: int, rows: list[list[str]] | list[dict[str, Any]]
+) -> None:
+    """The records of one capture line: raw events by field name, CSV rows by position (width checked)."""
+    for row in rows:
+        if isinstance(row, dict):
+            acc.add_event(row)
+            continue
+        if len(row) != acc.width:
+            acc.malformed(source, line_number, f"CSV row has {len(row)} columns, the baseline {acc.width}", record=True)
+            continue
+        acc.add(row)
 
 
 def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, Any]:
@@ -624,7 +755,6 @@ def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, An
     completeness: dict[str, float] = {}
     mismatch: dict[str, float] = {}
     thresholds: dict[str, float] = {}
-    base_threshold = distance_threshold if distance_threshold is not None else model.comparison_threshold
     for j, feature in enumerate(model.features if n else []):
         name = feature.name
         numeric = acc.numeric[j]
@@ -632,12 +762,12 @@ def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, An
         completeness[name] = non_empty / n
         mismatch[name] = (acc.non_numeric[j] + acc.non_integral[j]) / non_empty if non_empty else 0.0
         if numeric:
-            drift[name] = linf_distance(feature.counts, acc.counts[j], acc.underflow[j], acc.overflow[j])
-            threshold = feature.comparison_threshold if feature.comparison_threshold is not None else base_threshold
+            drift[name], threshold = _drift(acc, j, distance_threshold)
             if model.comparison_method == "Robust":
-                threshold = robust_threshold(threshold, sum(feature.counts), numeric)
+                n_base = sum(feature.categories.values()) if feature.categories else sum(feature.counts)
+                threshold = robust_threshold(threshold, n_base, numeric)
             thresholds[name] = threshold
-        if model.evaluate_constraints:
+        if model.evaluate_constraints and feature.evaluate_constraints:
             violations.extend(
                 _violations(acc, j, completeness[name], mismatch[name], drift.get(name), thresholds.get(name))
             )
@@ -657,6 +787,31 @@ def _report(acc: _Accumulator, distance_threshold: float | None) -> dict[str, An
             "thresholds": thresholds,
         },
     }
+
+
+def _drift(acc: _Accumulator, j: int, distance_threshold: float | None) -> tuple[float, float]:
+    """(distance, threshold before the Robust floor) of feature ``j``. Threshold: the feature's override, else
+    ``distance_threshold``, else the constraints' ``comparison_threshold`` (numeric) or
+    ``categorical_comparison_threshold`` (String)."""
+    model, feature = acc.model, acc.model.features[j]
+    if feature.categories is not None:
+        distance = categorical_linf_distance(feature.categories, acc.categories[j])
+        default = model.categorical_comparison_threshold
+    else:
+        distance = linf_distance(feature.counts, acc.counts[j], acc.underflow[j], acc.overflow[j])
+        default = model.comparison_threshold
+    if feature.comparison_threshold is not None:
+        return distance, feature.comparison_threshold
+    return distance, distance_threshold if distance_threshold is not None else default
+
+
+def categorical_linf_distance(baseline_counts: Mapping[str, int], counts: Mapping[str, int]) -> float:
+    """L-infinity distance of two category frequency distributions: the largest difference of the share of one
+    category, over every category seen on either side (a new category counts with a baseline share of 0)."""
+    n_base, n_cur = sum(baseline_counts.values()), sum(counts.values())
+    if n_base == 0 or n_cur == 0:
+        raise ValueError("categorical_linf_distance needs values on both sides")
+    return max(abs(baseline_counts.get(v, 0) / n_base - counts.get(v, 0) / n_cur) for v in {*baseline_counts, *counts})
 
 
 def _violations(
@@ -697,21 +852,36 @@ def _violations(
                 "feature_name": feature.name,
                 "constraint_check_type": BASELINE_DRIFT_CHECK,
                 "description": (
-                    f"Baseline drift distance {distance:.4f} exceeds the threshold {threshold:.4f} "
-                    f"(L-infinity distance of the CDFs on the baseline's buckets, comparison_method "
-                    f"{model.comparison_method}, {numeric} values)."
+                    f"Baseline drift distance: {distance:.6g} exceeds threshold: {threshold:.6g} "
+                    f"({_DISTANCE_KIND[feature.is_string]}, comparison_method {model.comparison_method}, "
+                    f"{numeric} values)."
                 ),
             }
         )
     return found
 
 
+_DISTANCE_KIND = {
+    False: "L-infinity distance of the CDFs on the baseline's buckets",
+    True: "L-infinity distance of the category frequencies",
+}
+
+
 def _current_feature(acc: _Accumulator, j: int) -> dict[str, Any]:
-    """One feature of the window's statistics.json. Buckets: the baseline's, plus the under/overflow ranges."""
+    """One feature of the window's statistics.json. Buckets: the baseline's, plus the under/overflow ranges;
+    categories: the window's, by value."""
     feature = acc.model.features[j]
     numeric = acc.numeric[j]
     non_empty = numeric + acc.non_numeric[j]
     common = {"num_present": non_empty, "num_missing": acc.missing[j]}
+    if feature.is_string:
+        seen = acc.categories[j]
+        strings = {
+            "common": common,
+            "distinct_count": float(len(seen)),
+            "distribution": {"categorical": {"buckets": [{"value": v, "count": seen[v]} for v in sorted(seen)]}},
+        }
+        return {"name": feature.name, "inferred_type": STRING_TYPE, "string_statistics": strings}
     if numeric == 0:
         numerical: dict[str, Any] = {"common": common}
     else:
@@ -816,6 +986,7 @@ __all__ = [
     "baseline",
     "batch_metric_data",
     "bucket_edges",
+    "categorical_linf_distance",
     "decode_payload",
     "linf_distance",
     "load_baseline",
@@ -823,6 +994,7 @@ __all__ = [
     "numbered_lines",
     "parse_capture_line",
     "parse_csv_rows",
+    "parse_json_events",
     "read_capture_lines",
     "robust_threshold",
 ]

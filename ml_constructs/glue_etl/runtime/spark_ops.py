@@ -1,0 +1,87 @@
+"""``preprocessing.Ops`` on Spark columns: the engine the Glue job runs the shared feature formulas on.
+
+Each operation is the Spark function whose null semantics ``preprocessing.PythonOps`` copies; ``apply`` runs one
+encoding entry or fitted step of ``preprocessing`` over a DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
+
+from ml_constructs.glue_etl.runtime import preprocessing
+
+
+class SparkOps:
+    """``preprocessing.Ops`` with ``pyspark.sql.functions``."""
+
+    def lit(self, value: Any) -> Column:
+        return F.lit(value)
+
+    def null(self) -> Column:
+        return F.lit(None)
+
+    def add(self, a: Column, b: Column) -> Column:
+        return a + b
+
+    def mul(self, a: Column, b: Column) -> Column:
+        return a * b
+
+    def log1p(self, a: Column) -> Column:
+        return F.log1p(a)
+
+    def expm1(self, a: Column) -> Column:
+        return F.expm1(a)
+
+    def least(self, a: Column, b: Column) -> Column:
+        return F.least(a, b)
+
+    def greatest(self, a: Column, b: Column) -> Column:
+        return F.greatest(a, b)
+
+    def lt(self, a: Column, b: Column) -> Column:
+        return a < b
+
+    def gt(self, a: Column, b: Column) -> Column:
+        return a > b
+
+    def ge(self, a: Column, b: Column) -> Column:
+        return a >= b
+
+    def eq(self, a: Column, b: Column) -> Column:
+        return a == b
+
+    def or_(self, a: Column, b: Column) -> Column:
+        return a | b
+
+    def is_null(self, a: Column) -> Column:
+        return a.isNull()
+
+    def coalesce(self, a: Column, b: Column) -> Column:
+        return F.coalesce(a, b)
+
+    def when(self, condition: Column, then: Column, otherwise: Column) -> Column:
+        return F.when(condition, then).otherwise(otherwise)
+
+    def cast(self, a: Column, type_name: str) -> Column:
+        return a.cast(type_name)
+
+
+SPARK_OPS = SparkOps()
+
+
+def columns(df: DataFrame) -> dict[str, Column]:
+    return {name: F.col(name) for name in df.columns}
+
+
+def apply_encoding(df: DataFrame, entry: Mapping[str, Any]) -> DataFrame:
+    """Add (or replace) the encoded columns of one raw field."""
+    return df.withColumns(preprocessing.encode(SPARK_OPS, F.col(entry["field"]), entry))
+
+
+def apply_step(df: DataFrame, step: Mapping[str, Any]) -> DataFrame:
+    """Add (or replace) the columns of one fitted step."""
+    return df.withColumns(preprocessing.apply_step(SPARK_OPS, columns(df), step))
