@@ -173,7 +173,7 @@ def test_the_champion_transform_runs_each_model_the_endpoints_serve_with_its_own
     assert all("-ServingModelRole" in c.principal for c in reads)  # the serving stack's model role
     objects = {c.resource.split(":::", 1)[1].split("/", 1)[1] for c in reads if c.action == "s3:GetObject"}
     assert "etl/raw/validation/part-00000" in objects
-    assert {"models/default/model.tar.gz", "models/default/preprocessing/model.tar.gz"} <= objects
+    assert {"models/default/model.tar.gz", "models/default/preprocessing/preprocessing-model.tar.gz"} <= objects
 
 
 def test_the_roll_out_describes_its_rollback_alarms_and_the_pins_copy_the_etl_files(sandbox_deployment):
