@@ -137,6 +137,20 @@ def drifted(event: dict[str, Any]) -> dict[str, Any]:
     return dict(event)
 
 
+def _training_outcome(execution: Execution) -> str:
+    """A succeeded run: rolled out (the handover's metrics), or the serving model kept (both AUCs)."""
+    metrics = (execution.last_state or {}).get("evaluation", {}).get("metrics", {})
+    measured = ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1") if k in metrics)
+    if execution.history and execution.history[-1][0] == "ChampionKept":
+        champion = execution.last_state.get("champion", {}).get("evaluation", {}).get("metrics", {})
+        return (
+            f"      gate passed ({measured}), but the serving model scores better (auc={champion.get('auc', 0):.3f}): "
+            "registered Rejected, the endpoint keeps its model"
+        )
+    package = str(execution.output.get("model_package_arn", "")).rsplit("/", 2)[-2:]
+    return f"      gate passed: {measured}; registered {package}; the endpoint rolled to the new model"
+
+
 def _training_failure(execution: Execution) -> str:
     """Why the training workflow failed: its error, the metrics it measured, the errors its Catches handled."""
     caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
@@ -222,12 +236,7 @@ class _Steps:
                 self.result.execution = execution
                 if execution.status != "SUCCEEDED":
                     raise RuntimeError(_training_failure(execution))
-                metrics = execution.output["metrics"]
-                self.progress(
-                    "      gate passed: "
-                    + ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
-                    + f"; registered {execution.output['model_package_arn'].rsplit('/', 2)[-2:]}"
-                )
+                self.progress(_training_outcome(execution))
         finally:
             tasks.close()
         return tasks
