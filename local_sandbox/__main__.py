@@ -76,7 +76,7 @@ def summary(result: RunResult, total: float, endpoint: str) -> str:
     lines.append(f"  {total:7.1f} s  total")
     if result.execution and result.execution.status == "SUCCEEDED":
         state = result.execution.last_state or {}
-        metrics = state.get("evaluation", {}).get("metrics", {})
+        metrics = state.get("evaluation", {}).get("metrics") or (result.execution.output or {}).get("metrics", {})
         kept = result.execution.history[-1][0] == "ChampionKept"
         lines.append(
             "  quality gate: passed ("

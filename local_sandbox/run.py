@@ -139,10 +139,11 @@ def drifted(event: dict[str, Any]) -> dict[str, Any]:
 
 def _training_outcome(execution: Execution) -> str:
     """A succeeded run: rolled out (the handover's metrics), or the serving model kept (both AUCs)."""
-    metrics = (execution.last_state or {}).get("evaluation", {}).get("metrics", {})
+    state = execution.last_state or {}
+    metrics = state.get("evaluation", {}).get("metrics") or (execution.output or {}).get("metrics", {})
     measured = ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1") if k in metrics)
     if execution.history and execution.history[-1][0] == "ChampionKept":
-        champion = execution.last_state.get("champion", {}).get("evaluation", {}).get("metrics", {})
+        champion = state.get("champion", {}).get("evaluation", {}).get("metrics", {})
         return (
             f"      gate passed ({measured}), but the serving model scores better (auc={champion.get('auc', 0):.3f}): "
             "registered Rejected, the endpoint keeps its model"
