@@ -74,12 +74,14 @@ def summary(result: RunResult, total: float, endpoint: str) -> str:
     for timing in result.timings:
         lines.append(f"  {timing.seconds:7.1f} s  {timing.title}")
     lines.append(f"  {total:7.1f} s  total")
-    if result.execution and result.execution.output:
-        metrics = result.execution.output["metrics"]
+    if result.execution and result.execution.status == "SUCCEEDED":
+        state = result.execution.last_state or {}
+        metrics = state.get("evaluation", {}).get("metrics") or (result.execution.output or {}).get("metrics", {})
+        kept = result.execution.history[-1][0] == "ChampionKept"
         lines.append(
             "  quality gate: passed ("
-            + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
-            + ")"
+            + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1") if k in metrics)
+            + ("); the serving model scored better and was kept" if kept else "); rolled out")
         )
     for label, report in result.drift_runs.items():
         lines.append(

@@ -484,6 +484,7 @@ def _install_completions() -> list[tuple[Any, str, Any]]:
         *_enforce_unconditional_bucket_statements(),
         *_complete_created_buckets(),
         *_encrypt_created_streams(),
+        *_create_pipeline_models(),
         *_adapt_created_keys(),
         *_keep_deleted_stack_outputs(),
         *_refuse_deleting_non_empty_buckets(),
@@ -555,6 +556,24 @@ def _encrypt_created_streams() -> list[tuple[Any, str, Any]]:
 
     Stream.create_from_cloudformation_json = classmethod(stream)  # type: ignore[assignment,method-assign]
     return [(Stream, "create_from_cloudformation_json", original)]
+
+
+def _create_pipeline_models() -> list[tuple[Any, str, Any]]:
+    """Model creation: moto 5.2's CloudFormation model requires ``PrimaryContainer``; an inference pipeline names
+    ``Containers`` instead (both are optional in AWS::SageMaker::Model, one of them is given)."""
+    from moto.sagemaker.models import Model
+
+    original = Model.__dict__["create_from_cloudformation_json"]
+    model_create = Model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def model(cls: type, resource_name: str, cfn: dict[str, Any], account_id: str, region: str, **kw: Any) -> Any:
+        properties = cfn.get("Properties", {})
+        if "PrimaryContainer" not in properties:
+            cfn = {**cfn, "Properties": {**properties, "PrimaryContainer": {}}}
+        return model_create(cls, resource_name, cfn, account_id, region, **kw)
+
+    Model.create_from_cloudformation_json = classmethod(model)  # type: ignore[assignment,method-assign]
+    return [(Model, "create_from_cloudformation_json", original)]
 
 
 def _adapt_created_keys() -> list[tuple[Any, str, Any]]:

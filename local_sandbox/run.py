@@ -41,11 +41,13 @@ from local_sandbox.workflow import Execution, run_definition
 from ml_constructs.monitoring.runtime import drift_job
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 from tools.iam.record import Recorder, buckets_with_bucket_keys, deployed_names
+from worked_example import score
+from worked_example.schema import LABEL
 
 DEFAULT_EVENTS = 20_000
 DEFAULT_SEED = 20261124
 #: The injected drift: ``amount`` of every request becomes ``amount * scale + shift`` (the generator's Drift
-#: semantics, applied to the encoded request: a customer population that spends more).
+#: semantics, applied to the raw event a client sends: a customer population that spends more).
 DRIFT_COLUMN = "amount"
 DRIFT_SCALE = 1.0
 DRIFT_SHIFT = 100.0
@@ -127,10 +129,27 @@ def _count(s3: Any, uri: str) -> int:
     return total
 
 
-def drifted(row: str, column: int) -> str:
-    fields = row.split(",")
-    fields[column] = repr(float(fields[column]) * DRIFT_SCALE + DRIFT_SHIFT)
-    return ",".join(fields)
+def drifted(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its ``DRIFT_COLUMN`` moved (a missing amount stays missing)."""
+    value = event.get(DRIFT_COLUMN)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {**event, DRIFT_COLUMN: value * DRIFT_SCALE + DRIFT_SHIFT}
+    return dict(event)
+
+
+def _training_outcome(execution: Execution) -> str:
+    """A succeeded run: rolled out (the handover's metrics), or the serving model kept (both AUCs)."""
+    state = execution.last_state or {}
+    metrics = state.get("evaluation", {}).get("metrics") or (execution.output or {}).get("metrics", {})
+    measured = ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1") if k in metrics)
+    if execution.history and execution.history[-1][0] == "ChampionKept":
+        champion = state.get("champion", {}).get("evaluation", {}).get("metrics", {})
+        return (
+            f"      gate passed ({measured}), but the serving model scores better (auc={champion.get('auc', 0):.3f}): "
+            "registered Rejected, the endpoint keeps its model"
+        )
+    package = str(execution.output.get("model_package_arn", "")).rsplit("/", 2)[-2:]
+    return f"      gate passed: {measured}; registered {package}; the endpoint rolled to the new model"
 
 
 def _training_failure(execution: Execution) -> str:
@@ -218,12 +237,7 @@ class _Steps:
                 self.result.execution = execution
                 if execution.status != "SUCCEEDED":
                     raise RuntimeError(_training_failure(execution))
-                metrics = execution.output["metrics"]
-                self.progress(
-                    "      gate passed: "
-                    + ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1"))
-                    + f"; registered {execution.output['model_package_arn'].rsplit('/', 2)[-2:]}"
-                )
+                self.progress(_training_outcome(execution))
         finally:
             tasks.close()
         return tasks
@@ -245,26 +259,35 @@ class _Steps:
         job_name = self.deployed.output("glue-etl", "JobName")
         job: dict[str, Any] = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         curated = job["DefaultArguments"]["--curated_path"]
-        with self.step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
+        with self.step(5, f"endpoint {endpoint_name}: the raw test events as requests, normal then drifted traffic"):
             endpoint = LocalEndpoint(self.aws, endpoint_name)
-            self.progress(f"      serving {endpoint.model_data_url}")
-            rows = self._test_requests(tasks, curated)
-            self.result.traffic_rows = len(rows)
-            normal_scores = endpoint.invoke_rows(rows, hours["normal"] + timedelta(minutes=30))
-            column = columns.index(DRIFT_COLUMN)
-            endpoint.invoke_rows([drifted(r, column) for r in rows], hours["drifted"] + timedelta(minutes=30))
+            events = self._test_requests(tasks, curated)
+            self.result.traffic_rows = len(events)
+            normal = self._client(endpoint, events, hours["normal"] + timedelta(minutes=30))
+            drift = self._client(endpoint, [drifted(e) for e in events], hours["drifted"] + timedelta(minutes=30))
             self.result.capture_objects = list(endpoint.capture.objects) if endpoint.capture else []
-            flagged = sum(p >= 0.5 for p in normal_scores)
-            self.progress(f"      {len(rows)} requests per hour; {flagged} flagged as fraud in the normal hour")
+            endpoint.close()
+            for line in normal.lines()[1:] + drift.lines()[1:2]:  # errors and latency, then the drifted hour's
+                self.progress(f"      {line}")
+            self.progress(f"      {len(events)} requests per hour (python -m worked_example.score's requests)")
         return job
 
-    def _test_requests(self, tasks: LocalTasks, curated: str) -> list[str]:
-        """The curated ``test`` split's rows without their label: one request body each."""
-        rows: list[str] = []
-        for bucket, key in tasks.objects(curated.rstrip("/") + "/test/"):
+    @staticmethod
+    def _client(endpoint: LocalEndpoint, events: list[dict[str, Any]], when: datetime) -> score.Summary:
+        """The endpoint client's requests (one event each) to the emulated endpoint; the capture then flushed."""
+        summary = score.run(lambda body, content_type: endpoint.invoke(body, when, content_type), events, batch=1)
+        if endpoint.capture:
+            endpoint.capture.flush(when)
+        return summary
+
+    def _test_requests(self, tasks: LocalTasks, curated: str) -> list[dict[str, Any]]:
+        """The ETL's clean raw test events (``raw/test/``, JSON Lines) without their label: one request each, as a
+        client sends it."""
+        events: list[dict[str, Any]] = []
+        for bucket, key in tasks.objects(curated.rstrip("/") + "/raw/test/"):
             body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-            rows += [line.split(",", 1)[1] for line in body.splitlines() if line.strip()]
-        return rows
+            events += [json.loads(line) for line in body.splitlines() if line.strip()]
+        return [{k: v for k, v in event.items() if k != LABEL} for event in events]
 
     def detect_drift(self, prefix: str, hours: dict[str, datetime]) -> None:
         """6. The drift job, as its schedule invokes it, and the alarm on its metric."""

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from local_sandbox import NotEmulatedError
-from local_sandbox.endpoint import load_boosters, predict_csv
+from local_sandbox.endpoint import invoke_pipeline, load_pipeline
 from local_sandbox.workflow import TaskFailed
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 from tools.iam.record import Recorder
@@ -89,6 +89,44 @@ def _csv_filter(expression: str | None, fields: list[str]) -> list[str]:
     if match := re.fullmatch(r"\$\[(-?\d+(?:\s*,\s*-?\d+)*)\]", expression):
         return [fields[int(i)] for i in match.group(1).split(",")]
     raise NotEmulatedError(f"batch transform filter {expression!r} is not emulated")
+
+
+def _json_filter(expression: str | None, record: dict[str, Any]) -> dict[str, Any]:
+    """A batch-transform ``OutputFilter`` on one JSON record: ``$`` or ``$['a','b',...]``."""
+    if expression in (None, "$"):
+        return record
+    assert expression is not None
+    if match := re.fullmatch(r"\$\[((?:'[^']*'\s*,?\s*)+)\]", expression):
+        keys = re.findall(r"'([^']*)'", match.group(1))
+        return {key: record[key] for key in keys if key in record}
+    raise NotEmulatedError(f"batch transform filter {expression!r} is not emulated")
+
+
+def _transform_lines(
+    containers: list[Any], lines: list[str], content_type: str, processing: dict[str, Any]
+) -> list[str]:
+    """One object's records through the pipeline (one MultiRecord request), joined and filtered."""
+    join = processing.get("JoinSource") == "Input"
+    if content_type == "text/csv":
+        sent = [",".join(_csv_filter(processing.get("InputFilter"), line.split(","))) for line in lines]
+    elif processing.get("InputFilter") in (None, "$"):
+        sent = lines
+    else:
+        raise NotEmulatedError(f"InputFilter {processing['InputFilter']!r} on JSON records is not emulated")
+    answer = invoke_pipeline(containers, "\n".join(sent) + "\n", content_type, "text/csv")
+    if answer.status != 200:
+        raise RuntimeError(f"the model answered {answer.status}: {answer.body.strip()}")
+    scores = answer.body.splitlines()
+    if len(scores) != len(lines):
+        raise RuntimeError(f"{len(lines)} records in, {len(scores)} answers out")
+    if content_type == "text/csv":
+        joined = [[*(line.split(",") if join else []), score] for line, score in zip(lines, scores, strict=True)]
+        return [",".join(_csv_filter(processing.get("OutputFilter"), fields)) for fields in joined]
+    out = []
+    for line, score in zip(lines, scores, strict=True):
+        record = {**json.loads(line), "SageMakerOutput": float(score)} if join else {"SageMakerOutput": float(score)}
+        out.append(json.dumps(_json_filter(processing.get("OutputFilter"), record)))
+    return out
 
 
 class LocalTasks:
@@ -335,40 +373,29 @@ class LocalTasks:
         return f"s3://{bucket}/{key}", value
 
     def transform_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        import io
-        import tarfile
-
+        """Every input object through the model's containers as one MultiRecord request per object, the answers
+        joined to their records as the ``DataProcessing`` says (CSV: appended; JSON Lines: ``SageMakerOutput``)."""
         sagemaker, s3 = self.aws.client("sagemaker"), self.aws.client("s3")
         model = sagemaker.describe_model(ModelName=parameters["ModelName"])
-        url = (model.get("PrimaryContainer") or model["Containers"][0])["ModelDataUrl"]
-        bucket, key = parse_s3_uri(url, "ModelDataUrl")
-        with tempfile.TemporaryDirectory(prefix="transform-", dir=self.work) as tmp:
-            archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-                tar.extractall(tmp, filter="data")
-            boosters = load_boosters(Path(tmp))
         processing = parameters.get("DataProcessing", {})
+        content_type = parameters["TransformInput"].get("ContentType", "text/csv")
         source = parameters["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         output = parameters["TransformOutput"]
         out_bucket, out_prefix = parse_s3_uri(output["S3OutputPath"], "S3OutputPath")
         out_prefix = out_prefix if out_prefix.endswith("/") or not out_prefix else out_prefix + "/"
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else {}
         started, records = time.perf_counter(), 0
-        for in_bucket, in_key in self.objects(source):
-            lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
-            lines = [line for line in lines if line.strip()]
-            out_lines = []
-            if lines:
-                features = [",".join(_csv_filter(processing.get("InputFilter"), line.split(","))) for line in lines]
-                scores = predict_csv(boosters, "\n".join(features))
-                for line, score in zip(lines, scores, strict=True):
-                    joined = line.split(",") if processing.get("JoinSource") == "Input" else []
-                    out_lines.append(",".join(_csv_filter(processing.get("OutputFilter"), [*joined, str(score)])))
-            name = in_key.rsplit("/", 1)[-1] + ".out"
-            s3.put_object(
-                Bucket=out_bucket, Key=out_prefix + name, Body=("\n".join(out_lines) + "\n").encode(), **extra
-            )
-            records += len(lines)
+        with tempfile.TemporaryDirectory(prefix="transform-", dir=self.work) as tmp:
+            containers = load_pipeline(s3, model, Path(tmp))
+            for in_bucket, in_key in self.objects(source):
+                lines = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode().splitlines()
+                lines = [line for line in lines if line.strip()]
+                out_lines = _transform_lines(containers, lines, content_type, processing) if lines else []
+                name = in_key.rsplit("/", 1)[-1] + ".out"
+                s3.put_object(
+                    Bucket=out_bucket, Key=out_prefix + name, Body=("\n".join(out_lines) + "\n").encode(), **extra
+                )
+                records += len(lines)
         self.progress(
             f"transform {parameters['TransformJobName']}: {records} records in {time.perf_counter() - started:.1f} s"
         )

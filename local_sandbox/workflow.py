@@ -39,19 +39,25 @@ class TaskFailed(RuntimeError):  # noqa: N818 - the States Language's own word
 
 # --- JSONPath (the subset the States Language needs here) --------------------------------------------------
 
-_PATH = re.compile(r"^\$(\.[A-Za-z0-9_]+)*$")
+_PATH = re.compile(r"^\$(\.\w+(\[\d+\])?)*$")
 
 
 def read_path(path: str, data: Any, context: Mapping[str, Any]) -> Any:
     root: Any = context if path.startswith("$$") else data
     path = path[1:] if path.startswith("$$") else path
     if not _PATH.match(path):
-        raise NotEmulatedError(f"JSONPath {path!r}: only $.a.b paths are emulated")
+        raise NotEmulatedError(f"JSONPath {path!r}: only $.a.b paths (and [i] indexes) are emulated")
     value = root
     for part in path.split(".")[1:]:
-        if not isinstance(value, Mapping) or part not in value:
+        name, _, index = part.partition("[")
+        if not isinstance(value, Mapping) or name not in value:
             raise TaskFailed("States.Runtime", f"the JSONPath {path!r} could not be found in the input")
-        value = value[part]
+        value = value[name]
+        if index:
+            position = int(index.rstrip("]"))
+            if not isinstance(value, list) or position >= len(value):
+                raise TaskFailed("States.Runtime", f"the JSONPath {path!r} could not be found in the input")
+            value = value[position]
     return value
 
 
@@ -99,14 +105,15 @@ def _argument(text: str, data: Any, context: Mapping[str, Any]) -> Any:
 
 
 def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
-    """A ``.$`` value: a path, or ``States.Format``, ``States.StringSplit``, ``States.ArrayGetItem`` (nested)."""
+    """A ``.$`` value: a path, or ``States.Format``, ``States.StringSplit``, ``States.ArrayGetItem``,
+    ``States.MathAdd`` (nested)."""
     if expression.startswith("$"):
         return read_path(expression, data, context)
     match = re.match(r"^States\.(\w+)\((.*)\)$", expression, re.DOTALL)
-    if not match or match.group(1) not in ("Format", "StringSplit", "ArrayGetItem"):
+    if not match or match.group(1) not in ("Format", "StringSplit", "ArrayGetItem", "MathAdd"):
         raise NotEmulatedError(
-            f"intrinsic {expression[:60]!r}: only States.Format, States.StringSplit, States.ArrayGetItem and paths "
-            "are emulated"
+            f"intrinsic {expression[:60]!r}: only States.Format, States.StringSplit, States.ArrayGetItem, "
+            "States.MathAdd and paths are emulated"
         )
     function, raw_args = match.group(1), _split_args(match.group(2))
     if function == "Format":
@@ -119,6 +126,10 @@ def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
             out += (value if isinstance(value, str) else json.dumps(value)) + piece
         return out
     values = [_argument(a, data, context) for a in raw_args]
+    if function == "MathAdd":
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise TaskFailed("States.IntrinsicFailure", f"{expression}: MathAdd takes integers, got {values!r}")
+        return sum(values)
     if function == "StringSplit":
         text, separators = values
         return [part for part in re.split("|".join(map(re.escape, separators)), text) if part]
@@ -170,6 +181,9 @@ def choice_matches(rule: Mapping[str, Any], data: Any, context: Mapping[str, Any
         except TaskFailed:
             present = False
         return present == rule["IsPresent"]
+    if "StringEqualsPath" in rule:
+        value, other = read_path(rule["Variable"], data, context), read_path(rule["StringEqualsPath"], data, context)
+        return isinstance(value, str) and value == other
     for name, (kind, compare) in _COMPARATORS.items():
         if name in rule:
             value = read_path(rule["Variable"], data, context)

@@ -747,6 +747,13 @@ class TrainingSettings(_Section):
         return {"objective": "binary:logistic", "eval_metric": "auc", **{k: str(v) for k, v in values.items()}}
 
 
+class RolloutMode(StrEnum):
+    AUTO = "auto"  # canary with two or more instances, all at once (with baking) on one
+    CANARY = "canary"
+    LINEAR = "linear"
+    ALL_AT_ONCE = "all_at_once"
+
+
 class ServingSettings(_Section):
     """The real-time endpoint (syllabus §4: persistent endpoint, autoscaling) and its data capture (§4.5)."""
 
@@ -785,6 +792,56 @@ class ServingSettings(_Section):
     def _unset(cls, value: Any) -> Any:
         # `-c serving.idle_hours=` (or none/off) turns the guard off, as an unset key does
         return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
+
+    rollout_mode: RolloutMode = Field(
+        RolloutMode.AUTO,
+        description="How a new model reaches the endpoint (blue/green): canary or linear traffic shifting (2+ "
+        "instances), all_at_once with a baking period, or auto (canary with 2+ instances, else all_at_once).",
+    )
+    canary_percent: Int = Field(
+        50, ge=1, le=50, description="Canary: share of the new fleet that takes traffic first (1-50 %)."
+    )
+    linear_step_percent: Int = Field(
+        50, ge=10, le=50, description="Linear: share of the new fleet added per step (10-50 %)."
+    )
+    rollout_wait_seconds: Int = Field(
+        300, ge=0, le=3600, description="Seconds between traffic shifts while the alarms watch (0-3600)."
+    )
+    baking_seconds: Int = Field(
+        600,
+        ge=0,
+        le=3600,
+        description="Seconds the old fleet is kept after the shift, rolled back to if an alarm fires (0-3600).",
+    )
+    rollout_max_seconds: Int = Field(
+        3600,
+        ge=600,
+        le=28800,
+        description="Bound of the whole deployment (600-28800; more than rollout_wait_seconds + baking_seconds).",
+    )
+    champion_auc_margin: Float = Field(
+        0.01,
+        ge=0,
+        le=0.5,
+        description="A new model replaces the serving one unless its validation AUC is lower by more than this.",
+    )
+
+    @model_validator(mode="after")
+    def _rollout(self) -> ServingSettings:
+        if self.rollout_mode in (RolloutMode.CANARY, RolloutMode.LINEAR) and self.instance_count < 2:
+            raise ConfigValueError(
+                "serving.rollout_mode",
+                self.rollout_mode.value,
+                f"all_at_once or auto with serving.instance_count={self.instance_count} (traffic shifting needs 2+)",
+            )
+        if self.rollout_max_seconds <= self.rollout_wait_seconds + self.baking_seconds:
+            raise ConfigValueError(
+                "serving.rollout_max_seconds",
+                self.rollout_max_seconds,
+                "more than serving.rollout_wait_seconds + serving.baking_seconds "
+                f"({self.rollout_wait_seconds + self.baking_seconds})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _capacity(self) -> ServingSettings:

@@ -19,17 +19,29 @@ ERRORS_PREFIX = "errors/"
 #: preprocessing/ (fitted.json, the preprocessing container's model.tar.gz, baseline/ of the raw fields) and
 #: raw/validation/, raw/test/ (the clean raw events as JSON Lines, for batch transform through both containers).
 CURATED_ROOT = "etl/"
+#: Below CURATED_ROOT: the preprocessing artifact, its raw-field baseline, and the raw splits the pipeline scores.
+ETL_PREPROCESSING = "preprocessing/"
+ETL_RAW_SPLITS = "raw/"
 
 # --- artifacts zone: models, their evaluation, serving and monitoring ------------------------------------------
 #: Training jobs' output (``<job>/output/model.tar.gz``).
 MODELS_PREFIX = "models/"
 #: The model the endpoint serves before any training run (shipped with the project).
 DEFAULT_MODEL_PREFIX = "models/default/"
+#: The default model's preprocessing artifact (the inference pipeline's first container: code and fitted JSON).
+DEFAULT_PREPROCESSING_PREFIX = "models/default/preprocessing/"
+DEFAULT_PREPROCESSING_FILE = "preprocessing-model.tar.gz"
+#: Where a trained model's files sit beside its artifact: ``models/<run>/preprocessing/model.tar.gz`` (the ETL's
+#: preprocessing artifact of that run) and ``models/<run>/baseline/`` (statistics.json, constraints.json).
+PREPROCESSING_FOLDER = "preprocessing/"
+BASELINE_FOLDER = "baseline/"
 #: Batch-transform output of the validation split, per execution, read by the evaluation function.
 EVALUATION_PREFIX = "evaluation/"
 #: Batch-transform output of the test split, per execution.
 PREDICTIONS_PREFIX = "predictions/"
-#: The training baseline (statistics and constraints) drift is measured against.
+#: The default model's baseline (statistics and constraints) drift is measured against. A trained model's
+#: baseline sits in ``baseline/`` beside the ``preprocessing/`` folder of its preprocessing artifact (the drift
+#: job finds the serving model's that way, with ``baseline_of_serving_model``).
 BASELINE_PREFIX = "baselines/default/"
 #: The endpoint's data capture (SageMaker's layout: ``<endpoint>/<variant>/yyyy/mm/dd/hh/``).
 CAPTURE_PREFIX = "capture/"

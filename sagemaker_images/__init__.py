@@ -1,4 +1,5 @@
-"""ECR image URIs of SageMaker's built-in XGBoost and of the Model Monitor analyzer, per region, as code.
+"""ECR image URIs of SageMaker's built-in XGBoost, the prebuilt scikit-learn container and the Model Monitor
+analyzer, per region, as code.
 
 SageMaker's built-in algorithms are container images that AWS publishes in its own ECR registries, one AWS
 account per region (syllabus §4: training code comes from a Docker image registered with an ECR path). A
@@ -20,6 +21,16 @@ release on PyPI, so the tests train locally with the same library the container 
 ``sagemaker-xgboost`` versions from ``1.7-1`` share one account per region (the test checks it), so the
 older supported versions are accepted too (``XGBOOST_VERSIONS``); the legacy ``xgboost`` repository
 (version ``1``) uses other accounts and is not supported.
+
+The endpoint's preprocessing container is SageMaker's prebuilt scikit-learn image running our own code
+(``<account>.../sagemaker-scikit-learn:<version>-cpu-py3``). ``DEFAULT_SKLEARN_VERSION`` = ``1.9-0``: the newest
+framework version in sagemaker-core 2.27.0's ``sklearn.json`` (inference scope), published in all 37 regions of
+the table like every other version there, with the same account per region as XGBoost (the test checks both).
+The preprocessor is standard-library Python, so no scikit-learn API is involved: the newest image is simply the
+one with the newest Python and the longest support ahead of it.
+
+``IMAGE_TABLES`` lists every image table the app deploys from: the regions a stack can run in are derived from
+it (a region is deployable only when every image the stack uses has an account there).
 
 DNS suffix. The registry host is ``<account>.dkr.ecr.<region>.<suffix>``, and the suffix depends on the
 partition: ``amazonaws.com`` in the commercial partition (``aws``) and in GovCloud (``aws-us-gov``),
@@ -44,6 +55,11 @@ DEFAULT_XGBOOST_VERSION = "3.2-0"
 XGBOOST_VERSIONS: tuple[str, ...] = ("1.7-1", "3.0-5", "3.2-0")
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
 MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
+#: The prebuilt scikit-learn image the endpoint's preprocessing container runs (see the module docstring).
+DEFAULT_SKLEARN_VERSION = "1.9-0"
+SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
+#: The tag the SDK gives the CPU image of a version (``image_uris.retrieve("sklearn", region, version=...)``).
+SKLEARN_TAG_SUFFIX = "-cpu-py3"
 
 #: Region -> AWS account of the built-in XGBoost registry (sagemaker-core 2.27.0, ``xgboost.json``, training
 #: and inference scopes alike, versions 1.7-1, 3.0-5 and 3.2-0).
@@ -126,6 +142,12 @@ MODEL_MONITOR_ACCOUNTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Region -> AWS account of the prebuilt scikit-learn registry (sagemaker-core 2.27.0, ``sklearn.json``, inference
+#: scope, version 1.9-0). Today every account equals XGBoost's; the SDK publishes the two apart, and the test checks
+#: this table against ``sklearn.json`` itself, so a divergence fails there rather than at deploy.
+SKLEARN_ACCOUNTS: Mapping[str, str] = MappingProxyType(dict(XGBOOST_ACCOUNTS))
+
+
 #: Every image table a stack may resolve its images from, by name. ``sagemaker_images.resolve`` records on the
 #: stack each table it resolves from, and the region table (``stacks/regions.py``) counts a region as able to run
 #: the stack only where each of those tables has an account. A new image table is one line here.
@@ -133,6 +155,7 @@ IMAGE_TABLES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         XGBOOST_REPOSITORY: XGBOOST_ACCOUNTS,
         MODEL_MONITOR_REPOSITORY: MODEL_MONITOR_ACCOUNTS,
+        SKLEARN_REPOSITORY: SKLEARN_ACCOUNTS,
     }
 )
 
@@ -203,6 +226,21 @@ def model_monitor_image_uri(region: str, partition_dns_suffix: str | None = None
         )
     suffix = partition_dns_suffix or partition_of(region)[1]
     return ecr_image_uri(account, region, MODEL_MONITOR_REPOSITORY, None, suffix)
+
+
+def sklearn_image_uri(
+    region: str, version: str = DEFAULT_SKLEARN_VERSION, partition_dns_suffix: str | None = None
+) -> str:
+    """The prebuilt scikit-learn (CPU) image URI for a concrete region; unknown region -> ``ValueError``."""
+    _check_concrete(region, "scikit-learn image")
+    account = SKLEARN_ACCOUNTS.get(region)
+    if account is None:
+        raise ValueError(
+            f"scikit-learn image: region {region!r} has no SageMaker scikit-learn image; "
+            f"allowed regions: {', '.join(sorted(SKLEARN_ACCOUNTS))}"
+        )
+    suffix = partition_dns_suffix or partition_of(region)[1]
+    return ecr_image_uri(account, region, SKLEARN_REPOSITORY, version + SKLEARN_TAG_SUFFIX, suffix)
 
 
 def resolve_xgboost_version(version: str) -> str:

@@ -13,8 +13,11 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from sagemaker_images import (
+    DEFAULT_SKLEARN_VERSION,
     IMAGE_TABLES,
     MODEL_MONITOR_REPOSITORY,
+    SKLEARN_REPOSITORY,
+    SKLEARN_TAG_SUFFIX,
     XGBOOST_REPOSITORY,
     ecr_image_uri,
     resolve_xgboost_version,
@@ -64,3 +67,10 @@ def model_monitor_image(stack: cdk.Stack) -> str:
     """The Model Monitor analyzer image URI for ``stack``'s region (same rules as ``xgboost_image``)."""
     account = _account(stack, MODEL_MONITOR_REPOSITORY, "ModelMonitorImageAccounts")
     return ecr_image_uri(account, stack.region, MODEL_MONITOR_REPOSITORY, None, stack.url_suffix)
+
+
+def sklearn_image(stack: cdk.Stack, version: str = DEFAULT_SKLEARN_VERSION) -> str:
+    """The prebuilt scikit-learn image URI (the endpoint's preprocessing container) for ``stack``'s region (same
+    rules as ``xgboost_image``)."""
+    account = _account(stack, SKLEARN_REPOSITORY, "SklearnImageAccounts")
+    return ecr_image_uri(account, stack.region, SKLEARN_REPOSITORY, version + SKLEARN_TAG_SUFFIX, stack.url_suffix)

@@ -145,4 +145,9 @@ def _endpoint_target(serving: ServingStack, config: AppConfig) -> EndpointTarget
         instance_count=config.serving.instance_count,
         capture_uri=serving.endpoint.capture_uri,
         capture_percentage=config.serving.capture_percentage,
+        alarm_names=tuple(serving.endpoint.alarm_names.values()),
+        rollout=serving.endpoint.rollout,
+        champion_auc_margin=config.serving.champion_auc_margin,
+        model_role=serving.endpoint.role,
+        config_name=serving.endpoint.endpoint_config.attr_endpoint_config_name,
     )

@@ -15,7 +15,8 @@ from ml_constructs.monitoring.construct import DriftMonitor
 from ml_constructs.monitoring.model_monitor import ModelMonitorSchedule
 from ml_constructs.serving.construct import RealTimeEndpoint
 from ml_constructs.serving.idle_guard import IdleEndpointGuard
-from sagemaker_images.resolve import model_monitor_image, xgboost_image
+from ml_constructs.serving.rollout import Rollout
+from sagemaker_images.resolve import model_monitor_image, sklearn_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
 from stacks.mapping import etl_feature_columns, removal_policy
 from stacks.network_stack import NetworkStack
@@ -40,6 +41,7 @@ class ServingStack(cdk.Stack):
             self,
             "Serving",
             image_uri=xgboost_image(self, config.training.xgboost_version),
+            preprocessing_image_uri=sklearn_image(self),
             artifacts=lake.artifacts,
             key=lake.key,
             vpc=network.network.vpc,
@@ -51,6 +53,7 @@ class ServingStack(cdk.Stack):
             target_invocations_per_instance=serving.target_invocations_per_instance,
             capture_percentage=serving.capture_percentage,
             latency_alarm_ms=serving.latency_alarm_ms,
+            rollout=rollout(config),
             s3_kms=config.lake.encryption is Encryption.KMS,
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=removal_policy(config.lake.removal_policy),
@@ -82,6 +85,9 @@ class ServingStack(cdk.Stack):
                 window_hours=monitoring.window_hours,
                 distance_threshold=monitoring.distance_threshold,
                 namespace=f"{config.prefix}/drift",
+                # the default baseline until the sandbox's recording of the drift job includes the model lookup
+                # (docs/serving-and-monitoring.md, "Which baseline")
+                baseline_of_serving_model=False,
                 log_retention=log_retention(config.logs.retention_days),
                 removal_policy=removal_policy(config.lake.removal_policy),
                 reserved_concurrency=reserved,
@@ -102,3 +108,16 @@ class ServingStack(cdk.Stack):
         cdk.CfnOutput(self, "EndpointName", value=endpoint_name)
         cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
         cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)
+
+
+def rollout(config: AppConfig) -> Rollout:
+    """The serving section's roll-out keys as the construct's policy (the workflow's UpdateEndpoint uses it too)."""
+    serving = config.serving
+    return Rollout(
+        mode=serving.rollout_mode.value,
+        canary_percent=serving.canary_percent,
+        linear_step_percent=serving.linear_step_percent,
+        wait_seconds=serving.rollout_wait_seconds,
+        baking_seconds=serving.baking_seconds,
+        max_seconds=serving.rollout_max_seconds,
+    )

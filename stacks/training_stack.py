@@ -12,7 +12,7 @@ from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.glue_etl.construct import GlueEtl
 from ml_constructs.lake_layout import CURATED_ROOT
 from ml_constructs.training.construct import EndpointTarget, GateThresholds, TrainingPipeline, Tuning
-from sagemaker_images.resolve import xgboost_image
+from sagemaker_images.resolve import sklearn_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
 from stacks.mapping import removal_policy, retention, tags
 from stacks.network_stack import NetworkStack
@@ -38,6 +38,7 @@ class TrainingStack(cdk.Stack):
             self,
             "Training",
             image_uri=xgboost_image(self, training.xgboost_version),
+            preprocessing_image_uri=sklearn_image(self),
             etl_job_name=etl.job.job_name,
             etl_timeout=cdk.Duration.minutes(config.etl.timeout_minutes),
             curated=lake.curated,

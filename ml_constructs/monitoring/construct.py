@@ -1,8 +1,9 @@
 """DriftMonitor: the endpoint's drift job, a Lambda function an EventBridge schedule runs every window, the
 alarm on the violations it counts, and the job's own failure alarms.
 
-Every ``window_hours`` the job reads the capture files of the last window, compares them with the training
-baseline (Model Monitor's ``statistics.json`` and ``constraints.json``), writes ``constraint_violations.json`` and
+Every ``window_hours`` the job reads the capture files of the last window, compares them with the baseline of the
+model the endpoint serves (Model Monitor's ``statistics.json`` and ``constraints.json``, found next to the model's
+preprocessing artifact: endpoint -> endpoint config -> model), writes ``constraint_violations.json`` and
 ``statistics.json`` under ``monitoring/`` and puts per-feature drift metrics; the ``ViolationCount`` alarm notifies
 the alerts topic. It works in any account (Amazon SageMaker Model Monitor is closed to new customers).
 
@@ -35,7 +36,7 @@ from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
-from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, REPORTS_PREFIX
+from ml_constructs.lake_layout import BASELINE_FOLDER, BASELINE_PREFIX, CAPTURE_PREFIX, MODELS_PREFIX, REPORTS_PREFIX
 from ml_constructs.nag import (
     LAMBDA_RELIABILITY_PACKS,
     UNRESERVED_CONCURRENCY_REASON,
@@ -54,8 +55,11 @@ class DriftMonitor(Construct):
     """The drift job of ``endpoint_name``: every ``window_hours`` it compares the window's captured requests under
     ``capture_prefix`` with the baseline under ``baseline_prefix`` of ``artifacts``; a feature drifts when its
     distance exceeds ``distance_threshold`` (None: the baseline constraints' own threshold). Metrics go to
-    ``namespace`` (default ``<stack name>/drift``). ``reserved_concurrency``: reserve that many concurrent runs
-    (None: none; an account whose concurrency quota is below 110, as new accounts' often is, cannot reserve any)."""
+    ``namespace`` (default ``<stack name>/drift``). With ``baseline_of_serving_model`` (the default) the job
+    judges the window against the baseline next to the serving model (``models/<model>/baseline/``), and the one
+    under ``baseline_prefix`` only when the serving model is not an inference pipeline. ``reserved_concurrency``:
+    reserve that many concurrent runs (None: none; an account whose concurrency quota is below 110, as new
+    accounts' often is, cannot reserve any)."""
 
     def __init__(
         self,
@@ -71,6 +75,7 @@ class DriftMonitor(Construct):
         namespace: str | None = None,
         capture_prefix: str = CAPTURE_PREFIX,
         baseline_prefix: str = BASELINE_PREFIX,
+        baseline_of_serving_model: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
         reserved_concurrency: int | None = None,
@@ -82,6 +87,8 @@ class DriftMonitor(Construct):
         ledger = WildcardLedger()
         log_group = encrypted_log_group(self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy)
         role = self._role(artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger)
+        if baseline_of_serving_model:
+            self._grant_serving_model(role, artifacts, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
         self.function = lambda_.Function(
             self,
@@ -100,8 +107,10 @@ class DriftMonitor(Construct):
             reserved_concurrent_executions=reserved_concurrency,
         )
         ledger.acknowledge(
-            "Objects under the capture/, baselines/ and monitoring/ prefixes of the artifacts bucket (SageMaker names "
-            "capture files by time), and '*' only for CloudWatch PutMetricData (namespace condition) and X-Ray."
+            "Objects under the capture/, monitoring/ and models/<model>/baseline/ prefixes of the artifacts bucket "
+            "(SageMaker names capture files by time; models are named per training run), read-only Describe calls "
+            "on the endpoint configs and models the endpoint may serve (named per run), and '*' only for "
+            "CloudWatch PutMetricData (namespace condition) and X-Ray."
         )
         bucket = f"s3://{artifacts.bucket_name}"
         #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
@@ -114,6 +123,7 @@ class DriftMonitor(Construct):
             "output_s3_uri": f"{bucket}/{REPORTS_PREFIX}",
             "cloudwatch_namespace": namespace,
             "distance_threshold": distance_threshold,
+            "baseline_of_serving_model": baseline_of_serving_model,
         }
         self.schedule = events.Rule(
             self,
@@ -193,6 +203,30 @@ class DriftMonitor(Construct):
             role.add_to_policy(statement)
         ledger.track(role, *reads, writes, "*")  # '*': PutMetricData here, and X-Ray's calls the tracing adds
         return role
+
+    def _grant_serving_model(
+        self, role: iam.Role, artifacts: s3.IBucket, endpoint_name: str, ledger: WildcardLedger
+    ) -> None:
+        """Look the serving model up (DescribeEndpoint on this endpoint; DescribeEndpointConfig and DescribeModel on
+        whichever config and model it serves: the stack's first, then each run's) and read its baseline."""
+        stack = cdk.Stack.of(self)
+        arn = lambda kind, name: stack.format_arn(service="sagemaker", resource=kind, resource_name=name)  # noqa: E731
+        baselines = artifacts.arn_for_objects(f"{MODELS_PREFIX}*/{BASELINE_FOLDER}*")
+        for statement in (
+            iam.PolicyStatement(
+                sid="ServingEndpoint",
+                actions=["sagemaker:DescribeEndpoint"],
+                resources=[arn("endpoint", endpoint_name)],
+            ),
+            iam.PolicyStatement(
+                sid="ServingModel",
+                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=[arn("endpoint-config", "*"), arn("model", "*")],
+            ),
+            iam.PolicyStatement(sid="ReadModelBaselines", actions=["s3:GetObject"], resources=[baselines]),
+        ):
+            role.add_to_policy(statement)
+        ledger.track(role, arn("endpoint-config", "*"), arn("model", "*"), baselines)
 
     def _violations_alarm(
         self, endpoint_name: str, namespace: str, window_hours: int, alerts: sns.ITopic

@@ -1,5 +1,9 @@
-"""The endpoint's alarms: server errors of the model container and model latency, both to the alerts topic (on
-alarm and back to OK)."""
+"""The endpoint's alarms: server errors of the model containers and model latency, both to the alerts topic (on
+alarm and back to OK), and the ones a blue/green update watches to roll itself back.
+
+They carry names: the endpoint's ``AutoRollbackConfiguration`` names its alarms and the alarms name the endpoint
+in their dimensions, so one of the two must be known before the other exists (CloudFormation refuses the cycle).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,29 @@ from constructs import Construct
 from ml_constructs.common import notify
 
 
+def alarm_names(scope: Construct) -> dict[str, str]:
+    """``<stack>-<construct path>-<alarm>`` for each alarm (unique per stack and construct; at most 255 characters)."""
+    stack = cdk.Stack.of(scope)
+    path = "-".join(n for n in scope.node.path.split("/")[1:])  # below the stack
+    return {kind: f"{stack.stack_name}-{path}-{kind}"[:255] for kind in ("Errors5xx", "Latency")}
+
+
 def endpoint_alarms(
-    scope: Construct, endpoint_name: str, variant: str, latency_alarm_ms: int, alerts: sns.ITopic
+    scope: Construct,
+    endpoint_name: str,
+    variant: str,
+    latency_alarm_ms: int,
+    alerts: sns.ITopic,
+    names: dict[str, str],
 ) -> dict[str, cloudwatch.Alarm]:
-    """Any 5XX answer in 5 minutes; average ``ModelLatency`` above ``latency_alarm_ms`` for 15 minutes."""
+    """Any 5XX answer in 5 minutes; average ``ModelLatency`` above ``latency_alarm_ms`` for 15 minutes; named
+    ``names`` (``alarm_names``)."""
     dimensions = {"EndpointName": endpoint_name, "VariantName": variant}
     alarms = {
         "Errors5xx": cloudwatch.Alarm(
             scope,
             "Errors5xxAlarm",
+            alarm_name=names["Errors5xx"],
             metric=cloudwatch.Metric(
                 namespace="AWS/SageMaker",
                 metric_name="Invocation5XXErrors",
@@ -32,11 +50,12 @@ def endpoint_alarms(
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="The model container answered with a server error",
+            alarm_description="The endpoint answered with a server error (either container of the pipeline)",
         ),
         "Latency": cloudwatch.Alarm(
             scope,
             "LatencyAlarm",
+            alarm_name=names["Latency"],
             metric=cloudwatch.Metric(
                 namespace="AWS/SageMaker",
                 metric_name="ModelLatency",  # microseconds

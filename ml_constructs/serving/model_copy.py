@@ -3,8 +3,8 @@
 The endpoint runs in the isolated subnets, whose S3 gateway endpoint admits the lake buckets only, so the
 shipped files (``default_model/``, built by ``make default-model``) are copied there by CDK's BucketDeployment.
 Its handler gets a role of its own, immutable so that CDK's broad grants (read-write and delete on the whole
-bucket) cannot attach, with exactly: read the two source archives, write the two prefixes, use the key through
-S3, write its logs.
+bucket) cannot attach, with exactly: read the source archives, write the two prefixes (models/default/, which
+holds the preprocessing artifact and the baseline too), use the key through S3, write its logs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from aws_cdk import aws_s3_deployment as deployment
 from constructs import Construct, IConstruct
 
 from ml_constructs.common import key_through, retention_days
-from ml_constructs.lake_layout import BASELINE_PREFIX, DEFAULT_MODEL_PREFIX
+from ml_constructs.lake_layout import (
+    BASELINE_PREFIX,
+    DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
+    DEFAULT_PREPROCESSING_PREFIX,
+)
 from ml_constructs.nag import (
     LAMBDA_RELIABILITY_PACKS,
     UNRESERVED_CONCURRENCY_REASON,
@@ -34,10 +39,12 @@ from ml_constructs.nag import (
 
 #: The committed default model: ``model.tar.gz``, its baseline, a manifest and a README (not copied).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
-#: What is copied where: (construct id part, files of DEFAULT_MODEL_DIR, prefix in the artifacts bucket).
+#: What is copied where: (construct id part, folder under DEFAULT_MODEL_DIR, its files, prefix in the artifacts
+#: bucket). The preprocessing archive is the inference pipeline's first container (code and fitted JSON).
 COPIES = (
-    ("Model", ("model.tar.gz",), DEFAULT_MODEL_PREFIX),
-    ("Baseline", ("statistics.json", "constraints.json"), BASELINE_PREFIX),
+    ("Model", ".", ("model.tar.gz",), DEFAULT_MODEL_PREFIX),
+    ("Preprocessing", ".", (DEFAULT_PREPROCESSING_FILE,), DEFAULT_PREPROCESSING_PREFIX),
+    ("Baseline", ".", ("statistics.json", "constraints.json"), BASELINE_PREFIX),
 )
 
 
@@ -45,6 +52,7 @@ COPIES = (
 class DefaultModelCopy:
     role: iam.Role  # the deployment handler's role
     model: deployment.BucketDeployment  # model.tar.gz -> DEFAULT_MODEL_PREFIX
+    preprocessing: deployment.BucketDeployment  # the preprocessing archive -> DEFAULT_PREPROCESSING_PREFIX
     baseline: deployment.BucketDeployment  # statistics.json, constraints.json -> BASELINE_PREFIX
 
 
@@ -66,13 +74,13 @@ def copy_default_model(
     )
     sources = {
         name: s3_assets.Asset(
-            scope, f"{name}Asset", path=str(DEFAULT_MODEL_DIR), exclude=["*", *(f"!{f}" for f in files)]
+            scope, f"{name}Asset", path=str(DEFAULT_MODEL_DIR / folder), exclude=["*", *(f"!{f}" for f in files)]
         )
-        for name, files, _ in COPIES
+        for name, folder, files, _ in COPIES
     }
     policy = _deployment_policy(scope, role, list(sources.values()), artifacts, key, s3_kms)
     copies = {}
-    for name, _, prefix in COPIES:
+    for name, _, _, prefix in COPIES:
         asset = sources[name]
         copies[name] = deployment.BucketDeployment(
             scope,
@@ -87,7 +95,9 @@ def copy_default_model(
         )
         copies[name].node.add_dependency(policy)
     _adopt_handler(cdk.Stack.of(scope), key, log_retention, removal_policy)
-    return DefaultModelCopy(role=role, model=copies["Model"], baseline=copies["Baseline"])
+    return DefaultModelCopy(
+        role=role, model=copies["Model"], preprocessing=copies["Preprocessing"], baseline=copies["Baseline"]
+    )
 
 
 def _deployment_policy(
@@ -99,7 +109,8 @@ def _deployment_policy(
     s3_kms: bool,
 ) -> iam.Policy:
     """Read the source archives, write (never delete) the two prefixes, use the key through S3, write logs."""
-    prefixes = [prefix for _, _, prefix in COPIES]
+    every = [prefix for *_, prefix in COPIES]  # models/default/preprocessing/ is inside models/default/
+    prefixes = [p for p in dict.fromkeys(every) if not any(p != q and p.startswith(q) for q in every)]
     destinations = [artifacts.arn_for_objects(f"{prefix}*") for prefix in prefixes]
     handler_logs = cdk.Stack.of(scope).format_arn(
         service="logs",
@@ -132,7 +143,7 @@ def _deployment_policy(
     acknowledge_wildcard_resources(
         policy.node.default_child,  # type: ignore[arg-type]
         [*destinations, handler_logs],
-        "Objects under the models/default/ and baselines/default/ prefixes of the artifacts bucket, and the "
+        "Objects under the models/default/ prefix of the artifacts bucket, and the "
         "deployment function's own /aws/lambda/ log group, whose name CDK generates.",
     )
     acknowledge_grant_policy(

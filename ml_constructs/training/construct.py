@@ -1,8 +1,20 @@
 """The training workflow: Step Functions runs the ETL, trains built-in XGBoost, evaluates, gates, registers::
 
-    Names -> RunEtl (Glue) -> Train | Tune -> BestTrainingJob -> CreateModel -> EvaluateTransform -> EvaluateMetrics
-          -> QualityGate  pass -> Register -> [TestTransform] -> [roll the endpoint] -> Handover -> Done
-                          fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
+    Names -> RunEtl (Glue) -> PinPreprocessing, PinStatistics, PinConstraints (the ETL's files -> models/<run>/)
+          -> Train | Tune -> BestTrainingJob -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
+          -> EvaluateMetrics -> QualityGate
+               fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
+               pass, no endpoint -> Register -> [TestTransform] -> Handover -> Done
+               pass, endpoint -> DescribeServingEndpoint -> DescribeServingConfig -> ChampionTransform
+                    -> EvaluateChampion -> ChallengerNotWorse
+                         no  -> RegisterRejected -> NotifyChampionKept -> ChampionKept
+                         yes -> Register -> [TestTransform] -> CreateEndpointConfig -> UpdateEndpoint
+                                -> StartRollout -> WaitForEndpoint -> DescribeEndpoint -> EndpointInService
+                                     new config InService -> Handover -> Done
+                                     old config InService (rolled back), Failed, OutOfService,
+                                     UpdateRollbackFailed, Deleting, too many polls
+                                       -> NotifyRolloutFailure -> a Fail state per error
+                                     otherwise -> CountPoll -> WaitForEndpoint
     any task error -> NotifyFailure (SNS) -> Failed
     any failed, timed-out or aborted execution -> an alarm (SNS), for what no Catch sees (``alarms.py``)
 
@@ -24,6 +36,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -42,6 +55,7 @@ from ml_constructs.nag import (
     acknowledge_grant_policy,
     acknowledge_packs,
 )
+from ml_constructs.serving.rollout import DEFAULT_ROLLOUT, Rollout
 from ml_constructs.training import permissions
 from ml_constructs.training.alarms import workflow_alarms
 from ml_constructs.training.states import Jobs, WorkflowStates
@@ -85,7 +99,9 @@ class Tuning:
 
 @dataclass(frozen=True)
 class EndpointTarget:
-    """The serving stack's endpoint the workflow rolls to a newly trained model."""
+    """The serving stack's endpoint the workflow rolls to a newly trained model: its sizes and capture, the
+    roll-out policy and the alarms that roll it back, the role of the model it serves from its first deploy
+    (which scores the validation split as the champion), and the AUC margin the new model may lose by."""
 
     name: str
     variant: str
@@ -93,6 +109,11 @@ class EndpointTarget:
     instance_count: int
     capture_uri: str
     capture_percentage: int
+    alarm_names: tuple[str, ...] = ()
+    rollout: Rollout = DEFAULT_ROLLOUT
+    champion_auc_margin: float = 0.01
+    model_role: iam.IRole | None = None
+    config_name: str | None = None  # the endpoint config the endpoint is created with
 
 
 class TrainingPipeline(Construct):
@@ -110,6 +131,7 @@ class TrainingPipeline(Construct):
         construct_id: str,
         *,
         image_uri: str,
+        preprocessing_image_uri: str,
         etl_job_name: str,
         etl_timeout: cdk.Duration,
         curated: s3.IBucket,
@@ -152,7 +174,9 @@ class TrainingPipeline(Construct):
         self.package_group = self._model_package_group()
 
         # --- the workflow ------------------------------------------------------------------------------------------
-        jobs = self._jobs(image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms)
+        jobs = self._jobs(
+            image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms
+        )
         states = WorkflowStates(self, jobs=jobs, alerts=alerts, tags=tags)
         definition = self._definition(
             states,
@@ -170,15 +194,30 @@ class TrainingPipeline(Construct):
             endpoint=endpoint,
         )
         runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
-        timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + 180)
+        rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
+        timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
             self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
         )
-        permissions.grant_workflow(self.state_machine, workflow, ledger)
-        permissions.acknowledge(ledger, job_prefix)
+        data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
+        self._grant_workflow(workflow, data, endpoint, ledger)
         self.alarms = workflow_alarms(self, self.state_machine, alerts)
         self._acknowledge_packs()
+
+    def _grant_workflow(
+        self,
+        workflow: permissions.Workflow,
+        data: permissions.Data,
+        endpoint: EndpointTarget | None,
+        ledger: WildcardLedger,
+    ) -> None:
+        """The workflow's grants, the pinning of the ETL's files, the champion's, then every acknowledgement."""
+        permissions.grant_workflow(self.state_machine, workflow, ledger)
+        permissions.grant_pinning(self.state_machine, data, job_prefix=workflow.job_prefix, ledger=ledger)
+        if endpoint is not None and endpoint.model_role is not None:
+            permissions.grant_champion(self, endpoint.model_role, data)
+        permissions.acknowledge(ledger, workflow.job_prefix)
 
     def _acknowledge_packs(self) -> None:
         """The conformance packs' findings kept on purpose, one resource at a time."""
@@ -233,6 +272,7 @@ class TrainingPipeline(Construct):
         this order is also the order of the definition's states)."""
         names = states.names(job_prefix)
         run_etl = states.run_etl(etl_job_name, etl_timeout)
+        pin = states.pin_etl_outputs()
         training: sfn.IChainable
         if tuning is None:
             training = states.train(job, hyperparameters, cdk.Duration.minutes(max_runtime_minutes + 30))
@@ -248,10 +288,22 @@ class TrainingPipeline(Construct):
             instance_type=transform_instance_type,
         )
         evaluate = states.evaluate(self.evaluate_function, decision_threshold, gate)
-        # passed: register, score the test split, roll the endpoint, hand over
+        # passed: [beat the serving model], register, score the test split, [roll the endpoint], hand over
         register = states.register(self.package_group.ref)
         handover = states.handover()
         after_gate = handover if endpoint is None else states.roll_endpoint(endpoint, then=handover)
+        passed: sfn.IChainable = register
+        if endpoint is not None:
+            champion, last = states.champion(
+                endpoint, self.evaluate_function, decision_threshold, gate, transform_instance_type
+            )
+            last.next(
+                states.champion_choice(
+                    challenger_wins=register,
+                    champion_wins=states.keep_champion(self.package_group.ref, endpoint.champion_auc_margin),
+                )
+            )
+            passed = champion
         if batch_transform_test:
             test_transform = states.transform(
                 "TestTransform",
@@ -263,9 +315,10 @@ class TrainingPipeline(Construct):
             register.next(test_transform).next(after_gate)
         else:
             register.next(after_gate)
-        quality_gate = states.quality_gate(gate, passed=register, rejected=states.reject(gate))
+        quality_gate = states.quality_gate(gate, passed=passed, rejected=states.reject(gate))
         return (
             names.next(run_etl)
+            .next(pin)
             .next(training)
             .next(create_model)
             .next(evaluate_transform)
@@ -276,6 +329,7 @@ class TrainingPipeline(Construct):
     def _jobs(
         self,
         image_uri: str,
+        preprocessing_image_uri: str,
         vpc: ec2.IVpc,
         key: kms.IKey,
         curated: s3.IBucket,
@@ -287,6 +341,7 @@ class TrainingPipeline(Construct):
         """What every job and model of a run shares: this image, the job role, the isolated subnets, the key."""
         return Jobs(
             image_uri=image_uri,
+            preprocessing_image_uri=preprocessing_image_uri,
             role_arn=self.job_role.role_arn,
             security_group_id=self.security_group.security_group_id,
             subnet_ids=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
@@ -294,6 +349,9 @@ class TrainingPipeline(Construct):
             output_key_arn=key.key_arn if s3_kms else None,
             curated_uri=f"s3://{curated.bucket_name}/{curated_prefix}",
             artifacts_uri=f"s3://{artifacts.bucket_name}/",
+            curated_bucket=curated.bucket_name,
+            curated_prefix=curated_prefix,
+            artifacts_bucket=artifacts.bucket_name,
         )
 
     def _jobs_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:

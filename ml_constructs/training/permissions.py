@@ -18,8 +18,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ml_constructs.common import key_through, sagemaker_logs, sagemaker_vpc_access
-from ml_constructs.lake_layout import CAPTURE_PREFIX, EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
-from ml_constructs.nag import WildcardLedger
+from ml_constructs.lake_layout import (
+    CAPTURE_PREFIX,
+    ETL_PREPROCESSING,
+    ETL_RAW_SPLITS,
+    EVALUATION_PREFIX,
+    MODELS_PREFIX,
+    PREDICTIONS_PREFIX,
+)
+from ml_constructs.nag import WildcardLedger, acknowledge_grant_policy, acknowledge_wildcard_resources
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,15 @@ class Run:
     tagged: bool  # what a run creates carries tags (tag-on-create needs sagemaker:AddTags)
     test_transform: bool  # the test split is scored into predictions/
     rolls_endpoint: bool  # the run ends by rolling the serving endpoint to the new model
+    alarm_names: tuple[str, ...] = ()  # the alarms the roll-out's automatic rollback watches
+    serving_config: str | None = None  # the endpoint config the endpoint is created with (the first champion's)
 
     @classmethod
     def of(cls, *, tuning: object, tags: Mapping[str, str], test_transform: bool, endpoint: object) -> Run:
         """From the construct's props: ``tuning`` and ``endpoint`` are None when the workflow has no such state."""
-        return cls(tuning is not None, bool(tags), test_transform, endpoint is not None)
+        alarms = tuple(getattr(endpoint, "alarm_names", ()))
+        config = getattr(endpoint, "config_name", None)
+        return cls(tuning is not None, bool(tags), test_transform, endpoint is not None, alarms, config)
 
 
 def job_role(scope: Construct) -> iam.Role:
@@ -234,12 +245,22 @@ def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Poli
         ),
     ]
     if workflow.run.rolls_endpoint:
+        stack = cdk.Stack.of(workflow.key)
+        configs = [arns["endpoint-config"]]
+        if workflow.run.serving_config:
+            configs.append(
+                stack.format_arn(
+                    service="sagemaker", resource="endpoint-config", resource_name=workflow.run.serving_config
+                )
+            )
         statements += [
             iam.PolicyStatement(
                 sid="RollEndpoint",
                 actions=["sagemaker:CreateEndpointConfig", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
                 resources=[arns["endpoint-config"], arns["endpoint"]],
             ),
+            # the champion: the model the endpoint's current config names (the stack's first, or a run's)
+            iam.PolicyStatement(sid="ServingModel", actions=["sagemaker:DescribeEndpointConfig"], resources=configs),
             # SageMaker encrypts the new instances' volumes with the config's key: the caller lets it create the grant
             iam.PolicyStatement(
                 sid="EndpointConfigEncryption",
@@ -248,6 +269,24 @@ def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Poli
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
         ]
+        if workflow.run.alarm_names:
+            # the update's automatic rollback watches these alarms: the caller must be allowed to describe them
+            # (Auto-Rollback Configuration and Monitoring, SageMaker developer guide, checked 2026-12)
+            statements.append(
+                iam.PolicyStatement(
+                    sid="RollbackAlarms",
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[
+                        stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=name,
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                        for name in workflow.run.alarm_names
+                    ],
+                )
+            )
         if tagged:
             statements.append(
                 iam.PolicyStatement(
@@ -298,6 +337,75 @@ def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> lis
             ],
         ),
     ]
+
+
+@dataclass(frozen=True)
+class Data:
+    """The buckets a run reads and writes, the ETL's prefix, the key, and whether the buckets use it."""
+
+    curated: s3.IBucket
+    curated_prefix: str
+    artifacts: s3.IBucket
+    key: kms.IKey
+    s3_kms: bool
+
+
+def grant_pinning(machine: sfn.StateMachine, data: Data, *, job_prefix: str, ledger: WildcardLedger) -> None:
+    """The workflow copies the ETL's preprocessing artifact and baseline next to the run's model (CopyObject:
+    s3:GetObject on the source, s3:PutObject on the target; through S3, the key for both when SSE-KMS)."""
+    source = data.curated.arn_for_objects(f"{data.curated_prefix}{ETL_PREPROCESSING}*")
+    target = data.artifacts.arn_for_objects(f"{MODELS_PREFIX}{job_prefix}*")
+    role = machine.role
+    role.add_to_principal_policy(iam.PolicyStatement(sid="PinReadEtl", actions=["s3:GetObject"], resources=[source]))
+    role.add_to_principal_policy(iam.PolicyStatement(sid="PinWriteModel", actions=["s3:PutObject"], resources=[target]))
+    if data.s3_kms:
+        role.add_to_principal_policy(
+            key_through(machine, data.key, ["kms:Decrypt", "kms:GenerateDataKey"], "s3", sid="PinThroughS3")
+        )
+    ledger.track(role, source, target)
+
+
+def grant_champion(scope: Construct, model_role: iam.IRole, data: Data) -> None:
+    """The model the endpoint serves from its first deploy runs with the serving stack's model role; scored as
+        the champion, its transform job reads the raw validation split and writes under evaluation/ with that role,
+        encrypting the output and the volume with the key as the job names it, logging to the transform jobs' group
+    (the same grants as the job role's)."""
+    curated, key = data.curated, data.key
+    raw = curated.arn_for_objects(f"{data.curated_prefix}{ETL_RAW_SPLITS}*")
+    output = data.artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
+    transform_logs, logs_arn = sagemaker_logs(scope, "/aws/sagemaker/TransformJobs:*", "ChampionLogs")
+    statements = [
+        iam.PolicyStatement(sid="ChampionReadsRawSplits", actions=["s3:GetObject"], resources=[raw]),
+        iam.PolicyStatement(
+            sid="ChampionListsRawSplits",
+            actions=["s3:ListBucket"],
+            resources=[curated.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{data.curated_prefix}{ETL_RAW_SPLITS}*"]}},
+        ),
+        iam.PolicyStatement(sid="ChampionWritesEvaluation", actions=["s3:PutObject"], resources=[output]),
+        transform_logs,
+        iam.PolicyStatement(
+            sid="ChampionVolume",
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+    ]
+    if data.s3_kms:
+        statements.append(key_through(scope, key, ["kms:Encrypt"], "sagemaker", sid="ChampionOutputKey"))
+    policy = iam.Policy(scope, "ChampionPolicy", roles=[model_role], statements=statements)
+    acknowledge_wildcard_resources(
+        policy.node.default_child,  # type: ignore[arg-type]
+        [raw, output, logs_arn],
+        "The champion's transform reads the raw splits under one prefix of the curated bucket, writes its "
+        "output under evaluation/ (one prefix per execution, named at run time) and logs to the transform jobs' "
+        "log group, one stream per job.",
+    )
+    acknowledge_grant_policy(
+        policy,
+        "What the serving model's role needs to score the champion in this stack's workflow, kept beside the workflow "
+        "that uses it and attached to that one role; a customer-managed policy would add an attachable copy.",
+    )
 
 
 def acknowledge(ledger: WildcardLedger, job_prefix: str) -> None:

@@ -20,7 +20,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ml_constructs.lake_layout import EVALUATION_PREFIX, MODELS_PREFIX, PREDICTIONS_PREFIX
+from ml_constructs.lake_layout import (
+    BASELINE_FOLDER,
+    ETL_PREPROCESSING,
+    ETL_RAW_SPLITS,
+    EVALUATION_PREFIX,
+    MODELS_PREFIX,
+    PREDICTIONS_PREFIX,
+    PREPROCESSING_FOLDER,
+)
+from ml_constructs.serving.construct import PREPROCESSING_ENVIRONMENT, REQUEST_CONTENT_TYPES
+from ml_constructs.serving.rollout import deployment_config
 
 if TYPE_CHECKING:
     from ml_constructs.training.construct import EndpointTarget, GateThresholds, Tuning
@@ -36,7 +46,29 @@ TRANSIENT = {
         "Lambda.TooManyRequestsException",
     ],
     "sns": ["SNS.ThrottledException", "SNS.InternalErrorException"],
+    "s3": ["S3.SdkClientException"],
 }
+#: The ETL's files a run pins next to its model (source under the ETL's preprocessing/, target folder under the
+#: model's): the preprocessing container's artifact and the raw-field baseline drift is measured against.
+PINNED = (
+    ("PinPreprocessing", "model.tar.gz", PREPROCESSING_FOLDER),
+    ("PinStatistics", f"{BASELINE_FOLDER}statistics.json", BASELINE_FOLDER),
+    ("PinConstraints", f"{BASELINE_FOLDER}constraints.json", BASELINE_FOLDER),
+)
+#: The roll-out's terminal statuses other than success, each with its own error (DescribeEndpoint's
+#: EndpointStatus; a rolled-back update is InService with the previous config).
+ROLLOUT_FAILURES = (
+    ("Failed", "EndpointUpdateFailed", "The endpoint failed; see its FailureReason in the notification"),
+    ("OutOfService", "EndpointOutOfService", "The endpoint went out of service during the roll-out"),
+    ("UpdateRollbackFailed", "EndpointUpdateRollbackFailed", "The update failed and so did its rollback"),
+    ("Deleting", "EndpointDeleting", "The endpoint is being deleted; nothing to roll"),
+)
+ROLLED_BACK = ("EndpointRolledBack", "InService with the previous config: an alarm or a failed deployment rolled back")
+ROLLOUT_TIMEOUT = ("EndpointRolloutTimedOut", "The endpoint did not reach a final status within the roll-out bound")
+#: Minutes between two looks at the endpoint during a roll-out, and the slack beyond the deployment's own bound
+#: (new instances are provisioned before traffic shifts).
+POLL_MINUTES = 1
+ROLLOUT_SLACK_MINUTES = 30
 #: The hyperparameters a tuning job searches; the others stay static.
 TUNED = ("eta", "max_depth")
 
@@ -46,6 +78,7 @@ class Jobs:
     """What every SageMaker job and model of a run shares: image, role, network, encryption, data locations."""
 
     image_uri: str
+    preprocessing_image_uri: str  # the pipeline's first container (prebuilt scikit-learn image, our code)
     role_arn: str
     security_group_id: str
     subnet_ids: list[str]
@@ -53,6 +86,10 @@ class Jobs:
     output_key_arn: str | None  # the outputs in S3 (None: the bucket's own encryption)
     curated_uri: str  # s3://<curated bucket>/<ETL prefix>: train/, validation/, test/ below it
     artifacts_uri: str  # s3://<artifacts bucket>/
+    curated_bucket: str
+    curated_prefix: str
+    artifacts_bucket: str
+    label: str = "is_fraud"  # the raw events' label field, kept beside the prediction in the transform's output
 
 
 class WorkflowStates:
@@ -85,8 +122,10 @@ class WorkflowStates:
     # --- before training ------------------------------------------------------------------------------------
 
     def names(self, job_prefix: str) -> sfn.Pass:
-        """One name per run for every job and model, and the run's output prefixes."""
+        """One name per run for every job and model, the run's output prefixes, and the folder of its model
+        (``models/<run>/``: the training job's ``output/``, the pinned ``preprocessing/`` and ``baseline/``)."""
         artifacts = self._jobs.artifacts_uri
+        folder = f"{MODELS_PREFIX}{job_prefix}{{}}/"
         return sfn.Pass(
             self._scope,
             "Names",
@@ -94,12 +133,46 @@ class WorkflowStates:
             parameters={
                 "run.$": f"States.Format('{job_prefix}{{}}', $$.Execution.Name)",
                 "models_uri": f"{artifacts}{MODELS_PREFIX}",
+                "model_folder.$": f"States.Format('{folder}', $$.Execution.Name)",
+                "preprocessing_url.$": f"States.Format('{artifacts}{folder}{PREPROCESSING_FOLDER}model.tar.gz', "
+                "$$.Execution.Name)",
                 # one prefix per execution: the evaluation reads every object under its prefix
                 "evaluation_uri.$": _per_run(f"{artifacts}{EVALUATION_PREFIX}"),
+                "champion_uri.$": _per_run(f"{artifacts}{EVALUATION_PREFIX}", "-champion"),
                 "predictions_uri.$": _per_run(f"{artifacts}{PREDICTIONS_PREFIX}"),
             },
             result_path="$.names",
         )
+
+    def pin_etl_outputs(self) -> sfn.Chain:
+        """Copy the ETL's preprocessing artifact and raw-field baseline of this run next to the model
+        (``models/<run>/``): the model keeps the preprocessor it was trained with, and drift is measured against
+        its own baseline, whatever later ETL runs write. S3 CopyObject through the AWS SDK integration; the
+        copies take the artifacts bucket's default encryption."""
+        jobs = self._jobs
+        source = f"{jobs.curated_bucket}/{jobs.curated_prefix}{ETL_PREPROCESSING}"
+        chain: sfn.Chain | None = None
+        for state_id, name, folder in PINNED:
+            target = f"{folder}{name.rsplit('/', 1)[-1]}"
+            state = sfn.CustomState(
+                self._scope,
+                state_id,
+                state_json={
+                    "Type": "Task",
+                    "Resource": f"arn:{self._partition}:states:::aws-sdk:s3:copyObject",
+                    "Parameters": {
+                        "Bucket": jobs.artifacts_bucket,
+                        "CopySource": f"{source}{name}",
+                        "Key.$": f"States.Format('{{}}{target}', $.names.model_folder)",
+                    },
+                    "ResultPath": sfn.JsonPath.DISCARD,
+                    "TimeoutSeconds": 120,
+                },
+            )
+            self._harden(state, "s3")
+            chain = sfn.Chain.start(state) if chain is None else chain.next(state)
+        assert chain is not None
+        return chain
 
     def run_etl(self, job_name: str, timeout: cdk.Duration) -> sfn.CustomState:
         """The Glue job, waited for (``.sync``). Its own timeout stops the job; the state's also covers queueing."""
@@ -236,8 +309,20 @@ class WorkflowStates:
 
     # --- evaluation and the gate ----------------------------------------------------------------------------
 
+    def containers(self) -> list[dict[str, Any]]:
+        """The run's inference pipeline: its pinned preprocessing artifact, then its trained XGBoost model."""
+        return [
+            {
+                "Image": self._jobs.preprocessing_image_uri,
+                "ModelDataUrl.$": "$.names.preprocessing_url",
+                "Environment": dict(PREPROCESSING_ENVIRONMENT),
+            },
+            {"Image": self._jobs.image_uri, "ModelDataUrl.$": "$.training.model_data_url"},
+        ]
+
     def create_model(self) -> sfn.CustomState:
-        """The trained artifact as a SageMaker model (what the transforms and the endpoint run)."""
+        """The trained artifact behind its preprocessor as a SageMaker model (what the transforms and the endpoint
+        run): two containers, in series, network-isolated in the VPC."""
         jobs = self._jobs
         return self._sagemaker(
             "CreateModel",
@@ -245,7 +330,8 @@ class WorkflowStates:
             {
                 "ModelName.$": "$.names.run",
                 "ExecutionRoleArn": jobs.role_arn,
-                "PrimaryContainer": {"Image": jobs.image_uri, "ModelDataUrl.$": "$.training.model_data_url"},
+                "Containers": self.containers(),
+                "InferenceExecutionConfig": {"Mode": "Serial"},
                 "VpcConfig": {"SecurityGroupIds": [jobs.security_group_id], "Subnets": jobs.subnet_ids},
                 "EnableNetworkIsolation": True,
                 **self._tags,
@@ -255,30 +341,45 @@ class WorkflowStates:
         )
 
     def transform(
-        self, state_id: str, *, job_name: str, split: str, output_uri_path: str, instance_type: str
+        self,
+        state_id: str,
+        *,
+        job_name: str,
+        split: str,
+        output_uri_path: str,
+        instance_type: str,
+        model_path: str = "$.names.run",
     ) -> sfn.CustomState:
-        """A batch transform of one CSV split of the ETL; each output line is ``<label>,<probability>``."""
+        """A batch transform of one raw split of the ETL (clean raw events, JSON Lines, label included) through
+        the model at ``model_path`` (the run's, or the one the endpoint serves): what a client sends, scored by
+        the whole pipeline. Each output line is ``{"<label>": 0|1, "SageMakerOutput": <the pipeline's answer>}``."""
         jobs = self._jobs
         parameters: dict[str, Any] = {
             "TransformJobName.$": job_name,
-            "ModelName.$": "$.names.run",
+            "ModelName.$": model_path,
             "TransformInput": {
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{jobs.curated_uri}{split}/"}},
-                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{jobs.curated_uri}{ETL_RAW_SPLITS}{split}/"}
+                },
+                "ContentType": "application/jsonlines",
                 "SplitType": "Line",
             },
             "TransformOutput": {
                 "S3OutputPath.$": output_uri_path,
                 "AssembleWith": "Line",
-                "Accept": "text/csv",
+                "Accept": "application/jsonlines",
                 **_kms(jobs.output_key_arn),
             },
             "TransformResources": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeKmsKeyId": jobs.key_arn},
             "BatchStrategy": "MultiRecord",
-            # Every CSV split of the ETL has the label first: send the features only (the model was trained on
-            # 23 columns and the container refuses a 24-column row), and join the prediction back to the input
-            # line, keeping the label and the score.
-            "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+            # The whole event goes in (the preprocessor reads the fields it knows, the label is not one of them);
+            # SageMaker adds the answer to each JSON object as SageMakerOutput, and the output keeps the label
+            # beside it (Associate Prediction Results with Input Records, SageMaker developer guide, 2026-12).
+            "DataProcessing": {
+                "InputFilter": "$",
+                "JoinSource": "Input",
+                "OutputFilter": f"$['{jobs.label}','SageMakerOutput']",
+            },
             **self._tags,
         }
         return self._sagemaker(
@@ -289,22 +390,34 @@ class WorkflowStates:
             result_path=sfn.JsonPath.DISCARD,
         )
 
-    def evaluate(self, function: lambda_.IFunction, threshold: float, gate: GateThresholds) -> tasks.LambdaInvoke:
-        """The evaluation function on the validation transform's output; ``$.evaluation`` gets the metrics."""
+    def evaluate(
+        self,
+        function: lambda_.IFunction,
+        threshold: float,
+        gate: GateThresholds,
+        *,
+        state_id: str = "EvaluateMetrics",
+        output_path: str = "$.names.evaluation_uri",
+        result_path: str = "$.evaluation",
+        challenger: Mapping[str, Any] | None = None,
+    ) -> tasks.LambdaInvoke:
+        """The evaluation function on a validation transform's output; ``result_path`` gets the metrics. With
+        ``challenger`` (its AUC and the margin), the function also says whether the challenger is not worse."""
+        payload: dict[str, Any] = {
+            "output_prefix": sfn.JsonPath.string_at(output_path),
+            "threshold": threshold,
+            "thresholds": asdict(gate),
+        }
+        if challenger is not None:
+            payload["challenger"] = dict(challenger)
         invoke = tasks.LambdaInvoke(
             self._scope,
-            "EvaluateMetrics",
+            state_id,
             lambda_function=function,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "output_prefix": sfn.JsonPath.string_at("$.names.evaluation_uri"),
-                    "threshold": threshold,
-                    "thresholds": asdict(gate),
-                }
-            ),
+            payload=sfn.TaskInput.from_object(payload),
             payload_response_only=True,
             retry_on_service_exceptions=False,  # _harden adds the same retry, with jitter
-            result_path="$.evaluation",
+            result_path=result_path,
             task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(6)),
         )
         return self._harden(invoke, "lambda")
@@ -352,18 +465,20 @@ class WorkflowStates:
 
     # --- after the gate -------------------------------------------------------------------------------------
 
-    def register(self, package_group_name: str) -> sfn.CustomState:
-        """A model package, Approved, with the metrics as metadata, in the model package group."""
+    def register(self, package_group_name: str, *, rejected: bool = False) -> sfn.CustomState:
+        """A model package with the metrics as metadata, in the model package group: Approved, or (``rejected``)
+        Rejected, when the model passed the gate but lost to the one the endpoint serves."""
+        containers = [{k: v for k, v in c.items()} for c in self.containers()]
         return self._sagemaker_sdk(
-            "Register",
+            "RegisterRejected" if rejected else "Register",
             "createModelPackage",
             {
                 "ModelPackageGroupName": package_group_name,
                 "ModelPackageDescription.$": "States.Format('Trained by {}', $$.Execution.Id)",
-                "ModelApprovalStatus": "Approved",
+                "ModelApprovalStatus": "Rejected" if rejected else "Approved",
                 "InferenceSpecification": {
-                    "Containers": [{"Image": self._jobs.image_uri, "ModelDataUrl.$": "$.training.model_data_url"}],
-                    "SupportedContentTypes": ["text/csv"],
+                    "Containers": containers,
+                    "SupportedContentTypes": list(REQUEST_CONTENT_TYPES),
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
                 "CustomerMetadataProperties": {
@@ -372,6 +487,8 @@ class WorkflowStates:
                     "recall.$": "States.Format('{}', $.evaluation.metrics.recall)",
                     "f1.$": "States.Format('{}', $.evaluation.metrics.f1)",
                     "model_name.$": "$.names.run",
+                    "baseline_uri.$": f"States.Format('{self._jobs.artifacts_uri}{{}}{BASELINE_FOLDER}', "
+                    "$.names.model_folder)",
                 },
                 **self._tags,
             },
@@ -379,10 +496,98 @@ class WorkflowStates:
             result_path="$.package",
         )
 
+    # --- champion / challenger ------------------------------------------------------------------------------
+
+    def champion(
+        self,
+        endpoint: EndpointTarget,
+        function: lambda_.IFunction,
+        threshold: float,
+        gate: GateThresholds,
+        transform_instance_type: str,
+    ) -> tuple[sfn.Chain, tasks.LambdaInvoke]:
+        """The model the endpoint serves now (endpoint -> endpoint config -> model), scored on the same raw
+        validation split by the same function; ``$.champion.evaluation.challenger.not_worse`` says whether the new
+        model's AUC is at least the champion's minus ``endpoint.champion_auc_margin``. Returns the chain and its
+        last state (the caller adds the Choice after it)."""
+        describe = self._sagemaker_sdk(
+            "DescribeServingEndpoint",
+            "describeEndpoint",
+            {"EndpointName": endpoint.name},
+            result_selector={"config.$": "$.EndpointConfigName"},
+            result_path="$.champion",
+        )
+        describe_config = self._sagemaker_sdk(
+            "DescribeServingConfig",
+            "describeEndpointConfig",
+            {"EndpointConfigName.$": "$.champion.config"},
+            result_selector={"config.$": "$.EndpointConfigName", "model.$": "$.ProductionVariants[0].ModelName"},
+            result_path="$.champion",
+        )
+        transform = self.transform(
+            "ChampionTransform",
+            job_name="States.Format('{}-champ', $.names.run)",
+            split="validation",
+            output_uri_path="$.names.champion_uri",
+            instance_type=transform_instance_type,
+            model_path="$.champion.model",
+        )
+        evaluate = self.evaluate(
+            function,
+            threshold,
+            gate,
+            state_id="EvaluateChampion",
+            output_path="$.names.champion_uri",
+            result_path="$.champion.evaluation",
+            challenger={
+                "auc": sfn.JsonPath.number_at("$.evaluation.metrics.auc"),
+                "margin": endpoint.champion_auc_margin,
+            },
+        )
+        return sfn.Chain.start(describe).next(describe_config).next(transform).next(evaluate), evaluate
+
+    def champion_choice(self, *, challenger_wins: sfn.IChainable, champion_wins: sfn.IChainable) -> sfn.Choice:
+        return (
+            sfn.Choice(self._scope, "ChallengerNotWorse")
+            .when(sfn.Condition.boolean_equals("$.champion.evaluation.challenger.not_worse", True), challenger_wins)
+            .otherwise(champion_wins)
+        )
+
+    def keep_champion(self, package_group_name: str, margin: float) -> sfn.Chain:
+        """The challenger lost: register it as Rejected, say so, and end without touching the endpoint."""
+        notify = tasks.SnsPublish(
+            self._scope,
+            "NotifyChampionKept",
+            topic=self._alerts,
+            subject="New model not rolled out: the serving model scores better",
+            message=sfn.TaskInput.from_object(
+                {
+                    "execution": sfn.JsonPath.execution_id,
+                    "challenger": sfn.JsonPath.object_at("$.evaluation.metrics"),
+                    "champion": sfn.JsonPath.object_at("$.champion.evaluation.metrics"),
+                    "champion_model": sfn.JsonPath.string_at("$.champion.model"),
+                    "auc_margin": margin,
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(1)),
+        )
+        kept = sfn.Succeed(
+            self._scope, "ChampionKept", comment="The endpoint keeps its model; the new one is registered Rejected"
+        )
+        return (
+            sfn.Chain.start(self.register(package_group_name, rejected=True))
+            .next(self._harden(notify, "sns"))
+            .next(kept)
+        )
+
+    # --- the roll-out ---------------------------------------------------------------------------------------
+
     def roll_endpoint(self, endpoint: EndpointTarget, then: sfn.IChainable) -> sfn.CustomState:
-        """A new endpoint config for the new model (same variant, capture and encryption), UpdateEndpoint, and a
-        wait loop until the endpoint is InService again. SageMaker shifts traffic only once the new instances
-        are healthy, so the endpoint keeps serving throughout."""
+        """A new endpoint config for the new model (same variant, capture and encryption), UpdateEndpoint with
+        the roll-out policy (blue/green, rolled back on the endpoint's alarms), and a bounded wait loop that ends
+        on every final status: the new config InService (``then``), rolled back, each failure status, or the
+        bound, each with its own error."""
         key_arn = self._jobs.key_arn
         create_config = self._sagemaker_sdk(
             "CreateEndpointConfig",
@@ -405,7 +610,10 @@ class WorkflowStates:
                     "DestinationS3Uri": endpoint.capture_uri,
                     "KmsKeyId": key_arn,
                     "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                    "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+                    "CaptureContentTypeHeader": {
+                        "CsvContentTypes": ["text/csv"],
+                        "JsonContentTypes": list(REQUEST_CONTENT_TYPES),
+                    },
                 },
                 **self._tags,
             },
@@ -414,31 +622,86 @@ class WorkflowStates:
         update = self._sagemaker_sdk(
             "UpdateEndpoint",
             "updateEndpoint",
-            {"EndpointName": endpoint.name, "EndpointConfigName.$": "$.names.run"},
+            {
+                "EndpointName": endpoint.name,
+                "EndpointConfigName.$": "$.names.run",
+                "DeploymentConfig": deployment_config(
+                    endpoint.rollout, endpoint.instance_count, list(endpoint.alarm_names)
+                ),
+            },
             result_path=sfn.JsonPath.DISCARD,
         )
-        wait = sfn.Wait(self._scope, "WaitForEndpoint", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
-        describe = self._sagemaker_sdk(
-            "DescribeEndpoint",
-            "describeEndpoint",
-            {"EndpointName": endpoint.name},
-            result_selector={"status.$": "$.EndpointStatus"},
-            result_path="$.endpoint",
-        )
-        update_failed = sfn.Pass(
-            self._scope,
-            "EndpointUpdateFailed",
-            parameters={"Error": "EndpointUpdateFailed", "Cause": "see DescribeEndpoint"},
-            result_path="$.error",
-        )
-        rolled = (
-            sfn.Choice(self._scope, "EndpointInService")
-            .when(sfn.Condition.string_equals("$.endpoint.status", "InService"), then)
-            .when(sfn.Condition.string_equals("$.endpoint.status", "Failed"), update_failed.next(self.failure))
-            .otherwise(wait)
-        )
-        create_config.next(update).next(wait).next(describe).next(rolled)
+        start = sfn.Pass(self._scope, "StartRollout", parameters={"polls": 0}, result_path="$.rollout")
+        create_config.next(update).next(start).next(self._rollout_loop(endpoint, then))
         return create_config
+
+    def _rollout_loop(self, endpoint: EndpointTarget, then: sfn.IChainable) -> sfn.Wait:
+        """Wait, DescribeEndpoint, decide; at most ``max_polls`` looks (the deployment's own bound, in minutes,
+        and ``ROLLOUT_SLACK_MINUTES`` for provisioning)."""
+        max_polls = -(-endpoint.rollout.max_seconds // (60 * POLL_MINUTES)) + ROLLOUT_SLACK_MINUTES // POLL_MINUTES
+        wait = sfn.Wait(self._scope, "WaitForEndpoint", time=sfn.WaitTime.duration(cdk.Duration.minutes(POLL_MINUTES)))
+        describe = self._sagemaker_sdk(
+            "DescribeEndpoint", "describeEndpoint", {"EndpointName": endpoint.name}, result_path="$.endpoint"
+        )
+        count = sfn.Pass(
+            self._scope,
+            "CountPoll",
+            parameters={"polls.$": "States.MathAdd($.rollout.polls, 1)"},
+            result_path="$.rollout",
+        )
+        failed = self._rollout_failure()
+        status = lambda value: sfn.Condition.string_equals("$.endpoint.EndpointStatus", value)  # noqa: E731
+        choice = sfn.Choice(self._scope, "EndpointInService").when(
+            sfn.Condition.and_(
+                status("InService"),
+                sfn.Condition.string_equals_json_path("$.endpoint.EndpointConfigName", "$.names.run"),
+            ),
+            then,
+        )
+        choice.when(status("InService"), self._rollout_error(ROLLED_BACK, failed))
+        for value, error, cause in ROLLOUT_FAILURES:
+            choice.when(status(value), self._rollout_error((error, cause), failed))
+        choice.when(
+            sfn.Condition.number_greater_than_equals("$.rollout.polls", max_polls),
+            self._rollout_error(ROLLOUT_TIMEOUT, failed),
+        )
+        choice.otherwise(count.next(wait))
+        wait.next(describe).next(choice)
+        return wait
+
+    def _rollout_error(self, error: tuple[str, str], failed: sfn.IChainable) -> sfn.Pass:
+        name, cause = error
+        return sfn.Pass(self._scope, name, parameters={"Error": name, "Cause": cause}, result_path="$.error").next(
+            failed
+        )  # type: ignore[return-value]
+
+    def _rollout_failure(self) -> sfn.IChainable:
+        """One alert for every roll-out failure (with what DescribeEndpoint said), then a Fail state per error:
+        the execution's error names what happened."""
+        notify = tasks.SnsPublish(
+            self._scope,
+            "NotifyRolloutFailure",
+            topic=self._alerts,
+            subject="Endpoint roll-out failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "execution": sfn.JsonPath.execution_id,
+                    "error": sfn.JsonPath.object_at("$.error"),
+                    "endpoint": sfn.JsonPath.object_at("$.endpoint"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(1)),
+        )
+        which = sfn.Choice(self._scope, "RolloutError")
+        errors = [ROLLED_BACK, *((e, c) for _, e, c in ROLLOUT_FAILURES), ROLLOUT_TIMEOUT]
+        for error, cause in errors:
+            which.when(
+                sfn.Condition.string_equals("$.error.Error", error),
+                sfn.Fail(self._scope, f"{error}Fail", error=error, cause=cause),
+            )
+        which.otherwise(self.failure)
+        return self._harden(notify, "sns").next(which)
 
     def handover(self) -> sfn.Pass:
         """The run's output, what the endpoint update takes, then Done."""
@@ -500,9 +763,9 @@ def _kms(key_arn: str | None) -> dict[str, str]:
     return {"KmsKeyId": key_arn} if key_arn else {}
 
 
-def _per_run(prefix: str) -> str:
-    """``<prefix><execution name>/`` as a Step Functions intrinsic."""
-    return f"States.Format('{prefix}{{}}/', $$.Execution.Name)"
+def _per_run(prefix: str, suffix: str = "") -> str:
+    """``<prefix><execution name><suffix>/`` as a Step Functions intrinsic."""
+    return f"States.Format('{prefix}{{}}{suffix}/', $$.Execution.Name)"
 
 
 def _pascal(name: str) -> str:

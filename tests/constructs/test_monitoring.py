@@ -86,6 +86,7 @@ def test_drift_job_defaults_hourly_window_and_threshold(stack):
         "output_s3_uri": f"s3://BUCKET/{REPORTS_PREFIX}",
         "cloudwatch_namespace": f"{stack.stack_name}/drift",  # the default namespace
         "distance_threshold": 0.1,
+        "baseline_of_serving_model": True,  # the configured baseline is the fallback only
     }
     template.has_resource_properties(
         "AWS::Logs::LogGroup",
@@ -340,3 +341,22 @@ def test_reserved_concurrency_only_when_asked(stack):
 def only_item(template: Template, kind: str) -> tuple[str, dict]:
     ((logical_id, resource),) = template.find_resources(kind).items()
     return logical_id, resource
+
+
+def test_the_drift_role_may_look_up_the_serving_model_and_read_every_models_baseline(stack):
+    template = drift(stack)
+    found = statements(template, "DriftRole")
+    (bucket,) = template.find_resources("AWS::S3::Bucket")
+    assert found["ServingEndpoint"]["Action"] == "sagemaker:DescribeEndpoint"
+    assert found["ServingEndpoint"]["Resource"]["Fn::Join"][1][-1].endswith(f":endpoint/{ENDPOINT}")
+    assert found["ServingModel"]["Action"] == ["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
+    assert found["ReadModelBaselines"]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/models/*/baseline/*"]]
+    }
+
+
+def test_without_the_serving_models_baseline_the_role_has_no_sagemaker_calls(stack):
+    template = drift(stack, baseline_of_serving_model=False)
+    found = statements(template, "DriftRole")
+    assert not {"ServingEndpoint", "ServingModel", "ReadModelBaselines"} & set(found)
+    assert rule_event(template)["baseline_of_serving_model"] is False

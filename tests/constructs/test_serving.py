@@ -11,10 +11,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
-from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, DEFAULT_MODEL_PREFIX, MODELS_PREFIX
+from ml_constructs.lake_layout import (
+    BASELINE_PREFIX,
+    CAPTURE_PREFIX,
+    DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
+    DEFAULT_PREPROCESSING_PREFIX,
+    MODELS_PREFIX,
+)
 from ml_constructs.serving.construct import VARIANT, RealTimeEndpoint
+from ml_constructs.serving.rollout import Rollout
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:test"
+SKLEARN = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:test"
 
 
 def s3_uri(suffix: str) -> dict:
@@ -44,6 +53,7 @@ def endpoint(stack: cdk.Stack, **props) -> tuple[RealTimeEndpoint, Template]:
         stack,
         "Serving",
         image_uri=IMAGE,
+        preprocessing_image_uri=SKLEARN,
         artifacts=s3.Bucket(stack, "Artifacts"),
         key=kms.Key(stack, "Key"),
         vpc=vpc,
@@ -84,7 +94,10 @@ def test_defaults_one_small_instance_scaling_to_two_capturing_every_request(stac
                     "DestinationS3Uri": s3_uri(CAPTURE_PREFIX),
                     "KmsKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
                     "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                    "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+                    "CaptureContentTypeHeader": {
+                        "CsvContentTypes": ["text/csv"],
+                        "JsonContentTypes": ["application/json", "application/jsonlines"],
+                    },
                 },
             }
         ),
@@ -119,20 +132,33 @@ def test_defaults_one_small_instance_scaling_to_two_capturing_every_request(stac
     )
 
 
-def test_the_model_serves_the_copied_default_model_network_isolated(stack):
+def test_the_model_is_a_serial_pipeline_of_the_copied_default_artifacts_network_isolated(stack):
     _, template = endpoint(stack)
     template.has_resource_properties(
         "AWS::SageMaker::Model",
         Match.object_like(
             {
-                "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": s3_uri(f"{DEFAULT_MODEL_PREFIX}model.tar.gz")},
+                "Containers": [
+                    {
+                        "Image": SKLEARN,
+                        "ModelDataUrl": s3_uri(f"{DEFAULT_PREPROCESSING_PREFIX}{DEFAULT_PREPROCESSING_FILE}"),
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                        },
+                    },
+                    {"Image": IMAGE, "ModelDataUrl": s3_uri(f"{DEFAULT_MODEL_PREFIX}model.tar.gz")},
+                ],
+                "InferenceExecutionConfig": {"Mode": "Serial"},
                 "EnableNetworkIsolation": True,
                 "VpcConfig": Match.object_like({"Subnets": Match.any_value()}),
             }
         ),
     )
     (model,) = template.find_resources("AWS::SageMaker::Model").values()
-    assert any(d.startswith("ServingDefaultModel") for d in model["DependsOn"])  # the copy runs first
+    assert "PrimaryContainer" not in model["Properties"]
+    assert any(d.startswith("ServingDefaultModel") for d in model["DependsOn"])  # the copies run first
+    assert any(d.startswith("ServingDefaultPreprocessing") for d in model["DependsOn"])
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup",
         Match.object_like(
@@ -147,8 +173,8 @@ def test_the_model_serves_the_copied_default_model_network_isolated(stack):
 
 def test_model_and_baseline_are_copied_without_pruning_encrypted_with_the_key(stack):
     _, template = endpoint(stack)
-    template.resource_count_is("Custom::CDKBucketDeployment", 2)
-    for prefix in (DEFAULT_MODEL_PREFIX, BASELINE_PREFIX):
+    template.resource_count_is("Custom::CDKBucketDeployment", 3)
+    for prefix in (DEFAULT_MODEL_PREFIX, DEFAULT_PREPROCESSING_PREFIX, BASELINE_PREFIX):
         template.has_resource_properties(
             "Custom::CDKBucketDeployment",
             Match.object_like(
@@ -161,7 +187,7 @@ def test_model_and_baseline_are_copied_without_pruning_encrypted_with_the_key(st
         )
     statements = policy_statements(template, "ServingDeploymentPolicy")
     assert statements["WriteDestinations"]["Action"] == "s3:PutObject"  # no delete, no read-write on the bucket
-    assert statements["WriteDestinations"]["Resource"] == [
+    assert statements["WriteDestinations"]["Resource"] == [  # the preprocessing archive is inside models/default/
         object_arn(template, f"{DEFAULT_MODEL_PREFIX}*"),
         object_arn(template, f"{BASELINE_PREFIX}*"),
     ]
@@ -312,3 +338,61 @@ def test_the_model_role_reads_models_and_writes_capture_only(stack):
             }
         ),
     )
+
+
+def deployment(template: Template) -> dict:
+    (endpoint_resource,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    return endpoint_resource["Properties"]["DeploymentConfig"]
+
+
+def test_one_instance_rolls_out_all_at_once_with_baking_and_rolls_back_on_both_alarms(stack):
+    _, template = endpoint(stack)
+    config = deployment(template)
+    # the defaults of Rollout: baking 600 s, bound 3600 s, wait 300 s
+    assert config["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300},
+        "TerminationWaitInSeconds": 600,
+        "MaximumExecutionTimeoutInSeconds": 3600,
+    }
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]["AlarmName"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert sorted(a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]) == sorted(alarms.values())
+    assert set(alarms) == {"Invocation5XXErrors", "ModelLatency"}
+
+
+def test_two_instances_shift_traffic_by_canary_or_linear_steps(stack):
+    _, template = endpoint(
+        stack, instance_count=2, rollout=Rollout(mode="linear", linear_step_percent=25, wait_seconds=120)
+    )
+    routing = deployment(template)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {
+        "Type": "LINEAR",
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "WaitIntervalInSeconds": 120,
+    }
+
+
+def test_auto_is_canary_with_two_instances(stack):
+    _, template = endpoint(stack, instance_count=2, rollout=Rollout(canary_percent=10))
+    routing = deployment(template)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY"
+    assert routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
+
+
+@pytest.mark.parametrize(
+    ("rollout", "message"),
+    [
+        (Rollout(mode="canary"), "at least 2 instances"),  # one instance cannot shift traffic
+        (Rollout(canary_percent=51), "canary_percent=51: 1 to 50"),
+        (Rollout(linear_step_percent=5), "linear_step_percent=5: 10 to 50"),
+        (Rollout(wait_seconds=3601), "wait_seconds=3601: 0 to 3600"),
+        (Rollout(max_seconds=599), "max_seconds=599: 600 to 28800"),
+        (Rollout(wait_seconds=600, baking_seconds=600, max_seconds=1200), "must exceed"),
+        (Rollout(mode="blue"), "one of auto, canary, linear, all_at_once"),
+    ],
+)
+def test_impossible_rollouts_are_refused_at_synth(stack, rollout, message):
+    with pytest.raises(ValueError, match=message):
+        endpoint(stack, rollout=rollout)

@@ -35,6 +35,7 @@ from ml_constructs.training.states import TRANSIENT, TUNED
 from tests.unit.test_training import path as happy_path
 
 IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
+SKLEARN = "111122223333.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 ETL_MINUTES = 30
 ENDPOINT = EndpointTarget(
     name="fraud",
@@ -57,6 +58,7 @@ def pipeline(stack: cdk.Stack, **props: Any) -> Template:
         stack,
         "Training",
         image_uri=IMAGE,
+        preprocessing_image_uri=SKLEARN,
         etl_job_name="etl-job",
         etl_timeout=cdk.Duration.minutes(ETL_MINUTES),
         curated=s3.Bucket(stack, "Curated"),
@@ -92,6 +94,9 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
     assert happy_path(machine) == [
         "Names",
         "RunEtl",
+        "PinPreprocessing",
+        "PinStatistics",
+        "PinConstraints",
         "Train",
         "CreateModel",
         "EvaluateTransform",
@@ -103,6 +108,45 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
         "Done",
     ]
     assert "CreateEndpointConfig" not in machine  # no endpoint to roll
+    assert "ChampionTransform" not in machine  # and no serving model to beat: the gate alone decides
+
+
+def test_every_model_is_the_two_container_pipeline_of_its_run(stack):
+    machine = states(pipeline(stack, endpoint=ENDPOINT))
+    params = machine["CreateModel"]["Parameters"]
+    assert params["Containers"] == [
+        {
+            "Image": SKLEARN,
+            "ModelDataUrl.$": "$.names.preprocessing_url",  # pinned next to the run's model
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        },
+        {"Image": IMAGE, "ModelDataUrl.$": "$.training.model_data_url"},
+    ]
+    assert params["InferenceExecutionConfig"] == {"Mode": "Serial"}
+    assert params["EnableNetworkIsolation"] is True
+    assert "PrimaryContainer" not in params
+    # the registered package describes the same two containers
+    registered = machine["Register"]["Parameters"]["InferenceSpecification"]
+    assert registered["Containers"] == params["Containers"]
+    assert registered["SupportedContentTypes"] == ["application/json", "application/jsonlines"]
+
+
+def test_the_etl_preprocessing_artifact_and_baseline_are_pinned_next_to_the_model(stack):
+    machine = states(pipeline(stack))
+    names = machine["Names"]["Parameters"]
+    assert names["model_folder.$"] == f"States.Format('{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}{{}}/', $$.Execution.Name)"
+    copies = {n: machine[n]["Parameters"] for n in ("PinPreprocessing", "PinStatistics", "PinConstraints")}
+    assert {n: p["CopySource"] for n, p in copies.items()} == {
+        "PinPreprocessing": f"TOKEN/{CURATED_ROOT}preprocessing/model.tar.gz",
+        "PinStatistics": f"TOKEN/{CURATED_ROOT}preprocessing/baseline/statistics.json",
+        "PinConstraints": f"TOKEN/{CURATED_ROOT}preprocessing/baseline/constraints.json",
+    }
+    assert {n: p["Key.$"] for n, p in copies.items()} == {
+        "PinPreprocessing": "States.Format('{}preprocessing/model.tar.gz', $.names.model_folder)",
+        "PinStatistics": "States.Format('{}baseline/statistics.json', $.names.model_folder)",
+        "PinConstraints": "States.Format('{}baseline/constraints.json', $.names.model_folder)",
+    }
+    assert all(machine[n]["Resource"].endswith(":states:::aws-sdk:s3:copyObject") for n in copies)
 
 
 def test_default_training_job(stack):
@@ -166,16 +210,22 @@ def test_every_task_times_out_retries_transient_errors_and_catches_to_the_alert(
     assert machine["EvaluateTransform"]["TimeoutSeconds"] == 2 * 3600
 
 
-def test_transforms_send_features_and_join_the_label_to_the_score(stack):
+def test_transforms_send_raw_events_and_join_the_label_to_the_answer(stack):
     machine = states(pipeline(stack))
     for name, split, output in (
         ("EvaluateTransform", "validation", "$.names.evaluation_uri"),
         ("TestTransform", "test", "$.names.predictions_uri"),
     ):
         params = machine[name]["Parameters"]
-        assert params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://TOKEN/{CURATED_ROOT}{split}/"
+        source = params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        assert source == f"s3://TOKEN/{CURATED_ROOT}raw/{split}/"
+        assert params["TransformInput"]["ContentType"] == "application/jsonlines"
         assert params["TransformOutput"]["S3OutputPath.$"] == output
-        assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+        assert params["DataProcessing"] == {
+            "InputFilter": "$",
+            "JoinSource": "Input",
+            "OutputFilter": "$['is_fraud','SageMakerOutput']",
+        }
         assert params["TransformResources"] == {
             "InstanceCount": 1,
             "InstanceType": "ml.m5.large",
@@ -345,7 +395,16 @@ def test_tags_go_on_everything_a_run_creates(stack):
     tags = {"Project": "demo", "Team": "fraud"}
     machine = states(pipeline(stack, tags=tags, endpoint=ENDPOINT))
     expected = [{"Key": k, "Value": v} for k, v in tags.items()]
-    creating = ("Train", "CreateModel", "EvaluateTransform", "TestTransform", "Register", "CreateEndpointConfig")
+    creating = (
+        "Train",
+        "CreateModel",
+        "EvaluateTransform",
+        "ChampionTransform",
+        "TestTransform",
+        "Register",
+        "RegisterRejected",
+        "CreateEndpointConfig",
+    )
     assert {name for name, state in machine.items() if "Tags" in state.get("Parameters", {})} == set(creating)
     for name in creating:
         assert machine[name]["Parameters"]["Tags"] == expected, name
@@ -355,7 +414,7 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
     machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
     assert "Train" not in machine
-    assert happy_path(machine)[:5] == ["Names", "RunEtl", "Tune", "BestTrainingJob", "CreateModel"]
+    assert happy_path(machine)[5:8] == ["Tune", "BestTrainingJob", "CreateModel"]
     params = machine["Tune"]["Parameters"]
     config = params["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"
@@ -408,8 +467,14 @@ def test_without_the_test_transform_the_endpoint_roll_follows_the_registry(stack
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 25
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://artifacts/capture/"
     assert machine["UpdateEndpoint"]["Parameters"]["EndpointName"] == "fraud"
-    assert machine["EndpointInService"]["Default"] == "WaitForEndpoint"
+    assert machine["EndpointInService"]["Default"] == "CountPoll"
+    assert machine["CountPoll"]["Next"] == "WaitForEndpoint"
     assert machine["WaitForEndpoint"]["Seconds"] == 60
+    # two instances: the default roll-out shifts a canary first
+    routing = machine["UpdateEndpoint"]["Parameters"]["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"
+    ]
+    assert routing["Type"] == "CANARY"
 
 
 @pytest.mark.parametrize("s3_kms", [True, False])

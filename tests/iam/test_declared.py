@@ -46,7 +46,8 @@ def _with(templates: dict[str, Any], resource_type: str, change: Any) -> Deploym
 
 def test_image_pull_applies_to_images_in_an_account_repository(sandbox):
     def private_image(model: dict[str, Any]) -> None:
-        model["Properties"]["PrimaryContainer"]["Image"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:1"
+        # the pipeline's second container (XGBoost): every container's image counts, not the first alone
+        model["Properties"]["Containers"][1]["Image"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:1"
 
     calls = list(ROWS["sagemaker-image-pull"].calls(_with(sandbox.templates, "AWS::SageMaker::Model", private_image)))
     assert {(c.action, c.resource) for c in calls} >= {
@@ -133,7 +134,17 @@ def test_tag_on_create_asks_for_add_tags_on_each_resource_a_tagged_create_call_m
     calls = list(ROWS["sagemaker-tag-on-create"].calls(sandbox_deployment))
     assert {c.action for c in calls} == {"sagemaker:AddTags"}
     kinds = sorted(c.resource.split(":")[5].split("/")[0] for c in calls)
-    assert kinds == ["endpoint-config", "model", "model-package", "training-job", "transform-job", "transform-job"]
+    # transforms: evaluation, champion, test; packages: Register and RegisterRejected (the same new version)
+    assert kinds == [
+        "endpoint-config",
+        "model",
+        "model-package",
+        "model-package",
+        "training-job",
+        "transform-job",
+        "transform-job",
+        "transform-job",
+    ]
     package = next(c.resource for c in calls if ":model-package/" in c.resource)
     assert package.endswith(":model-package/mlspec-training-models/1")  # the new version, not the group
 
@@ -152,3 +163,34 @@ def test_model_monitor_decrypts_the_capture_with_the_key_its_endpoint_config_nam
     assert [c.resource.split(":")[2] for c in calls if c.action == "kms:Decrypt"] == ["kms"]  # the capture only
     decrypt = next(c for c in calls if c.action == "kms:Decrypt")
     assert "/capture/" in str(decrypt.context["kms:EncryptionContext:aws:s3:arn"])
+
+
+def test_the_champion_transform_runs_each_model_the_endpoints_serve_with_its_own_role(sandbox_deployment):
+    """The run looks the serving model up at run time: as deployed, the stack's model (the serving role) reads the
+    raw validation split and both of its containers' artifacts."""
+    reads = [c for c in ROWS["sagemaker-s3-read"].calls(sandbox_deployment) if "ChampionTransform" in c.why]
+    assert reads
+    assert all("-ServingModelRole" in c.principal for c in reads)  # the serving stack's model role
+    objects = {c.resource.split(":::", 1)[1].split("/", 1)[1] for c in reads if c.action == "s3:GetObject"}
+    assert "etl/raw/validation/part-00000" in objects
+    assert {"models/default/model.tar.gz", "models/default/preprocessing/preprocessing-model.tar.gz"} <= objects
+
+
+def test_the_roll_out_describes_its_rollback_alarms_and_the_pins_copy_the_etl_files(sandbox_deployment):
+    calls = list(ROWS["sfn-task-calls"].calls(sandbox_deployment))
+    alarms = {c.resource.rsplit(":", 1)[-1] for c in calls if c.action == "cloudwatch:DescribeAlarms"}
+    assert alarms == {"mlspec-serving-Serving-Errors5xx", "mlspec-serving-Serving-Latency"}
+    copies = list(ROWS["sfn-s3-copy"].calls(sandbox_deployment))
+    gets = {c.resource.split("/", 1)[1] for c in copies if c.action == "s3:GetObject"}
+    puts = {c.resource.split("/", 1)[1] for c in copies if c.action == "s3:PutObject"}
+    assert gets == {
+        "etl/preprocessing/model.tar.gz",
+        "etl/preprocessing/baseline/statistics.json",
+        "etl/preprocessing/baseline/constraints.json",
+    }
+    run = "models/mlspec-run20261201-0001/"  # the walk's sample execution, with the job prefix
+    assert puts == {
+        f"{run}preprocessing/model.tar.gz",
+        f"{run}baseline/statistics.json",
+        f"{run}baseline/constraints.json",
+    }

@@ -295,34 +295,60 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
     assert execution is not None
     assert execution.status == "SUCCEEDED", execution
     visited = [name for name, _, _ in execution.history]
-    assert visited[:8] == [
+    assert visited[:15] == [
         "Names",
         "RunEtl",
+        "PinPreprocessing",
+        "PinStatistics",
+        "PinConstraints",
         "Train",
         "CreateModel",
         "EvaluateTransform",
         "EvaluateMetrics",
         "QualityGate",
-        "Register",
+        "DescribeServingEndpoint",
+        "DescribeServingConfig",
+        "ChampionTransform",
+        "EvaluateChampion",
+        "ChallengerNotWorse",
     ]
-    assert visited[-2:] == ["Handover", "Done"]
     assert "DeleteRejectedModel" not in visited
-    metrics = execution.output["metrics"]
+    state = execution.last_state
+    rolled = visited[-1] == "Done"
+    if rolled:  # the handover is the run's output
+        output = execution.output
+        metrics, run_name, model_url = output["metrics"], output["model_name"], output["model_data_url"]
+        package = output["model_package_arn"]
+    else:  # the serving model was kept: the run's state when it ended
+        metrics, run_name, model_url = (
+            state["evaluation"]["metrics"],
+            state["names"]["run"],
+            state["training"]["model_data_url"],
+        )
+        package = state["package"]["arn"]
+        comparison = state["champion"]["evaluation"]["challenger"]
+        assert comparison["not_worse"] is False
+        assert comparison["auc"] < comparison["champion_auc"] - comparison["margin"]
+        assert visited[-1] == "ChampionKept"
     for name, minimum in CONFIG.training.gate.model_dump().items():
         assert metrics[name] >= minimum, name
-    assert metrics["count"] > 0.1 * EVENTS  # the validation split, scored by the transform
+    assert metrics["count"] > 0.1 * EVENTS  # the raw validation split, scored through both containers
     # every stage's output is where the deployed stacks say it lives
     s3, sagemaker = deployed.aws.client("s3"), deployed.aws.client("sagemaker")
-    model_url = execution.output["model_data_url"]
-    assert model_url.endswith(f"/models/{execution.output['model_name']}/output/model.tar.gz")
+    assert model_url.endswith(f"/models/{run_name}/output/model.tar.gz")
     bucket_name, key = model_url[5:].split("/", 1)
     assert s3.head_object(Bucket=bucket_name, Key=key)["ServerSideEncryption"] == "aws:kms"
+    pinned = s3.list_objects_v2(Bucket=bucket_name, Prefix=f"models/{run_name}/")["Contents"]
+    assert {o["Key"].split(f"models/{run_name}/", 1)[1] for o in pinned} >= {
+        "preprocessing/model.tar.gz",
+        "baseline/statistics.json",
+        "baseline/constraints.json",
+    }
     packages = sagemaker.list_model_packages(ModelPackageGroupName=f"{CONFIG.prefix}-training-models")
-    assert [p["ModelPackageArn"] for p in packages["ModelPackageSummaryList"]] == [
-        execution.output["model_package_arn"]
-    ]
+    assert [p["ModelPackageArn"] for p in packages["ModelPackageSummaryList"]] == [package]
     endpoint = sagemaker.describe_endpoint(EndpointName=deployed.outputs[f"{CONFIG.prefix}-serving"]["EndpointName"])
-    assert endpoint["EndpointConfigName"] == execution.output["model_name"]  # the endpoint was rolled
+    # rolled: the endpoint serves the run's config; kept: it still serves the stack's
+    assert (endpoint["EndpointConfigName"] == run_name) is rolled
 
 
 def test_curated_zone_holds_every_etl_output(run, deployed):

@@ -14,6 +14,7 @@ import pytest
 
 from local_sandbox import NotEmulatedError
 from local_sandbox.workflow import TaskFailed, choice_matches, intrinsic, run_definition, write_path
+from ml_constructs.training.runtime import metrics
 
 PASSING = {"auc": 0.93, "precision": 0.36, "recall": 0.64, "f1": 0.46}
 
@@ -26,12 +27,29 @@ def definition(sandbox: Any) -> dict[str, Any]:
 
 
 class StubTasks:
-    """Records every task call; answers like the service integrations do."""
+    """Records every task call; answers like the service integrations do. ``champion``: the serving model's
+    metrics; ``statuses``: what DescribeEndpoint says during the roll-out, one per look (the last repeats), each
+    ``(status, config)`` with config ``"new"`` (the run's) or ``"old"``."""
 
-    def __init__(self, metrics: dict[str, float], fail: str | None = None) -> None:
+    def __init__(
+        self,
+        metrics: dict[str, float],
+        fail: str | None = None,
+        champion: dict[str, float] | None = None,
+        statuses: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.metrics = metrics
         self.fail = fail
+        self.champion = champion or {**metrics, "auc": metrics["auc"] - 0.05}
+        self.statuses = list(statuses or [("Updating", "old"), ("InService", "new")])
         self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def endpoint(self) -> dict[str, Any]:
+        if not any(action == "updateEndpoint" for action, _ in self.calls):  # the champion's lookup
+            return {"EndpointStatus": "InService", "EndpointConfigName": "serving-config"}
+        status, config = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        new = next(p["EndpointConfigName"] for action, p in self.calls if action == "updateEndpoint")
+        return {"EndpointStatus": status, "EndpointConfigName": new if config == "new" else "old-config"}
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
         action = resource.rsplit(":", 1)[-1]
@@ -46,8 +64,13 @@ class StubTasks:
         if action == "createModelPackage":
             return {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"}
         if action == "describeEndpoint":
-            return {"EndpointStatus": "InService"}
+            return self.endpoint()
+        if action == "describeEndpointConfig":
+            return {"EndpointConfigName": parameters["EndpointConfigName"], "ProductionVariants": [{"ModelName": "m0"}]}
         if resource == "TOKEN":  # the evaluation Lambda (its ARN is a GetAtt)
+            if "challenger" in parameters:  # the serving model's evaluation, as the handler compares them
+                challenger = parameters["challenger"]
+                return {"metrics": self.champion, "challenger": metrics.compare(self.champion, challenger)}
             passed = all(self.metrics[k] >= parameters["thresholds"][k] for k in parameters["thresholds"])
             return {"metrics": self.metrics, "passed": passed, "failures": []}
         return {}
@@ -63,13 +86,18 @@ def test_a_passing_model_goes_through_every_state_with_the_names_each_needs(sand
     tasks = StubTasks(PASSING)
     execution = execute(sandbox, tasks)
     assert execution.status == "SUCCEEDED", execution
-    calls = dict(tasks.calls[:3])
+    calls = dict(tasks.calls[:5])  # the ETL, the three pins of its files, training
     assert calls["createTrainingJob.sync"]["TrainingJobName"] == "mlspec-exec-1"
     assert calls["createTrainingJob.sync"]["HyperParameters"]["num_round"] == "100"
     transforms = [p for action, p in tasks.calls if action == "createTransformJob.sync"]
-    assert [t["TransformJobName"] for t in transforms] == ["mlspec-exec-1-val", "mlspec-exec-1-test"]
-    # both transforms send the 23 features only: every CSV split has the label first
-    assert all(t["DataProcessing"]["InputFilter"] == "$[1:]" for t in transforms)
+    names = [t["TransformJobName"] for t in transforms]
+    assert names == ["mlspec-exec-1-val", "mlspec-exec-1-champ", "mlspec-exec-1-test"]
+    # the champion is the model the endpoint's current config names, scored on the same raw split
+    assert [t["ModelName"] for t in transforms] == ["mlspec-exec-1", "m0", "mlspec-exec-1"]
+    assert transforms[0]["TransformInput"] == transforms[1]["TransformInput"]
+    assert all(t["DataProcessing"]["InputFilter"] == "$" for t in transforms)  # raw events, whole
+    update = next(p for action, p in tasks.calls if action == "updateEndpoint")
+    assert update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
     assert execution.output == {
         "model_name": "mlspec-exec-1",
         "model_data_url": "s3://b/mlspec-exec-1/model.tar.gz",
@@ -97,6 +125,65 @@ def test_a_failed_job_goes_to_the_failure_notification(sandbox):
     assert tasks.calls[-1][1]["Message"]["error"]["Error"] == "SageMaker.AmazonSageMakerException"
 
 
+# --- Champion / challenger and the roll-out ------------------------------------------------------------------
+
+
+def actions(tasks: StubTasks) -> list[str]:
+    return [action for action, _ in tasks.calls]
+
+
+def test_a_challenger_worse_than_the_serving_model_is_registered_rejected_and_the_endpoint_untouched(sandbox):
+    tasks = StubTasks(PASSING, champion={**PASSING, "auc": PASSING["auc"] + 0.05})  # worse by more than 0.01
+    execution = execute(sandbox, tasks)
+    assert execution.status == "SUCCEEDED", execution  # a decision, not a failure
+    assert execution.history[-1][0] == "ChampionKept"
+    registered = [p for action, p in tasks.calls if action == "createModelPackage"]
+    assert [p["ModelApprovalStatus"] for p in registered] == ["Rejected"]
+    assert not {"createEndpointConfig", "updateEndpoint"} & set(actions(tasks))
+    assert actions(tasks)[-1] == "publish"
+
+
+def test_a_challenger_within_the_margin_is_rolled_out(sandbox):
+    tasks = StubTasks(PASSING, champion={**PASSING, "auc": PASSING["auc"] + 0.009})  # worse, but by less than 0.01
+    execution = execute(sandbox, tasks)
+    assert execution.status == "SUCCEEDED", execution
+    assert "updateEndpoint" in actions(tasks)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "error"),
+    [
+        ([("Updating", "old"), ("InService", "old")], "EndpointRolledBack"),  # InService, but the previous config
+        ([("Updating", "old"), ("Failed", "new")], "EndpointUpdateFailed"),
+        ([("Updating", "old"), ("OutOfService", "new")], "EndpointOutOfService"),
+        ([("RollingBack", "old"), ("UpdateRollbackFailed", "old")], "EndpointUpdateRollbackFailed"),
+        ([("Deleting", "old")], "EndpointDeleting"),
+    ],
+)
+def test_every_final_status_of_the_roll_out_fails_with_its_own_error(sandbox, statuses, error):
+    tasks = StubTasks(PASSING, statuses=statuses)
+    execution = execute(sandbox, tasks)
+    assert (execution.status, execution.error) == ("FAILED", error)
+    looks = actions(tasks)[actions(tasks).index("updateEndpoint") :].count("describeEndpoint")
+    assert looks == len(statuses)  # it stopped at the final status, without another look
+    assert tasks.calls[-1][1]["Message"]["error"]["Error"] == error  # the alert says which
+
+
+def test_a_roll_out_that_never_ends_stops_at_its_bound(sandbox):
+    tasks = StubTasks(PASSING, statuses=[("Updating", "old")])
+    execution = run_definition(
+        definition(sandbox),
+        execution_name="exec-1",
+        execution_id="arn:aws:states:::execution:m:exec-1",
+        tasks=tasks,
+        max_steps=2000,
+    )
+    assert (execution.status, execution.error) == ("FAILED", "EndpointRolloutTimedOut")
+    looks = actions(tasks)[actions(tasks).index("updateEndpoint") :].count("describeEndpoint")
+    # one look a minute for the deployment's own bound (serving.rollout_max_seconds), and 30 more
+    assert looks == sandbox.config.serving.rollout_max_seconds // 60 + 30 + 1
+
+
 # --- The interpreter's pieces --------------------------------------------------------------------------------
 
 
@@ -113,8 +200,9 @@ def test_states_format_and_paths():
     assert intrinsic(nested, data, context) == "p-3f2a9c1b"
     with pytest.raises(TaskFailed, match="out of the array"):
         intrinsic("States.ArrayGetItem(States.StringSplit('a-b', '-'), 5)", data, context)
-    with pytest.raises(NotEmulatedError, match=r"States\.MathAdd"):
-        intrinsic("States.MathAdd($.n, 1)", data, context)
+    assert intrinsic("States.MathAdd($.n, 1)", data, context) == 4
+    with pytest.raises(NotEmulatedError, match=r"States\.UUID"):
+        intrinsic("States.UUID()", data, context)
 
 
 def test_result_path_semantics():

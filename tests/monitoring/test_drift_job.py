@@ -241,3 +241,89 @@ def test_the_runtime_folder_runs_as_the_lambda_code_root(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "handler"
+
+
+# --- The baseline of the model the endpoint serves -------------------------------------------------------------------
+
+
+def serve(sagemaker: Any, model: str, containers: list[dict[str, str]]) -> None:
+    """The endpoint serving ``model`` (moto keeps a model's containers as given)."""
+    sagemaker.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/m", Containers=containers)
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.t2.medium",
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{model}-config", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{model}-config")
+
+
+def put_baseline(s3: Any, folder: str, files: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    for name, body in zip(("statistics.json", "constraints.json"), files, strict=True):
+        s3.put_object(Bucket=BUCKET, Key=f"{folder}{name}", Body=json.dumps(body).encode())
+
+
+@pytest.fixture(scope="module")
+def drifted_files() -> tuple[dict[str, Any], dict[str, Any]]:
+    return analyzer.baseline(feature_rows(1500, TRAFFIC_SEED + 7, SHIFTED), COLUMNS)
+
+
+@pytest.fixture
+def serving(aws, files, drifted_files):
+    """The configured baseline is of drifted traffic (clean traffic violates it); the serving model's own
+    baseline, next to its preprocessing artifact, is of clean traffic: which one was used shows in the verdict."""
+    s3, cloudwatch = aws
+    put_baseline(s3, "baseline/", drifted_files)
+    put_baseline(s3, "models/run-7/baseline/", files)
+    put_capture(s3, "09", "clean", list(capture_lines(feature_rows(800, TRAFFIC_SEED))))
+    return s3, cloudwatch, boto3.client("sagemaker", region_name="us-east-1")
+
+
+def test_the_job_reads_the_baseline_of_the_model_the_endpoint_serves(serving) -> None:
+    s3, cloudwatch, sagemaker = serving
+    serve(
+        sagemaker,
+        "run-7",
+        [
+            {"Image": "sklearn", "ModelDataUrl": f"s3://{BUCKET}/models/run-7/preprocessing/model.tar.gz"},
+            {"Image": "xgboost", "ModelDataUrl": f"s3://{BUCKET}/models/run-7/output/model.tar.gz"},
+        ],
+    )
+    result = drift_job.handler(
+        event(baseline_of_serving_model=True), None, s3=s3, cloudwatch=cloudwatch, sagemaker=sagemaker
+    )
+    assert result["baseline"] == {
+        "source": "serving model",
+        "model": "run-7",
+        "statistics_s3_uri": f"s3://{BUCKET}/models/run-7/baseline/statistics.json",
+        "constraints_s3_uri": f"s3://{BUCKET}/models/run-7/baseline/constraints.json",
+    }
+    assert result["status"] == "Completed"  # clean traffic against its own model's clean baseline
+
+
+def test_a_model_without_a_preprocessing_artifact_falls_back_to_the_configured_baseline(serving) -> None:
+    s3, cloudwatch, sagemaker = serving
+    serve(sagemaker, "old", [{"Image": "xgboost", "ModelDataUrl": f"s3://{BUCKET}/models/old/output/model.tar.gz"}])
+    result = drift_job.handler(
+        event(baseline_of_serving_model=True), None, s3=s3, cloudwatch=cloudwatch, sagemaker=sagemaker
+    )
+    assert result["baseline"]["source"] == "configured"
+    assert result["baseline"]["model"] == "old"
+    assert "not an inference pipeline" in result["baseline"]["reason"]
+    assert result["status"] == "CompletedWithViolations"  # clean traffic against the drifted configured baseline
+
+
+def test_without_the_option_the_configured_baseline_is_used_and_named(aws) -> None:
+    s3, cloudwatch = aws
+    result = drift_job.handler(event(), None, s3=s3, cloudwatch=cloudwatch)
+    assert result["baseline"] == {
+        "source": "configured",
+        "statistics_s3_uri": f"s3://{BUCKET}/baseline/statistics.json",
+        "constraints_s3_uri": f"s3://{BUCKET}/baseline/constraints.json",
+    }
+
+
+def test_the_option_must_be_a_boolean() -> None:
+    with pytest.raises(drift_job.InvalidEventError, match="baseline_of_serving_model='yes'"):
+        drift_job.check_event(event(baseline_of_serving_model="yes"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -237,3 +238,73 @@ def test_the_handler_and_its_callers_share_one_metrics_module():
     """In the repository the package registers its ``metrics`` as the top-level module the handler imports."""
     assert evaluate_handler.metrics is metrics
     assert sys.modules["metrics"] is metrics
+
+
+# --- The inference pipeline's joined JSON Lines, and champion / challenger ------------------------------------------
+
+
+def json_lines(labels: list[int], scores: list[float], answer=lambda s: s) -> str:
+    """As the transform writes raw JSON Lines joined with the answer: OutputFilter keeps the label and
+    SageMakerOutput (``answer`` shapes the pipeline's answer for one record)."""
+    return "".join(
+        json.dumps({"is_fraud": y, "SageMakerOutput": answer(float(s))}) + "\n"
+        for y, s in zip(labels, scores, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda s: s,  # a number
+        lambda s: f"{s}\n",  # the XGBoost container's one-line CSV answer
+        lambda s: {"score": s},  # its JSON Lines answer
+        lambda s: {"predictions": [{"score": s}]},  # its JSON answer
+    ],
+    ids=["number", "csv-text", "score", "predictions"],
+)
+def test_joined_json_lines_give_the_same_metrics_as_the_scores(s3, answer):
+    labels, scores = sample(11, 400)
+    put(s3, PREFIX + "validation.jsonl.out", json_lines(labels, scores, answer))
+    result = handler(event(), None, s3=s3)
+    assert result["records"] == 400
+    assert result["metrics"] == binary_metrics(labels, scores, 0.5)  # derived from the same labels and scores
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"is_fraud": 0}', "without SageMakerOutput"),
+        ('{"is_fraud": 2, "SageMakerOutput": 0.1}', "label 2 is not 0 or 1"),
+        ('{"is_fraud": 0, "SageMakerOutput": [0.1, 0.2]}', "holds no single probability"),
+        ('{"is_fraud": 0, "SageMakerOutput": 1.5}', "not in [0, 1]"),
+        ('{"is_fraud": 0, "id": "x", "SageMakerOutput": 0.1}', "expected the label and SageMakerOutput"),
+        ('{"is_fraud": 0, "SageMakerOutput": 0.1', "not JSON"),
+    ],
+)
+def test_malformed_joined_json_lines_are_refused_with_the_reason(s3, line, reason):
+    labels, scores = sample(12, 50)
+    put(s3, PREFIX + "a.out", json_lines(labels, scores) + line + "\n")
+    with pytest.raises(MalformedOutputError, match=re.escape(reason)):
+        handler(event(), None, s3=s3)
+
+
+@pytest.mark.parametrize(
+    ("delta", "not_worse"),
+    [(+0.05, True), (0.0, True), (-0.009, True), (-0.02, False)],  # margin 0.01: worse by more than it loses
+)
+def test_scoring_the_serving_model_says_whether_the_challenger_is_not_worse(s3, delta, not_worse):
+    labels, scores = sample(13, 300)
+    scores = [1.0 - v if i % 4 == 0 else v for i, v in enumerate(scores)]  # a weaker champion: AUC well below 1
+    put(s3, PREFIX + "a.out", json_lines(labels, scores))
+    champion_auc = binary_metrics(labels, scores, 0.5)["auc"]
+    result = handler(event(challenger={"auc": champion_auc + delta, "margin": 0.01}), None, s3=s3)
+    assert result["challenger"]["champion_auc"] == champion_auc
+    assert result["challenger"]["not_worse"] is not_worse
+
+
+@pytest.mark.parametrize("challenger", [{"auc": 0.9}, {"auc": "0.9", "margin": 0.01}, {"auc": 0.9, "margin": 2}])
+def test_a_bad_challenger_is_an_invalid_gate(s3, challenger):
+    labels, scores = sample(14, 100)
+    put(s3, PREFIX + "a.out", json_lines(labels, scores))
+    with pytest.raises(InvalidGateError, match="challenger="):
+        handler(event(challenger=challenger), None, s3=s3)

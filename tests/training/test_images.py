@@ -24,14 +24,19 @@ import pytest
 
 import sagemaker_images as images
 from sagemaker_images import (
+    DEFAULT_SKLEARN_VERSION,
     DEFAULT_XGBOOST_VERSION,
+    IMAGE_TABLES,
     MODEL_MONITOR_ACCOUNTS,
     MODEL_MONITOR_REPOSITORY,
+    SKLEARN_ACCOUNTS,
+    SKLEARN_REPOSITORY,
     XGBOOST_ACCOUNTS,
     XGBOOST_REPOSITORY,
     XGBOOST_VERSIONS,
     model_monitor_image_uri,
     partition_of,
+    sklearn_image_uri,
     xgboost_image_uri,
 )
 
@@ -117,6 +122,43 @@ def test_model_monitor_accounts_equal_the_sdk_table():
     assert list(table["versions"]) == [""]  # one unversioned image per region
     assert table["versions"][""]["repository"] == MODEL_MONITOR_REPOSITORY
     assert table["versions"][""]["registries"] == dict(MODEL_MONITOR_ACCOUNTS)
+
+
+def test_sklearn_accounts_equal_the_sdk_table():
+    config = sdk_table("sklearn.json")["inference"]["versions"][DEFAULT_SKLEARN_VERSION]
+    assert config["repository"] == SKLEARN_REPOSITORY
+    assert config["registries"] == dict(SKLEARN_ACCOUNTS)
+
+
+def test_sklearn_default_is_the_newest_inference_version_with_the_widest_coverage():
+    versions = {v: len(c["registries"]) for v, c in sdk_table("sklearn.json")["inference"]["versions"].items()}
+
+    def key(version: str) -> tuple[int, ...]:  # "1.4-2-py312" -> (1, 4, 2): the py suffix is not a version part
+        return tuple(int(part) for part in re.split(r"[.-]", version) if part.isdigit())
+
+    assert max(versions, key=key) == DEFAULT_SKLEARN_VERSION
+    assert versions[DEFAULT_SKLEARN_VERSION] == max(versions.values()) == len(SKLEARN_ACCOUNTS)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_sklearn_uri_matches_the_sdk(region: str):
+    assert sklearn_image_uri(region) == retrieve("sklearn", region, DEFAULT_SKLEARN_VERSION)
+
+
+def test_the_image_tables_name_every_table_once():
+    # every table of the module is registered under its own repository
+    assert IMAGE_TABLES == {
+        XGBOOST_REPOSITORY: XGBOOST_ACCOUNTS,
+        SKLEARN_REPOSITORY: SKLEARN_ACCOUNTS,
+        MODEL_MONITOR_REPOSITORY: MODEL_MONITOR_ACCOUNTS,
+    }
+
+
+def test_sklearn_unknown_region_is_one_line():
+    with pytest.raises(ValueError, match="allowed regions") as exc:
+        sklearn_image_uri("xx-nowhere-1")
+    assert "\n" not in str(exc.value)
+    assert "'xx-nowhere-1'" in str(exc.value)
 
 
 # --- Partitions ----------------------------------------------------------------------------------------------

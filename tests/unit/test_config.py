@@ -169,6 +169,20 @@ def test_config_is_frozen():
         ({"serving.instance_count": 5}, "serving.instance_count=5", "between serving.min_capacity"),
         ({"serving.capture_percentage": 101}, "serving.capture_percentage=101", "less than or equal to 100"),
         ({"serving.instance_type": "t2.medium"}, "serving.instance_type='t2.medium'", "closest: ml.t2.medium"),
+        # roll-out bounds: the SageMaker API reference's (TrafficRoutingConfig, BlueGreenUpdatePolicy)
+        ({"serving.rollout_mode": "canary"}, "serving.rollout_mode='canary'", "traffic shifting needs 2+"),
+        ({"serving.rollout_mode": "blue"}, "serving.rollout_mode='blue'", "'all_at_once'"),
+        ({"serving.canary_percent": 51}, "serving.canary_percent=51", "less than or equal to 50"),
+        ({"serving.linear_step_percent": 5}, "serving.linear_step_percent=5", "greater than or equal to 10"),
+        ({"serving.rollout_wait_seconds": 3601}, "serving.rollout_wait_seconds=3601", "less than or equal to 3600"),
+        ({"serving.baking_seconds": -1}, "serving.baking_seconds=-1", "greater than or equal to 0"),
+        ({"serving.rollout_max_seconds": 599}, "serving.rollout_max_seconds=599", "greater than or equal to 600"),
+        (
+            {"serving.rollout_wait_seconds": 600, "serving.baking_seconds": 600, "serving.rollout_max_seconds": 1200},
+            "serving.rollout_max_seconds=1200",
+            "more than serving.rollout_wait_seconds + serving.baking_seconds (1200)",
+        ),
+        ({"serving.champion_auc_margin": 0.6}, "serving.champion_auc_margin=0.6", "less than or equal to 0.5"),
         (
             {"profile": "production", "serving.min_capacity": 1, "serving.instance_count": 1},
             "serving.min_capacity=1",

@@ -6,10 +6,16 @@ import json
 
 import pytest
 
-from ml_constructs.lake_layout import BASELINE_PREFIX, CAPTURE_PREFIX, DEFAULT_MODEL_PREFIX
+from ml_constructs.lake_layout import (
+    BASELINE_PREFIX,
+    CAPTURE_PREFIX,
+    DEFAULT_MODEL_PREFIX,
+    DEFAULT_PREPROCESSING_FILE,
+    DEFAULT_PREPROCESSING_PREFIX,
+)
 from ml_constructs.serving.construct import VARIANT
 from ml_constructs.serving.model_copy import DEFAULT_MODEL_DIR
-from sagemaker_images import DEFAULT_XGBOOST_VERSION
+from sagemaker_images import DEFAULT_SKLEARN_VERSION, DEFAULT_XGBOOST_VERSION
 from tests.conftest import resources
 
 
@@ -25,7 +31,15 @@ def one(template, kind) -> dict:
 
 def test_model_serves_the_default_artifact_from_the_artifacts_zone_in_isolation(serving):
     model = one(serving, "AWS::SageMaker::Model")
-    container = model["PrimaryContainer"]
+    preprocessing, container = model["Containers"]
+    assert model["InferenceExecutionConfig"] == {"Mode": "Serial"}
+    assert preprocessing["Image"]["Fn::Join"][1][-1].endswith(
+        f"/sagemaker-scikit-learn:{DEFAULT_SKLEARN_VERSION}-cpu-py3"
+    )
+    assert (
+        preprocessing["ModelDataUrl"]["Fn::Join"][1][-1]
+        == f"/{DEFAULT_PREPROCESSING_PREFIX}{DEFAULT_PREPROCESSING_FILE}"
+    )
     assert container["Image"]["Fn::Join"][1][-1].endswith(f"/sagemaker-xgboost:{DEFAULT_XGBOOST_VERSION}")
     url = container["ModelDataUrl"]["Fn::Join"][1]
     assert "DataLakeArtifacts" in json.dumps(url)  # a lake bucket: the VPC's S3 endpoint admits only those
@@ -41,7 +55,7 @@ def test_default_model_and_baseline_are_copied_to_their_prefixes(serving):
         r["Properties"]["DestinationBucketKeyPrefix"]: r["Properties"]
         for r in resources(serving, "Custom::CDKBucketDeployment").values()
     }
-    assert set(copies) == {DEFAULT_MODEL_PREFIX, BASELINE_PREFIX}
+    assert set(copies) == {DEFAULT_MODEL_PREFIX, DEFAULT_PREPROCESSING_PREFIX, BASELINE_PREFIX}
     for props in copies.values():
         assert props["Prune"] is False
         assert props["SystemMetadata"]["sse"] == "aws:kms"  # written with the lake key
@@ -52,6 +66,7 @@ def test_deployment_role_writes_only_the_two_prefixes(serving):
         p for k, p in resources(serving, "AWS::IAM::Policy").items() if k.startswith("ServingDeploymentPolicy")
     )
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    # the preprocessing archive sits under models/default/ with the model
     assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteDestinations"]["Resource"]) == sorted(
         [f"/{DEFAULT_MODEL_PREFIX}*", f"/{BASELINE_PREFIX}*"]
     )
@@ -65,7 +80,10 @@ def test_endpoint_config_captures_encrypted_input_and_output(sandbox, serving):
     assert capture["EnableCapture"] is True
     assert capture["InitialSamplingPercentage"] == sandbox.config.serving.capture_percentage
     assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
-    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+    assert capture["CaptureContentTypeHeader"] == {  # raw JSON events in, CSV probabilities out: both as text
+        "CsvContentTypes": ["text/csv"],
+        "JsonContentTypes": ["application/json", "application/jsonlines"],
+    }
     assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == f"/{CAPTURE_PREFIX}"
     assert "DataLakeKey" in json.dumps(capture["KmsKeyId"])
     assert "DataLakeKey" in json.dumps(config["KmsKeyId"])  # the instances' volumes

@@ -44,21 +44,56 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_hand
     assert path(states) == [
         "Names",
         "RunEtl",
+        "PinPreprocessing",
+        "PinStatistics",
+        "PinConstraints",
         "Train",
         "CreateModel",
         "EvaluateTransform",
         "EvaluateMetrics",
         "QualityGate",
+        "DescribeServingEndpoint",
+        "DescribeServingConfig",
+        "ChampionTransform",
+        "EvaluateChampion",
+        "ChallengerNotWorse",
         "Register",
         "TestTransform",
         "CreateEndpointConfig",
         "UpdateEndpoint",
+        "StartRollout",
         "WaitForEndpoint",
         "DescribeEndpoint",
         "EndpointInService",
         "Handover",
         "Done",
     ]
+
+
+def test_a_challenger_worse_than_the_serving_model_is_registered_rejected_and_the_endpoint_kept(sandbox, states):
+    (choice,) = states["ChallengerNotWorse"]["Choices"]
+    assert choice == {
+        "Variable": "$.champion.evaluation.challenger.not_worse",
+        "BooleanEquals": True,
+        "Next": "Register",
+    }
+    kept = path(states, states["ChallengerNotWorse"]["Default"])
+    assert kept == ["RegisterRejected", "NotifyChampionKept", "ChampionKept"]
+    assert states["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
+    assert states["Register"]["Parameters"]["ModelApprovalStatus"] == "Approved"
+    assert states["ChampionKept"]["Type"] == "Succeed"
+    assert not {"UpdateEndpoint", "CreateEndpointConfig"} & set(kept)
+    # the champion: the model of the endpoint's current config, scored on the same split by the same function
+    assert states["DescribeServingConfig"]["ResultSelector"]["model.$"] == "$.ProductionVariants[0].ModelName"
+    champion, challenger = states["ChampionTransform"]["Parameters"], states["EvaluateTransform"]["Parameters"]
+    assert champion["ModelName.$"] == "$.champion.model"
+    assert champion["TransformInput"] == challenger["TransformInput"]
+    payload = states["EvaluateChampion"]["Parameters"]
+    assert payload["output_prefix.$"] == "$.names.champion_uri"
+    assert payload["challenger"] == {
+        "auc.$": "$.evaluation.metrics.auc",
+        "margin": sandbox.config.serving.champion_auc_margin,
+    }
 
 
 def test_gate_failure_deletes_the_model_notifies_and_fails(states):
@@ -148,8 +183,16 @@ def test_a_pinned_region_resolves_the_image_at_synth(tmp_path):
 
 def test_evaluation_transform_joins_the_label_and_the_score(sandbox, states):
     params = states["EvaluateTransform"]["Parameters"]
-    assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    # raw events in, whole; the label and the pipeline's answer out
+    assert params["DataProcessing"] == {
+        "InputFilter": "$",
+        "JoinSource": "Input",
+        "OutputFilter": "$['is_fraud','SageMakerOutput']",
+    }
     assert params["TransformInput"]["SplitType"] == "Line"
+    assert params["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"].endswith("/etl/raw/validation/")
+    assert params["TransformOutput"]["Accept"] == "application/jsonlines"
     assert params["TransformOutput"]["KmsKeyId"] == "TOKEN"
     payload = states["EvaluateMetrics"]["Parameters"]  # payload_response_only: the Lambda's event itself
     assert payload["output_prefix.$"] == "$.names.evaluation_uri"
@@ -161,7 +204,16 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:5] == ["Names", "RunEtl", "Tune", "BestTrainingJob", "CreateModel"]
+    assert path(states)[:8] == [
+        "Names",
+        "RunEtl",
+        "PinPreprocessing",
+        "PinStatistics",
+        "PinConstraints",
+        "Tune",
+        "BestTrainingJob",
+        "CreateModel",
+    ]
     config = states["Tune"]["Parameters"]["HyperParameterTuningJobConfig"]
     tuning = result.config.training.tuning
     assert config["Strategy"] == "Bayesian"
@@ -319,11 +371,101 @@ def test_workflow_rolls_the_serving_endpoint_to_the_new_model(sandbox, states):
     capture = config["DataCaptureConfig"]
     assert capture["InitialSamplingPercentage"] == serving.capture_percentage
     assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
-    assert states["UpdateEndpoint"]["Parameters"]["EndpointConfigName.$"] == "$.names.run"
-    choice = states["EndpointInService"]
-    assert [c["StringEquals"] for c in choice["Choices"]] == ["InService", "Failed"]
-    assert choice["Default"] == "WaitForEndpoint"  # still Updating: wait and look again
-    assert path(states, choice["Choices"][1]["Next"]) == ["EndpointUpdateFailed", "NotifyFailure", "Failed"]
+    update = states["UpdateEndpoint"]["Parameters"]
+    assert update["EndpointConfigName.$"] == "$.names.run"
+    # one sandbox instance: all at once with a baking period; rolled back on both endpoint alarms
+    policy = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "ALL_AT_ONCE",
+        "WaitIntervalInSeconds": serving.rollout_wait_seconds,
+    }
+    assert policy["TerminationWaitInSeconds"] == serving.baking_seconds
+    assert policy["MaximumExecutionTimeoutInSeconds"] == serving.rollout_max_seconds
+    assert len(update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
+
+
+def walk(states, start, choose) -> list[str]:
+    """Follow the definition from ``start``, ``choose(name, state, order)`` picking each Choice's target; stops at
+    a terminal state or when a state comes round again (returned last, so a loop shows)."""
+    order, name = [], start
+    while name and name not in order:
+        order.append(name)
+        state = states[name]
+        if state["Type"] in ("Succeed", "Fail"):
+            return order
+        name = choose(name, state, order) if state["Type"] == "Choice" else state.get("Next")
+    return [*order, name]
+
+
+def status_choice(status: str, *, config_is_new: bool, polls: int = 0):
+    """What the roll-out's Choice states decide for one DescribeEndpoint answer: ``EndpointInService`` by status,
+    config and count (in the order of its Choices, as Step Functions evaluates them), ``RolloutError`` by the
+    error the Pass state before the notification set (each such Pass is named after its error)."""
+
+    def choose(name, state, order):
+        if name == "RolloutError":
+            error = order[-3]  # <error Pass>, NotifyRolloutFailure, RolloutError
+            return next(c["Next"] for c in state["Choices"] if c["StringEquals"] == error)
+        assert name == "EndpointInService", name
+        for c in state["Choices"]:
+            if "And" in c and status == "InService" and config_is_new:
+                return c["Next"]
+            if c.get("StringEquals") == status and "And" not in c:
+                return c["Next"]
+            if "NumericGreaterThanEquals" in c and polls >= c["NumericGreaterThanEquals"]:
+                return c["Next"]
+        return state["Default"]
+
+    return choose
+
+
+@pytest.mark.parametrize(
+    ("status", "new", "error"),
+    [
+        ("InService", False, "EndpointRolledBack"),  # InService with the old config: the update rolled back
+        ("Failed", True, "EndpointUpdateFailed"),
+        ("OutOfService", True, "EndpointOutOfService"),
+        ("UpdateRollbackFailed", True, "EndpointUpdateRollbackFailed"),
+        ("Deleting", True, "EndpointDeleting"),
+    ],
+)
+def test_every_final_status_of_the_roll_out_ends_in_its_own_failure(states, status, new, error):
+    choose = status_choice(status, config_is_new=new)
+    walked = walk(states, "DescribeEndpoint", choose)
+    assert walked == [
+        "DescribeEndpoint",
+        "EndpointInService",
+        error,
+        "NotifyRolloutFailure",
+        "RolloutError",
+        f"{error}Fail",
+    ]
+    assert states[error]["Parameters"]["Error"] == error
+    assert states[f"{error}Fail"]["Error"] == error
+
+
+def test_the_new_config_in_service_is_success_and_updating_waits_counted(states):
+    choose = status_choice("InService", config_is_new=True)
+    assert walk(states, "DescribeEndpoint", choose)[-3:] == ["EndpointInService", "Handover", "Done"]
+    choose = status_choice("Updating", config_is_new=True)
+    # still updating: count the look, wait, look again (the walk stops where the loop closes)
+    assert walk(states, "DescribeEndpoint", choose) == [
+        "DescribeEndpoint",
+        "EndpointInService",
+        "CountPoll",
+        "WaitForEndpoint",
+        "DescribeEndpoint",
+    ]
+    assert states["CountPoll"]["Parameters"] == {"polls.$": "States.MathAdd($.rollout.polls, 1)"}
+    assert states["StartRollout"]["Parameters"] == {"polls": 0}
+
+
+def test_the_roll_out_loop_is_bounded_by_the_deployment_timeout_and_ends_in_a_timeout_error(sandbox, states):
+    (bound,) = [c for c in states["EndpointInService"]["Choices"] if "NumericGreaterThanEquals" in c]
+    # the deployment's own bound in one-minute looks, and 30 more for provisioning the new fleet
+    assert bound["NumericGreaterThanEquals"] == sandbox.config.serving.rollout_max_seconds // 60 + 30
+    choose = status_choice("Updating", config_is_new=False, polls=bound["NumericGreaterThanEquals"])
+    assert walk(states, "DescribeEndpoint", choose)[-1] == "EndpointRolloutTimedOutFail"
 
 
 def test_job_names_and_their_iam_follow_the_prefix(variant):
@@ -345,7 +487,9 @@ CREATING_CALLS = {  # state -> the API call that creates a resource (its Tags ar
     "CreateModel": "createModel",
     "EvaluateTransform": "createTransformJob.sync",
     "TestTransform": "createTransformJob.sync",
+    "ChampionTransform": "createTransformJob.sync",
     "Register": "createModelPackage",
+    "RegisterRejected": "createModelPackage",
     "CreateEndpointConfig": "createEndpointConfig",
 }
 

@@ -190,6 +190,12 @@ DECLARED: tuple[Row, ...] = (
         orchestration.sfn_task_calls,
     ),
     Row(
+        "sfn-s3-copy",
+        "S3 CopyObject through the AWS SDK integration: read the source object, write the copy (SSE-KMS both ways)",
+        "https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html",
+        orchestration.sfn_s3_copies,
+    ),
+    Row(
         "sagemaker-tag-on-create",
         "a SageMaker Create call with Tags (jobs, models, endpoint configs, model packages) also needs AddTags",
         "https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html"

@@ -102,6 +102,14 @@ def _list_context(request: Request) -> dict[str, str]:
     return {key: str(request.params[name]) for name, key in keys.items() if name in request.params}
 
 
+#: The account of every ARN our code's SageMaker calls name (the local server's, and the check's deploy's).
+ACCOUNT = "123456789012"
+
+
+def _sagemaker(request: Request, kind: str, name: object) -> str:
+    return f"arn:{_partition(request.region)}:sagemaker:{request.region}:{ACCOUNT}:{kind}/{name}"
+
+
 def _nothing(request: Request) -> dict[str, str]:
     return {}
 
@@ -132,6 +140,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "cloudwatch:PutMetricData", lambda r: "*", lambda r: {"cloudwatch:namespace": str(r.params["Namespace"])}
     ),
     ("sns", "Publish"): Operation("sns:Publish", lambda r: str(r.params.get("TopicArn") or r.params["TargetArn"])),
+    ("sagemaker", "DescribeEndpoint"): Operation(
+        "sagemaker:DescribeEndpoint", lambda r: _sagemaker(r, "endpoint", r.params["EndpointName"])
+    ),
+    ("sagemaker", "DescribeEndpointConfig"): Operation(
+        "sagemaker:DescribeEndpointConfig", lambda r: _sagemaker(r, "endpoint-config", r.params["EndpointConfigName"])
+    ),
+    ("sagemaker", "DescribeModel"): Operation(
+        "sagemaker:DescribeModel", lambda r: _sagemaker(r, "model", r.params["ModelName"])
+    ),
 }
 
 

@@ -32,7 +32,7 @@ class Job:
     volume_key: str | None = None
     subnets: list[str] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=list)
-    image: str = ""
+    image: str = ""  # one image, or several separated by spaces (an inference pipeline's containers)
 
     @property
     def namespace(self) -> str:
@@ -44,6 +44,32 @@ def _in_vpc(job: Job, config: dict[str, Any] | None) -> Job:
     job.subnets = list((config or {}).get("Subnets", []))
     job.security_groups = list((config or {}).get("SecurityGroupIds", []))
     return job
+
+
+def containers(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """A model's containers: an inference pipeline's ``Containers`` in order, or its one ``PrimaryContainer``."""
+    return list(model.get("Containers") or [model.get("PrimaryContainer", {})])
+
+
+def _model_reads(model: dict[str, Any]) -> list[str]:
+    return [c.get("ModelDataUrl", "") for c in containers(model)]
+
+
+def _image(model: dict[str, Any]) -> str:
+    """The images a model's containers run, space-separated (an image URI has no spaces)."""
+    return " ".join(c["Image"] for c in containers(model) if c.get("Image"))
+
+
+def serving_models(d: Deployment) -> list[dict[str, Any]]:
+    """The models the stacks' endpoints serve as deployed (what a workflow finds when it looks the endpoint up)."""
+    found = []
+    for res in d.resources("AWS::SageMaker::Endpoint"):
+        config = d.find("AWS::SageMaker::EndpointConfig", "EndpointConfigName", res.props["EndpointConfigName"])
+        for variant in config.props.get("ProductionVariants", []) if config else []:
+            model = d.find("AWS::SageMaker::Model", "ModelName", variant["ModelName"])
+            if model is not None:
+                found.append(model.props)
+    return found
 
 
 def _training(name: str, p: dict[str, Any], why: str, d: Deployment) -> Job:
@@ -96,22 +122,25 @@ class _Workflow:
             self._endpoint(p, why)
 
     def _transform(self, p: dict[str, Any], why: str) -> None:
-        model = self.models.get(p.get("ModelName", ""), {})
+        """A transform of a model this run created, or (a name the run looks up at run time: the champion) of each
+        model the stacks' endpoints serve as deployed."""
+        name = p.get("ModelName")
+        models = [self.models[name]] if name in self.models else serving_models(self.d)
         source = p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
         out = p.get("TransformOutput", {})
-        container = model.get("PrimaryContainer", {})
-        job = Job(
-            "TransformJobs",
-            p.get("TransformJobName", ""),
-            model.get("ExecutionRoleArn", ""),
-            why,
-            reads=[source, container.get("ModelDataUrl", "")],
-            writes=[f"{out.get('S3OutputPath', '').rstrip('/')}/part-00000.csv.out"],
-            output_key=key_arn(self.d, out.get("KmsKeyId")),
-            volume_key=key_arn(self.d, p.get("TransformResources", {}).get("VolumeKmsKeyId")),
-            image=container.get("Image", ""),
-        )
-        self.jobs.append(_in_vpc(job, model.get("VpcConfig")))
+        for model in models:
+            job = Job(
+                "TransformJobs",
+                p.get("TransformJobName", ""),
+                model.get("ExecutionRoleArn", ""),
+                why,
+                reads=[source, *_model_reads(model)],
+                writes=[f"{out.get('S3OutputPath', '').rstrip('/')}/part-00000.jsonl.out"],
+                output_key=key_arn(self.d, out.get("KmsKeyId")),
+                volume_key=key_arn(self.d, p.get("TransformResources", {}).get("VolumeKmsKeyId")),
+                image=_image(model),
+            )
+            self.jobs.append(_in_vpc(job, model.get("VpcConfig")))
 
     def _endpoint(self, p: dict[str, Any], why: str) -> None:
         config = self.configs.get(p.get("EndpointConfigName", ""), {})
@@ -123,7 +152,6 @@ class _Workflow:
 def _hosted(d: Deployment, endpoint: str, model: dict[str, Any], config: dict[str, Any], why: str) -> Job:
     """An endpoint serving ``model``: it reads the model data and writes data capture."""
     capture = config.get("DataCaptureConfig", {})
-    container = model.get("PrimaryContainer", {})
     writes = []
     if capture.get("EnableCapture", True) and capture.get("DestinationS3Uri"):
         writes.append(f"{capture['DestinationS3Uri'].rstrip('/')}/{endpoint}/AllTraffic/2026/12/01/00/capture.jsonl")
@@ -132,10 +160,10 @@ def _hosted(d: Deployment, endpoint: str, model: dict[str, Any], config: dict[st
         endpoint,
         model.get("ExecutionRoleArn", ""),
         why,
-        reads=[container.get("ModelDataUrl", "")],
+        reads=_model_reads(model),
         writes=writes,
         output_key=key_arn(d, capture.get("KmsKeyId")),
-        image=container.get("Image", ""),
+        image=_image(model),
     )
     return _in_vpc(job, model.get("VpcConfig"))
 
@@ -274,10 +302,11 @@ def sagemaker_metrics(d: Deployment, e: Emitter) -> Iterator[Call]:
 def sagemaker_image_pull(d: Deployment, e: Emitter) -> Iterator[Call]:
     """Only for images in a registry of this account: SageMaker pulls its own built-in images."""
     for job in jobs(d):
-        registry, _, path = job.image.partition("/")
-        if not registry.startswith(f"{d.env.account}.dkr.ecr."):
-            continue
-        repository = path.split(":")[0].split("@")[0]
-        yield from e.call(job.role, "ecr:GetAuthorizationToken", "*", job.why)
-        actions = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-        yield from e.call(job.role, actions, d.env.arn("ecr", f"repository/{repository}"), job.why)
+        for image in job.image.split():
+            registry, _, path = image.partition("/")
+            if not registry.startswith(f"{d.env.account}.dkr.ecr."):
+                continue
+            repository = path.split(":")[0].split("@")[0]
+            yield from e.call(job.role, "ecr:GetAuthorizationToken", "*", job.why)
+            actions = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+            yield from e.call(job.role, actions, d.env.arn("ecr", f"repository/{repository}"), job.why)

@@ -39,6 +39,7 @@ _SAGEMAKER_RESOURCES = {
     "createEndpointConfig": [("endpoint-config", "EndpointConfigName")],
     "updateEndpoint": [("endpoint", "EndpointName"), ("endpoint-config", "EndpointConfigName")],
     "describeEndpoint": [("endpoint", "EndpointName")],
+    "describeEndpointConfig": [("endpoint-config", "EndpointConfigName")],
     "createModelPackage": [("model-package", "ModelPackageGroupName")],
 }
 
@@ -86,6 +87,18 @@ def sfn_sync_rules(d: Deployment, e: Emitter) -> Iterator[Call]:
                 yield from e.call(role, actions, rule, f"state {task.state} of {label}")
 
 
+def _serving_configs(d: Deployment, tasks: list[Any]) -> list[str]:
+    """The endpoint configs an endpoint may be at when a run looks it up: the stacks' endpoints' as deployed, and
+    (after an earlier run rolled it) the configs the workflow creates."""
+    configs = [res.props["EndpointConfigName"] for res in d.resources("AWS::SageMaker::Endpoint")]
+    created = [
+        t.parameters.get("EndpointConfigName")
+        for t in tasks
+        if t.integration[:2] == ("sagemaker", "createEndpointConfig")
+    ]
+    return [str(c) for c in configs + created if c]
+
+
 def _sagemaker_task(d: Deployment, e: Emitter, role: str, api: str, p: dict[str, Any], why: str) -> Iterator[Call]:
     for kind, key in _SAGEMAKER_RESOURCES.get(api, []):
         name = str(p.get(key, "")).rsplit("/", 1)[-1]
@@ -93,6 +106,11 @@ def _sagemaker_task(d: Deployment, e: Emitter, role: str, api: str, p: dict[str,
         yield from e.call(role, f"sagemaker:{api[0].upper()}{api[1:]}", d.env.arn("sagemaker", resource), why)
     if api == "createModel":
         yield from _pass_role(e, role, p.get("ExecutionRoleArn"), why, "sagemaker.amazonaws.com")
+    if api == "updateEndpoint":  # the automatic rollback's alarms: the caller describes them
+        alarms = p.get("DeploymentConfig", {}).get("AutoRollbackConfiguration", {}).get("Alarms", [])
+        for alarm in alarms:
+            arn = d.env.arn("cloudwatch", f"alarm:{alarm['AlarmName']}")
+            yield from e.call(role, "cloudwatch:DescribeAlarms", arn, why)
 
 
 def sfn_task_calls(d: Deployment, e: Emitter) -> Iterator[Call]:
@@ -106,6 +124,10 @@ def sfn_task_calls(d: Deployment, e: Emitter) -> Iterator[Call]:
                 yield from e.call(role, "lambda:InvokeFunction", ":".join(str(function).split(":")[:7]), why)
             elif (service, api) == ("sns", "publish"):
                 yield from e.call(role, "sns:Publish", p["TopicArn"], why)
+            elif (service, api) == ("sagemaker", "describeEndpointConfig") and not p.get("EndpointConfigName"):
+                for config in _serving_configs(d, tasks):  # looked up at run time: each it may be
+                    arn = d.env.arn("sagemaker", f"endpoint-config/{config}")
+                    yield from e.call(role, "sagemaker:DescribeEndpointConfig", arn, why)
             elif service == "sagemaker" and api not in _SAGEMAKER_JOBS:
                 yield from _sagemaker_task(d, e, role, api, p, why)
 
@@ -120,6 +142,18 @@ _CREATED = {
     "createEndpoint": ("endpoint", "EndpointName"),
     "createModelPackage": ("model-package", "ModelPackageGroupName"),
 }
+
+
+def sfn_s3_copies(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """S3 CopyObject through the AWS SDK integration, with the workflow's role: read the source (decrypt with its
+    bucket's key), write the target (a data key from its bucket's key)."""
+    for label, role, tasks in workflows(d):
+        for task in tasks:
+            if task.integration[:2] != ("s3", "copyObject"):
+                continue
+            p, why = task.parameters, f"state {task.state} of {label}"
+            yield from e.s3_read(role, f"s3://{p['CopySource']}", why)
+            yield from e.s3_write(role, f"s3://{p['Bucket']}/{p['Key']}", why)
 
 
 def sagemaker_tag_on_create(d: Deployment, e: Emitter) -> Iterator[Call]:

@@ -2,7 +2,8 @@
 
 Thin on purpose: it reads S3 and validates the event; parsing, metrics and the gate live in ``metrics.py``.
 Standard library and boto3 only; the code asset is this folder alone, where ``metrics`` is a top-level sibling
-module. The event (``output_prefix``, ``threshold``, ``thresholds``; all required), the response and the error
+module. The event (``output_prefix``, ``threshold``, ``thresholds``; all required; ``challenger`` when it scores
+the serving model: the new model's AUC and the margin, answered by ``challenger.not_worse``), the response and the error
 types a Step Functions ``Catch`` can match are in docs/training.md, "The evaluation function's contract".
 """
 
@@ -83,5 +84,7 @@ def handler(event: Mapping[str, Any], context: object = None, s3: Any = None) ->
         )
     result = metrics.evaluate(predictions, threshold, thresholds)
     result.update(objects=predictions.sources, thresholds=thresholds)
+    if "challenger" in event:  # scoring the serving model: is the new one not worse?
+        result["challenger"] = metrics.compare(result["metrics"], event["challenger"])
     LOG.info("evaluation %s", json.dumps({"output_prefix": f"s3://{bucket}/{prefix}", **result}, sort_keys=True))
     return result

@@ -1,15 +1,17 @@
 """Quality-gate metrics for a binary classifier, computed from the joined batch-transform output.
 
 Standard library only: it runs in the evaluation Lambda function without layers (and in the tests).
-``Predictions.add_text`` parses ``<label>,<probability>`` lines, ``binary_metrics`` computes precision, recall,
-F1, specificity, accuracy and the exact AUC (rank formulation), ``gate`` compares them with minimums, and
-``evaluate`` chains the three. The definitions, the AUC computation and the edge cases decided here (nothing
+``Predictions.add_text`` parses the joined lines (``{"<label field>": 0|1, "SageMakerOutput": <answer>}`` from
+the inference pipeline over raw JSON Lines, or ``<label>,<probability>`` CSV), ``binary_metrics`` computes
+precision, recall, F1, specificity, accuracy and the exact AUC (rank formulation), ``gate`` compares them with
+minimums, ``evaluate`` chains the three. The definitions, the AUC computation and the edge cases decided here (nothing
 predicted positive, one class only, malformed lines: no tolerance) are explained in docs/training.md, "How the
 evaluation computes the metrics".
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ class EvaluationError(ValueError):
 
 
 class MalformedOutputError(EvaluationError):
-    """The batch-transform output has lines that are not ``<label>,<probability>``."""
+    """The batch-transform output has lines that are neither a joined JSON object nor ``<label>,<probability>``."""
 
 
 class NoRecordsError(EvaluationError):
@@ -222,14 +224,68 @@ class MalformedLine:
         return f"{self.source}:{self.line_number} {self.excerpt!r} ({self.reason})"
 
 
+#: Where batch transform puts the model's answer in a joined JSON record.
+OUTPUT_KEY = "SageMakerOutput"
+
+
+def _score_of(answer: object) -> object:
+    """The probability in the pipeline's answer for one record: a number, a one-line CSV answer (``"0.12\n"``),
+    ``{"score": p}``, ``{"predictions": [{"score": p}]}`` or ``[p]``; anything else is returned as is (and
+    refused by the caller)."""
+    if isinstance(answer, str):
+        text = answer.strip()
+        return text if "\n" in text or "," in text else _number(text)
+    if isinstance(answer, dict):
+        if "score" in answer:
+            return answer["score"]
+        predictions = answer.get("predictions")
+        if isinstance(predictions, list) and len(predictions) == 1:
+            return _score_of(predictions[0])
+    if isinstance(answer, list) and len(answer) == 1:
+        return _score_of(answer[0])
+    return answer
+
+
+def _number(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_json_line(line: str) -> tuple[int, float]:
+    """``{"<label>": 0|1, "SageMakerOutput": <answer>}`` -> ``(label, probability)``; ``ValueError`` otherwise.
+    The label is the record's one other field (the transform's OutputFilter keeps exactly the two)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg})") from None
+    if not isinstance(record, dict) or OUTPUT_KEY not in record:
+        raise ValueError(f"a JSON object without {OUTPUT_KEY}")
+    others = [k for k in record if k != OUTPUT_KEY]
+    if len(others) != 1:
+        raise ValueError(f"expected the label and {OUTPUT_KEY}, got fields {sorted(record)}")
+    label, score = record[others[0]], _score_of(record[OUTPUT_KEY])
+    if isinstance(label, bool) or label not in (0, 1):
+        raise ValueError(f"label {label!r} is not 0 or 1")
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise ValueError(f"{OUTPUT_KEY} {record[OUTPUT_KEY]!r} holds no single probability")
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise ValueError(f"probability {score!r} is not in [0, 1]")
+    return int(label), float(score)
+
+
 def parse_joined_line(line: str) -> tuple[int, float]:
-    """``"<label>,<probability>"`` -> ``(label, probability)``; ``ValueError`` with the reason otherwise.
+    """One joined output line -> ``(label, probability)``: a JSON object (``parse_json_line``) or
+    ``"<label>,<probability>"``; ``ValueError`` with the reason otherwise.
 
     The label is the validation CSV's first column as written by the ETL (``0``/``1``; ``0.0``/``1.0`` are
     accepted too); the probability is the model's output for ``binary:logistic`` and must be in [0, 1].
     """
     if not line.strip():
         raise ValueError("empty line")
+    if line.lstrip().startswith("{"):
+        return parse_json_line(line)
     fields = line.split(",")
     if len(fields) != 2:
         raise ValueError(f"expected 2 comma-separated fields (label,probability), got {len(fields)}")
@@ -299,7 +355,8 @@ class Predictions:
         more = f"; and {len(self.malformed) - MAX_QUOTED} more" if len(self.malformed) > MAX_QUOTED else ""
         raise MalformedOutputError(
             f"{len(self.malformed)} of {self.lines} lines in {self.sources} batch-transform output file(s) are "
-            f"malformed (expected '<label 0|1>,<probability 0..1>'; check the transform's DataProcessing "
+            f'malformed (expected {{"<label>": 0|1, "{OUTPUT_KEY}": <probability 0..1>}} or '
+            f"'<label 0|1>,<probability 0..1>'; check the transform's DataProcessing "
             f"filters and that the model's objective is binary:logistic): {quoted}{more}"
         )
 
@@ -331,3 +388,19 @@ def evaluate(predictions: Predictions, threshold: float, thresholds: Mapping[str
         "records": predictions.records,
         "blank_lines": predictions.blank_lines,
     }
+
+
+# --- Champion and challenger -------------------------------------------------------------------------------
+
+
+def compare(champion: Mapping[str, Any], challenger: object) -> dict[str, Any]:
+    """Whether the challenger (``{"auc": a, "margin": m}``) is not worse than the champion's metrics:
+    ``a >= champion auc - m``. Returns ``{"auc", "margin", "champion_auc", "not_worse"}``; ``InvalidGateError``
+    when the challenger is not two numbers (auc in [0, 1], margin in [0, 1])."""
+    if not isinstance(challenger, Mapping) or set(challenger) != {"auc", "margin"}:
+        raise InvalidGateError(f"challenger={challenger!r}: an object with exactly the keys auc and margin")
+    auc, margin = _unit_number(challenger["auc"]), _unit_number(challenger["margin"])
+    if auc is None or margin is None:
+        raise InvalidGateError(f"challenger={dict(challenger)!r}: auc and margin must be numbers in [0, 1]")
+    champion_auc = float(champion["auc"])
+    return {"auc": auc, "margin": margin, "champion_auc": champion_auc, "not_worse": auc >= champion_auc - margin}

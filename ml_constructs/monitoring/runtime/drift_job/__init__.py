@@ -1,5 +1,10 @@
 """The drift job's Lambda handler (``drift_job.handler``): analyse the last window of the endpoint's data capture
-against the training baseline, write the reports to S3 and put the metrics in CloudWatch.
+against the baseline of the model the endpoint serves, write the reports to S3 and put the metrics in CloudWatch.
+
+Which baseline: with ``baseline_of_serving_model``, the one next to the serving model's preprocessing artifact
+(endpoint -> endpoint config -> model -> its first container's ``.../<model>/preprocessing/<archive>`` ->
+``.../<model>/baseline/``); a model that is not such a pipeline falls back to the configured baseline. The
+response says which (``baseline``).
 
 Thin on purpose: S3 and CloudWatch calls here, every statistic and check in ``analyzer`` (standard library).
 Standard library and boto3 only, both in the Lambda runtime. The window, the outputs, the metrics and the
@@ -34,6 +39,9 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "distance_threshold",
 )
 MAX_WINDOW_HOURS = 168
+#: A model's preprocessing artifact sits in this folder of the model's folder, its baseline in the other.
+PREPROCESSING_FOLDER = "/preprocessing/"
+BASELINE_FOLDER = "/baseline/"
 VIOLATIONS_FILE = "constraint_violations.json"
 STATISTICS_FILE = "statistics.json"
 
@@ -94,6 +102,9 @@ def check_event(event: object) -> dict[str, Any]:
     namespace = event["cloudwatch_namespace"]
     if not isinstance(namespace, str) or not namespace or namespace.startswith("AWS/") or len(namespace) > 255:
         raise InvalidEventError(f"cloudwatch_namespace={namespace!r} is not allowed: 1-255 chars, not AWS/...")
+    from_model = event.get("baseline_of_serving_model", False)
+    if not isinstance(from_model, bool):
+        raise InvalidEventError(f"baseline_of_serving_model={from_model!r} is not allowed: true or false")
     end = _end_hour(event.get("end_time"))
     capture_bucket, capture_path = parse_s3_uri(event["capture_s3_uri"], "capture_s3_uri")
     output_bucket, output_path = parse_s3_uri(event["output_s3_uri"], "output_s3_uri")
@@ -108,7 +119,41 @@ def check_event(event: object) -> dict[str, Any]:
         "output": (output_bucket, _prefix(output_path) + endpoint + "/" + end.strftime("%Y/%m/%d/%H/")),
         "statistics": parse_s3_uri(event["baseline_statistics_s3_uri"], "baseline_statistics_s3_uri"),
         "constraints": parse_s3_uri(event["baseline_constraints_s3_uri"], "baseline_constraints_s3_uri"),
+        "from_model": from_model,
     }
+
+
+def serving_baseline(sagemaker: Any, endpoint: str) -> dict[str, Any]:
+    """The baseline of the model ``endpoint`` serves now: ``{"model", "statistics", "constraints"}`` (``(bucket,
+    key)`` pairs), or ``{"model", "reason"}`` when the model has no preprocessing artifact to find it beside."""
+    config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+    model = variants[0]["ModelName"]
+    containers = sagemaker.describe_model(ModelName=model).get("Containers") or []
+    url = containers[0].get("ModelDataUrl", "") if len(containers) > 1 else ""
+    if PREPROCESSING_FOLDER not in url:
+        return {"model": model, "reason": "not an inference pipeline with a preprocessing artifact"}
+    folder = url.rsplit(PREPROCESSING_FOLDER, 1)[0] + BASELINE_FOLDER
+    return {
+        "model": model,
+        "statistics": parse_s3_uri(folder + STATISTICS_FILE, "model baseline"),
+        "constraints": parse_s3_uri(folder + "constraints.json", "model baseline"),
+    }
+
+
+def choose_baseline(cfg: Mapping[str, Any], sagemaker: Any) -> dict[str, Any]:
+    """The baseline to judge the window against, and where it came from (the response's ``baseline``)."""
+    configured = {"source": "configured", "statistics": cfg["statistics"], "constraints": cfg["constraints"]}
+    if not cfg["from_model"]:
+        return configured
+    found = serving_baseline(sagemaker, cfg["endpoint"])
+    if "reason" in found:
+        return {**configured, "model": found["model"], "reason": found["reason"]}
+    return {"source": "serving model", **found}
+
+
+def _uri(location: tuple[str, str]) -> str:
+    return f"s3://{location[0]}/{location[1]}"
 
 
 def window_keys(s3: Any, bucket: str, endpoint_prefix: str, start: datetime, end: datetime) -> list[str]:
@@ -156,8 +201,10 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def handler(event: Mapping[str, Any], context: object = None, s3: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
-    """Lambda entry point (``drift_job.handler``); ``s3``/``cloudwatch`` let tests pass clients.
+def handler(
+    event: Mapping[str, Any], context: object = None, s3: Any = None, cloudwatch: Any = None, sagemaker: Any = None
+) -> dict[str, Any]:
+    """Lambda entry point (``drift_job.handler``); ``s3``/``cloudwatch``/``sagemaker`` let tests pass clients.
 
     The event (every key required except ``end_time``; nothing has a hidden default)::
 
@@ -169,13 +216,17 @@ def handler(event: Mapping[str, Any], context: object = None, s3: Any = None, cl
          "output_s3_uri": "s3://<bucket>/<prefix>",     # reports go below <prefix>/<endpoint>/yyyy/mm/dd/hh/
          "cloudwatch_namespace": "MLSpecialty/DataQuality",
          "distance_threshold": 0.1,                     # or null: the constraints' comparison_threshold
+         "baseline_of_serving_model": true,             # default false: the two baseline URIs above
          "end_time": "2026-11-20T10:05:00Z"}            # default now; the window ends at its hour
     """
     cfg = check_event(event)
     s3 = s3 if s3 is not None else boto3.client("s3")
     cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")
-    statistics = read_json(s3, *cfg["statistics"])
-    constraints = read_json(s3, *cfg["constraints"])
+    if cfg["from_model"] and sagemaker is None:
+        sagemaker = boto3.client("sagemaker")
+    baseline = choose_baseline(cfg, sagemaker)
+    statistics = read_json(s3, *baseline["statistics"])
+    constraints = read_json(s3, *baseline["constraints"])
     analyzer.load_baseline(statistics, constraints)  # fail on a bad baseline before listing anything
 
     capture_bucket, endpoint_prefix = cfg["capture"]
@@ -191,6 +242,11 @@ def handler(event: Mapping[str, Any], context: object = None, s3: Any = None, cl
         "lines": report["lines"],
         "records": report["records"],
         "malformed": report["malformed"],
+        "baseline": {
+            **{k: v for k, v in baseline.items() if k not in ("statistics", "constraints")},
+            "statistics_s3_uri": _uri(baseline["statistics"]),
+            "constraints_s3_uri": _uri(baseline["constraints"]),
+        },
     }
     data = analyzer.metric_data(report, cfg["endpoint"], cfg["end"])
     if report["records"] == 0:
