@@ -39,10 +39,10 @@ BASELINE_FOLDER = "baseline/"
 EVALUATION_PREFIX = "evaluation/"
 #: Batch-transform output of the test split, per execution.
 PREDICTIONS_PREFIX = "predictions/"
-#: The default model's baseline (statistics and constraints) drift is measured against. A trained model's
-#: baseline sits in ``baseline/`` beside the ``preprocessing/`` folder of its preprocessing artifact (the drift
-#: job finds the serving model's that way, with ``baseline_of_serving_model``).
-BASELINE_PREFIX = "baselines/default/"
+#: The default model's raw-field baseline (statistics and constraints) drift is measured against. Like a trained
+#: model's (``models/<run>/baseline/``), it sits in ``baseline/`` beside the ``preprocessing/`` folder of the model's
+#: preprocessing artifact: the drift job finds the serving model's baseline that way.
+BASELINE_PREFIX = "models/default/baseline/"
 #: The endpoint's data capture (SageMaker's layout: ``<endpoint>/<variant>/yyyy/mm/dd/hh/``).
 CAPTURE_PREFIX = "capture/"
 #: Drift reports, one per monitored hour.

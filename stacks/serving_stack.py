@@ -85,9 +85,7 @@ class ServingStack(cdk.Stack):
                 window_hours=monitoring.window_hours,
                 distance_threshold=monitoring.distance_threshold,
                 namespace=f"{config.prefix}/drift",
-                # the default baseline until the sandbox's recording of the drift job includes the model lookup
-                # (docs/serving-and-monitoring.md, "Which baseline")
-                baseline_of_serving_model=False,
+                baseline_of_serving_model=True,  # the baseline beside the model the endpoint serves
                 log_retention=log_retention(config.logs.retention_days),
                 removal_policy=removal_policy(config.lake.removal_policy),
                 reserved_concurrency=reserved,

@@ -84,13 +84,15 @@ DEFAULT_SEED = 20261120
 #: The file name the SageMaker XGBoost container's training code writes and its serving code loads.
 MODEL_FILE = "xgboost-model"
 ARCHIVE = "model.tar.gz"
-STATISTICS = "statistics.json"
-CONSTRAINTS = "constraints.json"
+#: The model's input columns' statistics (what XGBoost receives after the preprocessing container): reference only.
+STATISTICS = "feature-statistics.json"
+CONSTRAINTS = "feature-constraints.json"
 MANIFEST = "manifest.json"
 PREPROCESSING_ARCHIVE = "preprocessing-model.tar.gz"
 FITTED = "fitted.json"
-RAW_STATISTICS = "raw-statistics.json"
-RAW_CONSTRAINTS = "raw-constraints.json"
+#: The raw-field baseline the drift job reads (the endpoint receives raw events): deployed beside the model.
+RAW_STATISTICS = "statistics.json"
+RAW_CONSTRAINTS = "constraints.json"
 #: ETL parameters: the job's defaults except the partition counts, sized for a laptop (they change file layout
 #: and, for ``canonical_partitions``, at most the last bits of a fitted statistic; see ``EtlParams``).
 ETL_OVERRIDES: Mapping[str, Any] = {"raw_format": "json", "canonical_partitions": 4, "csv_files": 2}
@@ -361,8 +363,8 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
         serving = {
             PREPROCESSING_ARCHIVE: (curated / contract.PREPROCESSING_MODEL_KEY).read_bytes(),
             FITTED: (curated / contract.FITTED_KEY).read_bytes(),
-            RAW_STATISTICS: (curated / f"{contract.RAW_BASELINE_PREFIX}{STATISTICS}").read_bytes(),
-            RAW_CONSTRAINTS: (curated / f"{contract.RAW_BASELINE_PREFIX}{CONSTRAINTS}").read_bytes(),
+            RAW_STATISTICS: (curated / f"{contract.RAW_BASELINE_PREFIX}statistics.json").read_bytes(),
+            RAW_CONSTRAINTS: (curated / f"{contract.RAW_BASELINE_PREFIX}constraints.json").read_bytes(),
         }
         train_files = csv_files(curated / "train")
         validation_files = csv_files(curated / "validation")
