@@ -38,6 +38,7 @@ from local_sandbox import NotEmulatedError, alarms, crawlers, firehose_bridge
 from local_sandbox.endpoint import LocalEndpoint
 from local_sandbox.tasks import LocalTasks
 from local_sandbox.workflow import Execution, run_definition
+from ml_constructs.glue_etl.runtime.contract import EtlSpec, feature_columns
 from ml_constructs.monitoring.runtime import drift_job
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
 from tools.iam.record import Recorder, buckets_with_bucket_keys, deployed_names
@@ -239,12 +240,15 @@ class _Steps:
                     f"partitions added {crawl.partitions_added}"
                 )
 
-    def serve(self, tasks: LocalTasks, columns: list[str], hours: dict[str, datetime]) -> dict[str, Any]:
+    def serve(self, tasks: LocalTasks, hours: dict[str, datetime]) -> dict[str, Any]:
         """5. Traffic through the endpoint (now serving the new model), captured per hour; returns the Glue job."""
         endpoint_name = self.deployed.output("serving", "EndpointName")
         job_name = self.deployed.output("glue-etl", "JobName")
         job: dict[str, Any] = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         curated = job["DefaultArguments"]["--curated_path"]
+        # the model's feature order, from the ETL spec the deployed job runs with (no CDK import in this process:
+        # aws_cdk would start a jsii Node.js child that a Ctrl-C to the process group kills before its exit hook)
+        columns = feature_columns(EtlSpec.from_json(job["DefaultArguments"]["--etl_spec"]))
         with self.step(5, f"endpoint {endpoint_name}: the test split as requests, normal then drifted traffic"):
             endpoint = LocalEndpoint(self.aws, endpoint_name)
             self.progress(f"      serving {endpoint.model_data_url}")
@@ -362,7 +366,6 @@ def run_worked_example(
     """Run the six steps; return what each produced. Raises on any failed step.
 
     ``record_iam``: a file to write the recorded calls of our own code to (``tools.iam.record``), or None."""
-    from stacks.mapping import etl_feature_columns
     from worked_example import producer
 
     result = RunResult(events=events)
@@ -376,7 +379,7 @@ def run_worked_example(
         steps.deliver()
         tasks = steps.train(work)
         steps.crawl()
-        job = steps.serve(tasks, etl_feature_columns(), hours)
+        job = steps.serve(tasks, hours)
         steps.detect_drift(prefix, hours)
     result.zones = steps.zones(job)
     if recorder is not None and record_iam is not None:
