@@ -202,9 +202,10 @@ class _Run:
             where = f"step {number}/{count} of the worked example ({STEP_NAMES.get(number, 'step')}"
             where += f", state {self.state})" if self.state else ")"
             rest[0] = f"steps {number}-{count} of the worked example" if number < count else f"step {count} of it"
+        server = f"the local server ({self.endpoint})" if self.stage != SERVER else "the local server"
         return (
             f"local sandbox: interrupted by {signame} during {where}; not done: {', '.join(rest)}; "
-            f"the local server ({self.endpoint}) and every process the run started are stopped"
+            f"{server} and every process the run started are stopped"
         )
 
     def outcome(self, exc: BaseException) -> int:
@@ -235,7 +236,9 @@ def _destroy(aws: Any, outdir: Path, log: Path) -> None:
         raise RuntimeError(f"cdk destroy left {len(teardown.unexpected)} unexpected resource(s), listed above")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """The run; ``own_process``: this process is the run's (``python -m local_sandbox``), so every process it
+    still has at the end is the run's and is stopped."""
     args = build_parser().parse_args(argv)
     run = _Run(args)
     with interrupts.handling():
@@ -245,7 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with claim(args.outdir):
                     run.execute()
             finally:
-                interrupts.stop_spark_jvm()  # stopped already, but its process lives until this one ends
+                if own_process:  # not when called in another program's process: its JVM and children are its own
+                    interrupts.stop_spark_jvm()  # stopped already, but its process lives until this one ends
+                    interrupts.stop_jsii()
+                    interrupts.stop_children()  # anything else this process started and did not stop
         except PortInUseError as exc:
             print(f"local sandbox: {exc} (--port); choose another, or leave --port out for a free one", file=sys.stderr)
             return EXIT_REFUSED
@@ -258,4 +264,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(own_process=True))

@@ -16,6 +16,8 @@ The processes a run starts, and how each is stopped:
 - Spark's JVM (started by pyspark for the Glue job): ``stop_spark_jvm``. An interrupted py4j call leaves its
   answer pending on the main thread's connection, so the session cannot be stopped through py4j any more: the
   JVM process is terminated instead (SIGTERM, which runs Spark's own shutdown hooks, then SIGKILL if needed).
+  If the interrupt lands while pyspark is still launching the JVM (before pyspark keeps its handle),
+  ``stop_children`` finds it: the run's last sweep stops every child process it still has (Linux's ``/proc``).
   py4j logs the interrupted call with its traceback on the root logger (``KeyboardInterrupt while sending
   command.``): inside ``handling()`` that one record is dropped, the run reports the interrupt in one line.
 """
@@ -28,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -115,7 +118,69 @@ def stop_spark_jvm(grace: float = 10.0) -> None:
     spark_context = context.SparkContext
     process = getattr(spark_context._gateway, "proc", None)
     if process is not None:
+        workers = _descendants(process.pid)  # pyspark.daemon and its workers: orphaned, not ended, by the JVM's end
         stop_process(process, group=False, grace=grace)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     spark_context._gateway = None
     spark_context._jvm = None
     spark_context._active_spark_context = None
+
+
+def _children(pid: int | str = "self") -> list[int]:
+    """A process's child processes (Linux: ``/proc/<pid>/task/*/children``; elsewhere none are found)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(os.path.join(task.path, "children")) as children:
+                found += [int(child) for child in children.read().split()]
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], _children(pid)
+    while stack:
+        found.append(stack.pop())
+        stack += _children(found[-1])
+    return found
+
+
+def stop_jsii() -> None:
+    """jsii's Node.js child, if something imported ``aws_cdk`` (the default-model trainer and the leftovers scan
+    read the app's config): stopped now, its exit hook with it. That hook writes to the child's stdin; after a
+    Ctrl-C to the process group, which the child received too, it would fail with a traceback at exit."""
+    runtime = sys.modules.get("jsii._runtime")
+    if runtime is None:
+        return
+    node = runtime.kernel.provider._process  # started when aws_cdk was imported (jsii 1.x's ProcessProvider)
+    with contextlib.suppress(OSError):  # BrokenPipeError: the child has gone already
+        node.stop()  # unregisters its exit hook first
+    with contextlib.suppress(OSError):
+        node._process.stdin.close()  # closed, even if the flush failed: nothing is flushed again at exit
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # reaped already (by its Popen)
+        return True
+
+
+def stop_children(grace: float = 5.0) -> list[int]:
+    """The last sweep: every child process still running gets SIGTERM, then SIGKILL after ``grace`` seconds.
+    Returns their pids (none, when every stage stopped its own)."""
+    pids = _children()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    running = pids
+    while running and time.monotonic() < deadline:
+        time.sleep(0.05)
+        running = [pid for pid in running if not _ended(pid)]
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return pids

@@ -90,9 +90,13 @@ class Run:
             self.process.send_signal(signum)
 
     def finish(self, timeout: float = 120) -> int:
+        """The exit status, once the run's stdout is closed too (a process left holding it fails the test)."""
         code = self.process.wait(timeout=timeout)
-        while (line := self._queue.get(timeout=10)) is not None:
-            self.lines.append(line)
+        try:
+            while (line := self._queue.get(timeout=10)) is not None:
+                self.lines.append(line)
+        except queue.Empty:
+            raise AssertionError(f"the run's stdout is still open 10 s after its end: {self.leftovers()}") from None
         return code
 
     @property
