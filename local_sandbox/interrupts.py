@@ -151,13 +151,15 @@ def stop_jsii() -> None:
     read the app's config): stopped now, its exit hook with it. That hook writes to the child's stdin; after a
     Ctrl-C to the process group, which the child received too, it would fail with a traceback at exit."""
     runtime = sys.modules.get("jsii._runtime")
-    if runtime is None:
-        return
-    node = runtime.kernel.provider._process  # started when aws_cdk was imported (jsii 1.x's ProcessProvider)
-    with contextlib.suppress(OSError):  # BrokenPipeError: the child has gone already
-        node.stop()  # unregisters its exit hook first
-    with contextlib.suppress(OSError):
-        node._process.stdin.close()  # closed, even if the flush failed: nothing is flushed again at exit
+    if runtime is None or "aws_cdk" not in sys.modules:  # an import of aws_cdk that an interrupt ended is undone,
+        return  # and jsii's child may not be up: asking for it would start one (stop_children stops a half-started one)
+    # AttributeError: interrupted while jsii was starting its child (no process yet; stop_children finds it)
+    with contextlib.suppress(OSError, AttributeError):
+        node = runtime.kernel.provider._process  # started when aws_cdk was imported (jsii 1.x's ProcessProvider)
+        try:
+            node.stop()  # unregisters its exit hook first; BrokenPipeError if the child has gone already
+        finally:
+            node._process.stdin.close()  # closed, even if the flush failed: nothing is flushed again at exit
 
 
 def _ended(pid: int) -> bool:

@@ -132,9 +132,27 @@ def local_aws(port: int = 0) -> Iterator[LocalAws]:
         try:
             yield aws
         finally:
+            # the server first, and the requests it is still answering (an interrupted CLI's last call): the
+            # emulation must outlive them, or they fail in the server's threads with a traceback
+            _stop(server)
             emulation.uninstall()
     finally:
-        server.stop()
+        _stop(server)
+
+
+def _stop(server: Any, timeout: float = 10.0) -> None:
+    """Stop accepting requests, then wait (bounded) for those in flight (werkzeug answers each in a thread)."""
+    import threading
+
+    if getattr(server, "_stopped_by_sandbox", False):
+        return
+    server._stopped_by_sandbox = True
+    server.stop()
+    wsgi = getattr(server, "_server", None)  # moto's werkzeug server: its request threads target its methods
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if getattr(getattr(thread, "_target", None), "__self__", None) is wsgi and wsgi is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def is_listening(endpoint_url: str) -> bool:
