@@ -61,11 +61,28 @@ def check() -> None:
         raise Interrupted(_received[0])
 
 
+_deferring: list[bool] = []
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     if _received:
         return  # a second signal while the run cleans up: the cleanup goes on
     _received.append(signum)
-    raise Interrupted(signum)
+    if not _deferring:
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """An interrupt received in the block is raised at its end: for a start that must not stop halfway (pyspark
+    launching its JVM: interrupted, it removes the folder the JVM writes its port to, and the JVM prints a stack
+    trace)."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    check()
 
 
 def _not_py4j_interrupted(record: logging.LogRecord) -> bool:

@@ -212,12 +212,13 @@ class LocalTasks:
             if active is None:
                 self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
             sigint = signal.getsignal(signal.SIGINT)
-            self._spark = active or local_spark("local-sandbox")
-            if active is None and threading.current_thread() is threading.main_thread():
-                # SparkContext replaces the SIGINT handler with one that makes a py4j call (cancelAllJobs) on the
-                # connection the interrupted call still waits on, then fails with a py4j error; after stop() it
-                # fails on its own ('NoneType' object has no attribute 'sc'). The caller's handler stays.
-                signal.signal(signal.SIGINT, sigint)
+            with interrupts.deferred():  # the JVM's launch is not cut halfway: the interrupt follows it
+                self._spark = active or local_spark("local-sandbox")
+                if active is None and threading.current_thread() is threading.main_thread():
+                    # SparkContext replaces the SIGINT handler with one that makes a py4j call (cancelAllJobs) on
+                    # the connection the interrupted call still waits on, then fails with a py4j error; after
+                    # stop() it fails on its own ('NoneType' object has no attribute 'sc'). The caller's stays.
+                    signal.signal(signal.SIGINT, sigint)
         return self._spark
 
     def glue_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
