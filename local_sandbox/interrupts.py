@@ -88,7 +88,10 @@ def deferred() -> Iterator[None]:
 def _not_py4j_interrupted(record: logging.LogRecord) -> bool:
     """False for py4j's record of a call that ``Interrupted`` ended (it comes with a traceback)."""
     interrupted = record.exc_info is not None and isinstance(record.exc_info[1], Interrupted)
-    return not (interrupted and record.getMessage().startswith("KeyboardInterrupt while sending command"))
+    if interrupted and record.getMessage().startswith("KeyboardInterrupt while sending command"):
+        return False
+    # after an interrupt the JVM is stopped on purpose: py4j's calls still pending find it gone
+    return not (_received and record.getMessage().startswith("Exception while sending command"))
 
 
 @contextlib.contextmanager
