@@ -93,6 +93,12 @@ test: setup-dev ## run the whole test suite, offline
 test-slow: setup-dev ## the slower checks the default run leaves out (parity on 10,000 events, the lower-bound config)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
+# Real signals sent to real `make local` runs, one full run per stage (producer, Spark ETL, training, endpoint,
+# drift, destroy, --keep-running): several minutes, so the default run leaves them out (tests/local/conftest.py).
+.PHONY: test-interrupts
+test-interrupts: setup-dev ## `make local` interrupted at each stage by SIGINT/SIGTERM (slow: one full run per stage)
+	$(PY) -m pytest tests/local -m interrupts $(PYTEST_ARGS)
+
 # Synthesizes four variants (sandbox, production, tuning, Model Monitor) and evaluates every declared call and every
 # call recorded from our own code (IAM_RECORDED, refreshed by make local LOCAL_ARGS="--record-iam $(IAM_RECORDED)");
 # exit 1 on any denied call. IAM_ARGS=--mutations also deletes each granting statement in turn and expects the

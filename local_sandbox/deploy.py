@@ -2,8 +2,12 @@
 
 The CLI is the project's pinned one (``node_modules/.bin/cdk``, what ``make`` uses); the only differences from
 a deploy to AWS are the environment (``LocalAws.environ``: endpoint, dummy credentials) and one context value,
-``STRONG_REFERENCES``, synthesized into its own output directory so that ``cdk.out`` is untouched.
-``--method=direct`` because moto 5.2's change sets lose the stacks' outputs and exports.
+``STRONG_REFERENCES``. Every CLI command synthesizes into the run's own output folder (``--output``; ``cdk
+bootstrap`` synthesizes the app too), never into the repository's ``cdk.out``. ``--method=direct`` because moto
+5.2's change sets lose the stacks' outputs and exports.
+
+The CLI runs in a process group of its own: an interrupt, or any error while it runs, stops the group (the CLI
+and the app it synthesizes) before the server it talks to goes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from local_sandbox.interrupts import stop_process
 from local_sandbox.server import LocalAws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +63,13 @@ def run_cdk(aws: LocalAws, args: Sequence[str], log: Path, echo: bool = True) ->
     with log.open("a") as out:
         out.write(f"$ cdk {' '.join(args)}\n")
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         assert process.stdout is not None
         try:
@@ -68,16 +79,19 @@ def run_cdk(aws: LocalAws, args: Sequence[str], log: Path, echo: bool = True) ->
                     print(f"    {line.rstrip()}", flush=True)
             code = process.wait()
         except BaseException:  # Ctrl-C, SIGTERM: the CLI must not outlive the server it talks to
-            process.kill()
-            process.wait()
+            stop_process(process, group=True)
             raise
     if code != 0:
         raise DeployError(f"`cdk {' '.join(args[:2])}` exited with {code}; the full output is in {log}")
 
 
-def bootstrap(aws: LocalAws, log: Path) -> None:
-    """``cdk bootstrap aws://<moto account>/<region>``: the real bootstrap stack, in moto."""
-    run_cdk(aws, ["bootstrap", f"aws://{aws.account}/{aws.region}"], log)
+def bootstrap(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) -> None:
+    """``cdk bootstrap aws://<moto account>/<region>``: the real bootstrap stack, in moto. The CLI synthesizes
+    the app first (as ``deploy`` will, with the same context) into ``outdir``."""
+    args = ["bootstrap", f"aws://{aws.account}/{aws.region}", "--output", str(outdir), "-c", STRONG_REFERENCES]
+    for item in context:
+        args += ["-c", item]
+    run_cdk(aws, args, log)
 
 
 def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) -> dict[str, dict[str, str]]:
@@ -107,4 +121,4 @@ def deploy(aws: LocalAws, outdir: Path, log: Path, context: Sequence[str] = ()) 
 
 def destroy(aws: LocalAws, outdir: Path, log: Path) -> None:
     """``cdk destroy --all --force`` of the deployed cloud assembly, as `make destroy` runs it."""
-    run_cdk(aws, ["destroy", "--all", "--force", "--app", str(outdir)], log)
+    run_cdk(aws, ["destroy", "--all", "--force", "--app", str(outdir), "--output", str(outdir)], log)

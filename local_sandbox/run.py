@@ -253,7 +253,7 @@ class _Steps:
                     f"partitions added {crawl.partitions_added}"
                 )
 
-    def serve(self, tasks: LocalTasks, columns: list[str], hours: dict[str, datetime]) -> dict[str, Any]:
+    def serve(self, tasks: LocalTasks, hours: dict[str, datetime]) -> dict[str, Any]:
         """5. Traffic through the endpoint (now serving the new model), captured per hour; returns the Glue job."""
         endpoint_name = self.deployed.output("serving", "EndpointName")
         job_name = self.deployed.output("glue-etl", "JobName")
@@ -385,7 +385,6 @@ def run_worked_example(
     """Run the six steps; return what each produced. Raises on any failed step.
 
     ``record_iam``: a file to write the recorded calls of our own code to (``tools.iam.record``), or None."""
-    from stacks.mapping import etl_feature_columns
     from worked_example import producer
 
     result = RunResult(events=events)
@@ -399,7 +398,7 @@ def run_worked_example(
         steps.deliver()
         tasks = steps.train(work)
         steps.crawl()
-        job = steps.serve(tasks, etl_feature_columns(), hours)
+        job = steps.serve(tasks, hours)
         steps.detect_drift(prefix, hours)
     result.zones = steps.zones(job)
     if recorder is not None and record_iam is not None:

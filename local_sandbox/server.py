@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -64,11 +66,51 @@ class LocalAws:
         )
 
 
+class PortInUseError(RuntimeError):
+    """The port asked for cannot be listened on (the message names it)."""
+
+
+def check_port(port: int) -> None:
+    """Raise ``PortInUseError`` unless the server can listen on ``localhost:port`` now (0: always true).
+
+    Bound as the server binds (``SO_REUSEADDR``, so a port in TIME_WAIT counts as free), then released."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("localhost", port))
+        except OSError as exc:
+            reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise PortInUseError(f"port {port} on localhost: {reason}") from None
+
+
+def _start(server: Any, port: int, timeout: float = 30.0) -> None:
+    """``server.start()``, bounded: moto binds in its server thread and, if the bind fails there (another
+    process took the port since ``check_port``), waits for ever for a server that will never be ready."""
+    import threading
+
+    starting = threading.Thread(target=server.start, daemon=True)
+    starting.start()
+    deadline = time.monotonic() + timeout
+    while starting.is_alive() and time.monotonic() < deadline:
+        starting.join(0.05)
+        serving = getattr(server, "_thread", None)  # moto's server thread: it ends at once if the bind failed
+        if serving is not None and not serving.is_alive() and starting.is_alive():
+            break
+    if starting.is_alive():
+        raise PortInUseError(f"port {port} on localhost: the server could not listen on it")
+
+
 @contextlib.contextmanager
 def local_aws(port: int = 0) -> Iterator[LocalAws]:
     """Start moto on ``localhost:port`` (0: a free port chosen by the OS) with the emulation installed.
 
-    The server is stopped when the block exits, whatever the reason (an error, Ctrl-C, SystemExit).
+    A port that cannot be listened on raises ``PortInUseError`` at once. The server is stopped when the block
+    exits, whatever the reason (an error, Ctrl-C, SystemExit).
     """
     import logging
 
@@ -78,8 +120,9 @@ def local_aws(port: int = 0) -> Iterator[LocalAws]:
 
     from local_sandbox import emulation
 
+    check_port(port)
     server = ThreadedMotoServer(ip_address="localhost", port=port, verbose=False)
-    server.start()
+    _start(server, port)
     try:
         _, bound = server.get_host_and_port()
         aws = LocalAws(endpoint_url=f"http://localhost:{bound}")
@@ -89,9 +132,27 @@ def local_aws(port: int = 0) -> Iterator[LocalAws]:
         try:
             yield aws
         finally:
+            # the server first, and the requests it is still answering (an interrupted CLI's last call): the
+            # emulation must outlive them, or they fail in the server's threads with a traceback
+            _stop(server)
             emulation.uninstall()
     finally:
-        server.stop()
+        _stop(server)
+
+
+def _stop(server: Any, timeout: float = 10.0) -> None:
+    """Stop accepting requests, then wait (bounded) for those in flight (werkzeug answers each in a thread)."""
+    import threading
+
+    if getattr(server, "_stopped_by_sandbox", False):
+        return
+    server._stopped_by_sandbox = True
+    server.stop()
+    wsgi = getattr(server, "_server", None)  # moto's werkzeug server: its request threads target its methods
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if getattr(getattr(thread, "_target", None), "__self__", None) is wsgi and wsgi is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def is_listening(endpoint_url: str) -> bool:
@@ -105,4 +166,4 @@ def is_listening(endpoint_url: str) -> bool:
     return False
 
 
-__all__ = ["ACCOUNT_ID", "REGION", "LocalAws", "is_listening", "local_aws"]
+__all__ = ["ACCOUNT_ID", "REGION", "LocalAws", "PortInUseError", "check_port", "is_listening", "local_aws"]

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local_sandbox import NotEmulatedError
+from local_sandbox import NotEmulatedError, interrupts
 from local_sandbox.endpoint import invoke_pipeline, load_pipeline
 from local_sandbox.workflow import TaskFailed
 from ml_constructs.monitoring.runtime.drift_job import parse_s3_uri
@@ -141,7 +141,6 @@ class LocalTasks:
         self.recorder = recorder
         self._spark: Any = None
         self._owns_spark = False
-        self._sigint: Any = None
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
         if resource.endswith(":states:::glue:startJobRun.sync"):
@@ -250,10 +249,14 @@ class LocalTasks:
             self._owns_spark = active is None
             if active is None:
                 self.progress("starting a local SparkSession (local[2], UTC, as a Glue 5 worker)")
-                # SparkContext replaces the SIGINT handler with one that cancels its jobs; after stop() that
-                # handler fails ('NoneType' object has no attribute 'sc'), so close() puts the old one back.
-                self._sigint = signal.getsignal(signal.SIGINT)
-            self._spark = active or local_spark("local-sandbox")
+            sigint = signal.getsignal(signal.SIGINT)
+            with interrupts.deferred():  # the JVM's launch is not cut halfway: the interrupt follows it
+                self._spark = active or local_spark("local-sandbox")
+                if active is None and threading.current_thread() is threading.main_thread():
+                    # SparkContext replaces the SIGINT handler with one that makes a py4j call (cancelAllJobs) on
+                    # the connection the interrupted call still waits on, then fails with a py4j error; after
+                    # stop() it fails on its own ('NoneType' object has no attribute 'sc'). The caller's stays.
+                    signal.signal(signal.SIGINT, sigint)
         return self._spark
 
     def glue_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -403,8 +406,8 @@ class LocalTasks:
 
     def close(self) -> None:
         if self._spark is not None and self._owns_spark:
-            self._spark.stop()
-            if self._sigint is not None and threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGINT, self._sigint)
+            if interrupts.received() is None:
+                self._spark.stop()
+            else:  # the interrupted py4j call's answer is still pending: no py4j call can stop the session now
+                interrupts.stop_spark_jvm()
         self._spark = None
-        self._sigint = None

@@ -49,7 +49,7 @@ class Deployment:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     outdir = tmp_path_factory.mktemp("cdk-local-out")
     with local_aws() as aws:
-        bootstrap(aws, outdir / "deploy.log")
+        bootstrap(aws, outdir, outdir / "deploy.log")
         outputs = deploy(aws, outdir, outdir / "deploy.log")
         yield Deployment(aws, outputs, outdir)
 
