@@ -17,11 +17,12 @@ same way the training workflow builds a real one, only locally:
    the quality-gate metrics come from ``ml_constructs.training.runtime.metrics`` (what the evaluation Lambda
    runs); the build fails if the model does not pass the config's gate;
 5. the drift monitor's baselines, both *without* the oversampled copies of the positives (the endpoint sees the
-   natural class balance): ``raw-statistics.json``, ``raw-constraints.json`` are the ones the ETL wrote for the raw
-   event fields of the train split (``preprocessing/baseline/``, ``glue_etl/runtime/raw_baseline.py``), for an
-   endpoint that receives raw events (the inference pipeline); ``statistics.json``, ``constraints.json`` describe
-   the 23 feature columns (the drift analyzer's ``baseline`` over the ``prepared/`` Parquet rows with
-   ``oversample_copy`` = 0), for an endpoint that still receives feature rows;
+   natural class balance): ``statistics.json``, ``constraints.json`` are the ones the ETL wrote for the raw
+   event fields of the train split (``preprocessing/baseline/``, ``glue_etl/runtime/raw_baseline.py``): the
+   endpoint receives raw events (the inference pipeline), and these are deployed beside the default model for the
+   drift job; ``feature-statistics.json``, ``feature-constraints.json`` describe the 23 feature columns XGBoost
+   receives (the drift analyzer's ``baseline`` over the ``prepared/`` Parquet rows with ``oversample_copy`` = 0),
+   for reference;
 6. the preprocessing container's artifact is the ETL's too: ``fitted.json`` (everything fitted on train) and
    ``preprocessing-model.tar.gz`` (``code/inference.py``, ``code/preprocessing.py`` and ``fitted.json``), the first
    container of the endpoint's inference pipeline, in front of ``model.tar.gz``.

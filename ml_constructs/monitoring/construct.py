@@ -19,6 +19,7 @@ through S3, and a role limited to those prefixes and that namespace.
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -86,7 +87,9 @@ class DriftMonitor(Construct):
         namespace = namespace or f"{cdk.Stack.of(self).stack_name}/drift"
         ledger = WildcardLedger()
         log_group = encrypted_log_group(self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy)
-        role = self._role(artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger)
+        role = self._role(
+            artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger, baseline_of_serving_model
+        )
         if baseline_of_serving_model:
             self._grant_serving_model(role, artifacts, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
@@ -168,15 +171,18 @@ class DriftMonitor(Construct):
         namespace: str,
         log_group: logs.ILogGroup,
         ledger: WildcardLedger,
+        covered_by_model_baselines: bool,
     ) -> iam.Role:
         """Read the capture and the baseline, write the reports, put metrics in ``namespace``, write its logs."""
         role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Drift job: read capture/ and baselines/, write monitoring/, put drift metrics",
+            description="Drift job: read capture/ and the serving model's baseline, write monitoring/, put drift metrics",
         )
-        reads = [artifacts.arn_for_objects(f"{capture_prefix}*"), artifacts.arn_for_objects(f"{baseline_prefix}*")]
+        reads = [artifacts.arn_for_objects(f"{capture_prefix}*")]
+        if not (covered_by_model_baselines and fnmatch(baseline_prefix, f"{MODELS_PREFIX}*/{BASELINE_FOLDER}")):
+            reads.append(artifacts.arn_for_objects(f"{baseline_prefix}*"))  # else ReadModelBaselines covers it
         writes = artifacts.arn_for_objects(f"{REPORTS_PREFIX}*")
         for statement in (
             iam.PolicyStatement(sid="ReadCaptureAndBaseline", actions=["s3:GetObject"], resources=reads),
