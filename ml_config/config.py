@@ -791,7 +791,7 @@ class ServingSettings(_Section):
     @classmethod
     def _unset(cls, value: Any) -> Any:
         # `-c serving.idle_hours=` (or none/off) turns the guard off, as an unset key does
-        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
+        return None if isinstance(value, str) and value in ("", "none", "off") else value
 
     rollout_mode: RolloutMode = Field(
         RolloutMode.AUTO,

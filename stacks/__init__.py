@@ -149,5 +149,5 @@ def _endpoint_target(serving: ServingStack, config: AppConfig) -> EndpointTarget
         rollout=serving.endpoint.rollout,
         champion_auc_margin=config.serving.champion_auc_margin,
         model_role=serving.endpoint.role,
-        config_name=serving.endpoint.endpoint_config.attr_endpoint_config_name,
+        config_arn=serving.endpoint.endpoint_config.ref,
     )

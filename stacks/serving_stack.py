@@ -79,6 +79,7 @@ class ServingStack(cdk.Stack):
                 self,
                 "Drift",
                 endpoint_name=endpoint_name,
+                endpoint_arn=self.endpoint.endpoint.ref,
                 artifacts=lake.artifacts,
                 key=lake.key,
                 alerts=alerts.alerts.topic,
@@ -91,21 +92,27 @@ class ServingStack(cdk.Stack):
                 reserved_concurrency=reserved,
             )
         if serving.idle_hours is not None:
-            self.idle_guard = IdleEndpointGuard(
-                self,
-                "IdleGuard",
-                endpoint_name=endpoint_name,
-                endpoint_arn=self.endpoint.endpoint.ref,
-                alerts=alerts.alerts.topic,
-                key=lake.key,
-                idle_hours=serving.idle_hours,
-                reserved_concurrency=reserved,
-                log_retention=log_retention(config.logs.retention_days),
-                removal_policy=removal_policy(config.lake.removal_policy),
-            )
+            self.idle_guard = self._idle_guard(config, lake, alerts, serving.idle_hours, reserved)
         cdk.CfnOutput(self, "EndpointName", value=endpoint_name)
         cdk.CfnOutput(self, "CaptureUri", value=self.endpoint.capture_uri)
         cdk.CfnOutput(self, "BaselineUri", value=self.endpoint.baseline_uri)
+
+    def _idle_guard(
+        self, config: AppConfig, lake: DataLake, alerts: AlertsStack, idle_hours: int, reserved: int | None
+    ) -> IdleEndpointGuard:
+        """Deletes the endpoint after ``serving.idle_hours`` without an invocation (docs/runbook.md)."""
+        return IdleEndpointGuard(
+            self,
+            "IdleGuard",
+            endpoint_name=self.endpoint.endpoint.attr_endpoint_name,
+            endpoint_arn=self.endpoint.endpoint.ref,
+            alerts=alerts.alerts.topic,
+            key=lake.key,
+            idle_hours=idle_hours,
+            reserved_concurrency=reserved,
+            log_retention=log_retention(config.logs.retention_days),
+            removal_policy=removal_policy(config.lake.removal_policy),
+        )
 
 
 def rollout(config: AppConfig) -> Rollout:

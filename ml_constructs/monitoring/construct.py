@@ -53,14 +53,14 @@ MAX_WINDOW_HOURS = 168
 
 
 class DriftMonitor(Construct):
-    """The drift job of ``endpoint_name``: every ``window_hours`` it compares the window's captured requests under
-    ``capture_prefix`` with the baseline under ``baseline_prefix`` of ``artifacts``; a feature drifts when its
-    distance exceeds ``distance_threshold`` (None: the baseline constraints' own threshold). Metrics go to
-    ``namespace`` (default ``<stack name>/drift``). With ``baseline_of_serving_model`` (the default) the job
-    judges the window against the baseline next to the serving model (``models/<model>/baseline/``), and the one
-    under ``baseline_prefix`` only when the serving model is not an inference pipeline. ``reserved_concurrency``:
-    reserve that many concurrent runs (None: none; an account whose concurrency quota is below 110, as new
-    accounts' often is, cannot reserve any)."""
+    """The drift job of ``endpoint_name`` (ARN ``endpoint_arn``, for looking the serving model up): every
+    ``window_hours`` it compares the window's captured requests under ``capture_prefix`` with the baseline under
+    ``baseline_prefix`` of ``artifacts``; a feature drifts when its distance exceeds ``distance_threshold`` (None:
+    the baseline constraints' own threshold). Metrics go to ``namespace`` (default ``<stack name>/drift``). With
+    ``baseline_of_serving_model`` (the default) the job judges the window against the baseline next to the serving
+    model (``models/<model>/baseline/``), and the one under ``baseline_prefix`` only when the serving model is not an
+    inference pipeline. ``reserved_concurrency``: reserve that many concurrent runs (None: none; an account whose
+    concurrency quota is below 110, as new accounts' often is, cannot reserve any)."""
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class DriftMonitor(Construct):
         artifacts: s3.IBucket,
         key: kms.IKey,
         alerts: sns.ITopic,
+        endpoint_arn: str | None = None,
         window_hours: int = 1,
         distance_threshold: float | None = 0.1,
         namespace: str | None = None,
@@ -91,7 +92,7 @@ class DriftMonitor(Construct):
             artifacts, key, capture_prefix, baseline_prefix, namespace, log_group, ledger, baseline_of_serving_model
         )
         if baseline_of_serving_model:
-            self._grant_serving_model(role, artifacts, endpoint_name, ledger)
+            self._grant_serving_model(role, artifacts, endpoint_arn, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
         self.function = lambda_.Function(
             self,
@@ -108,12 +109,6 @@ class DriftMonitor(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             dead_letter_queue=self.dead_letters,
             reserved_concurrent_executions=reserved_concurrency,
-        )
-        ledger.acknowledge(
-            "Objects under the capture/, monitoring/ and models/<model>/baseline/ prefixes of the artifacts bucket "
-            "(SageMaker names capture files by time; models are named per training run), read-only Describe calls "
-            "on the endpoint configs and models the endpoint may serve (named per run), and '*' only for "
-            "CloudWatch PutMetricData (namespace condition) and X-Ray."
         )
         bucket = f"s3://{artifacts.bucket_name}"
         #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
@@ -140,16 +135,22 @@ class DriftMonitor(Construct):
             ],
         )
         self.alarm = self._violations_alarm(endpoint_name, namespace, window_hours, alerts)
-        what = "Drift job"
+        what, window = "Drift job", cdk.Duration.hours(window_hours)
         self.failure_alarms = {
             "DeadLetters": dead_letter_alarm(self, self.dead_letters, alerts, what),
             "Errors": errors_alarm(self, self.function, alerts, what),
-            "Heartbeat": heartbeat_alarm(self, self.function, alerts, cdk.Duration.hours(window_hours), what),
+            "Heartbeat": heartbeat_alarm(self, self.function, alerts, window, what),
         }
-        self._acknowledge(role, reserved=reserved_concurrency is not None)
+        self._acknowledge(role, ledger, reserved=reserved_concurrency is not None)
 
-    def _acknowledge(self, role: iam.Role, *, reserved: bool) -> None:
-        """The conformance packs' findings on the job and its role, one resource at a time."""
+    def _acknowledge(self, role: iam.Role, ledger: WildcardLedger, *, reserved: bool) -> None:
+        """The wildcards of the job's role, and the conformance packs' findings, one resource at a time."""
+        ledger.acknowledge(
+            "Objects under the capture/, monitoring/ and models/<model>/baseline/ prefixes of the artifacts bucket "
+            "(SageMaker names capture files by time; models are named per training run), read-only Describe calls "
+            "on the endpoint configs and models the endpoint may serve (named per run), and '*' only for "
+            "CloudWatch PutMetricData (namespace condition) and X-Ray."
+        )
         acknowledge_grant_policy(role)
         job = self.function.node.default_child
         if not reserved:
@@ -178,7 +179,7 @@ class DriftMonitor(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Drift job: read capture/ and the serving model's baseline, write monitoring/, put drift metrics",
+            description="Drift job: read capture/ and the serving model's baseline, write monitoring/, put metrics",
         )
         reads = [artifacts.arn_for_objects(f"{capture_prefix}*")]
         if not (covered_by_model_baselines and fnmatch(baseline_prefix, f"{MODELS_PREFIX}*/{BASELINE_FOLDER}")):
@@ -211,7 +212,12 @@ class DriftMonitor(Construct):
         return role
 
     def _grant_serving_model(
-        self, role: iam.Role, artifacts: s3.IBucket, endpoint_name: str, ledger: WildcardLedger
+        self,
+        role: iam.Role,
+        artifacts: s3.IBucket,
+        endpoint_arn: str | None,
+        endpoint_name: str,
+        ledger: WildcardLedger,
     ) -> None:
         """Look the serving model up (DescribeEndpoint on this endpoint; DescribeEndpointConfig and DescribeModel on
         whichever config and model it serves: the stack's first, then each run's) and read its baseline."""
@@ -222,7 +228,8 @@ class DriftMonitor(Construct):
             iam.PolicyStatement(
                 sid="ServingEndpoint",
                 actions=["sagemaker:DescribeEndpoint"],
-                resources=[arn("endpoint", endpoint_name)],
+                # SageMaker lower-cases the name in its ARNs: the endpoint's own ARN (its Ref) when the caller has it
+                resources=[endpoint_arn or arn("endpoint", endpoint_name)],
             ),
             iam.PolicyStatement(
                 sid="ServingModel",

@@ -113,7 +113,7 @@ class EndpointTarget:
     rollout: Rollout = DEFAULT_ROLLOUT
     champion_auc_margin: float = 0.01
     model_role: iam.IRole | None = None
-    config_name: str | None = None  # the endpoint config the endpoint is created with
+    config_arn: str | None = None  # the endpoint config the endpoint is created with (its ARN: the config's Ref)
 
 
 class TrainingPipeline(Construct):

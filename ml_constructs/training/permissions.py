@@ -38,13 +38,13 @@ class Run:
     test_transform: bool  # the test split is scored into predictions/
     rolls_endpoint: bool  # the run ends by rolling the serving endpoint to the new model
     alarm_names: tuple[str, ...] = ()  # the alarms the roll-out's automatic rollback watches
-    serving_config: str | None = None  # the endpoint config the endpoint is created with (the first champion's)
+    serving_config: str | None = None  # ARN of the endpoint config the endpoint is created with (the first champion's)
 
     @classmethod
     def of(cls, *, tuning: object, tags: Mapping[str, str], test_transform: bool, endpoint: object) -> Run:
         """From the construct's props: ``tuning`` and ``endpoint`` are None when the workflow has no such state."""
         alarms = tuple(getattr(endpoint, "alarm_names", ()))
-        config = getattr(endpoint, "config_name", None)
+        config = getattr(endpoint, "config_arn", None)
         return cls(tuning is not None, bool(tags), test_transform, endpoint is not None, alarms, config)
 
 
@@ -247,12 +247,8 @@ def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Poli
     if workflow.run.rolls_endpoint:
         stack = cdk.Stack.of(workflow.key)
         configs = [arns["endpoint-config"]]
-        if workflow.run.serving_config:
-            configs.append(
-                stack.format_arn(
-                    service="sagemaker", resource="endpoint-config", resource_name=workflow.run.serving_config
-                )
-            )
+        if workflow.run.serving_config:  # its ARN, not one built from its name: SageMaker lower-cases names in ARNs
+            configs.append(workflow.run.serving_config)
         statements += [
             iam.PolicyStatement(
                 sid="RollEndpoint",

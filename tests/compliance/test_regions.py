@@ -100,8 +100,12 @@ def test_model_monitor_adds_its_types_and_image_to_the_refused_regions(sandbox, 
     [
         ("sandbox", "me-central-1", ["mlspec-serving needs AWS::SageMaker::Endpoint, AWS::SageMaker::EndpointConfig"]),
         ("sandbox", "ap-southeast-4", ["mlspec-training needs AWS::SageMaker::ModelPackageGroup;"]),
-        ("sandbox", "mx-central-1", ["training needs the sagemaker-xgboost image;", "serving needs the sagemaker-xg"]),
-        ("sandbox", "xx-east-9", [f"needs the {XGBOOST_REPOSITORY} image"]),  # a region no table knows
+        (
+            "sandbox",
+            "mx-central-1",
+            ["training needs the sagemaker-scikit-learn image, the sagemaker-xgboost image;", "alerts needs AWS::Budg"],
+        ),
+        ("sandbox", "xx-east-9", [f"the {XGBOOST_REPOSITORY} image"]),  # a region no table knows
         ("variant", "ca-west-1", ["needs AWS::SageMaker::DataQualityJobDefinition, AWS::SageMaker::MonitoringSch"]),
     ],
 )
@@ -127,7 +131,8 @@ def test_app_exits_2_with_one_line_for_a_pinned_region_that_cannot_run_a_stack(c
     assert app_module.main(["-c", "region=me-central-1", "-c", "account=123456789012"]) == app_module.USAGE_EXIT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("invalid config: region='me-central-1': mlspec-serving needs ")
+    assert err[0].startswith("invalid config: region='me-central-1': mlspec-alerts needs AWS::Budgets::Budget; ")
+    assert "; mlspec-serving needs AWS::SageMaker::Endpoint" in err[0]
 
 
 def test_the_readme_states_the_table_as_the_code_derives_it(sandbox, variant):

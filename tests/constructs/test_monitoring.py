@@ -127,16 +127,24 @@ def test_the_drift_role_reads_capture_and_baseline_and_writes_reports_only(stack
     found = statements(template, "DriftRole")
     (bucket,) = template.find_resources("AWS::S3::Bucket")
     objects = {"Fn::GetAtt": [bucket, "Arn"]}
-    assert found["ReadCaptureAndBaseline"]["Resource"] == [
-        {"Fn::Join": ["", [objects, f"/{CAPTURE_PREFIX}*"]]},
-        {"Fn::Join": ["", [objects, f"/{BASELINE_PREFIX}*"]]},
-    ]
+    # the default baseline lies under models/default/baseline/, which the serving model's baselines cover: one grant
+    assert found["ReadCaptureAndBaseline"]["Resource"] == {"Fn::Join": ["", [objects, f"/{CAPTURE_PREFIX}*"]]}
+    assert found["ReadModelBaselines"]["Resource"] == {"Fn::Join": ["", [objects, "/models/*/baseline/*"]]}
+    assert BASELINE_PREFIX.startswith("models/")
+    assert BASELINE_PREFIX.endswith("/baseline/")
     assert found["ListCapture"]["Condition"] == {"StringLike": {"s3:prefix": [f"{CAPTURE_PREFIX}*"]}}
     assert found["WriteReports"]["Resource"] == {"Fn::Join": ["", [objects, f"/{REPORTS_PREFIX}*"]]}
     assert found["DriftMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Team/drift"}}
     assert "kms:ViaService" in found["LakeKeyThroughS3"]["Condition"]["StringEquals"]
     assert not [s for s in found.values() if "s3:DeleteObject" in json.dumps(s["Action"])]
     template.has_resource_properties("AWS::Logs::LogGroup", Match.object_like({"RetentionInDays": 7}))
+
+
+def test_a_baseline_outside_the_models_gets_its_own_read(stack):
+    """A configured baseline the model-baseline grant does not cover (the fallback) is granted on its own."""
+    found = statements(drift(stack, baseline_prefix="baselines/mine/"), "DriftRole")
+    (_, baseline) = found["ReadCaptureAndBaseline"]["Resource"]
+    assert baseline["Fn::Join"][1][-1] == "/baselines/mine/*"
 
 
 @pytest.mark.parametrize("hours", [0, 169])

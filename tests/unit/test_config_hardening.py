@@ -28,6 +28,7 @@ VALID_TEXT = {
     "catalog.crawler_schedule": "cron(15 2 * * ? *)",
     "training.schedule": "rate(1 day)",
     "training.xgboost_version": "1.7-1",
+    "serving.idle_hours": "8",  # unset by default (no guard); a number is what the bounds apply to
     "stream.shard_count": "2",
 }
 

@@ -61,15 +61,13 @@ def test_default_model_and_baseline_are_copied_to_their_prefixes(serving):
         assert props["SystemMetadata"]["sse"] == "aws:kms"  # written with the lake key
 
 
-def test_deployment_role_writes_only_the_two_prefixes(serving):
+def test_deployment_role_writes_only_the_default_model_prefix(serving):
     policy = next(
         p for k, p in resources(serving, "AWS::IAM::Policy").items() if k.startswith("ServingDeploymentPolicy")
     )
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    # the preprocessing archive sits under models/default/ with the model
-    assert sorted(r["Fn::Join"][1][-1] for r in statements["WriteDestinations"]["Resource"]) == sorted(
-        [f"/{DEFAULT_MODEL_PREFIX}*", f"/{BASELINE_PREFIX}*"]
-    )
+    # the preprocessing archive and the baseline sit under models/default/ with the model
+    assert statements["WriteDestinations"]["Resource"]["Fn::Join"][1][-1] == f"/{DEFAULT_MODEL_PREFIX}*"
     actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert not [a for a in actions if "Delete" in a or a.endswith("*")]
 
