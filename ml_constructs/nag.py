@@ -146,3 +146,13 @@ def acknowledge_grant_policy(policy_owner: IConstruct | None, reason: str = GRAN
     resource = policy.node.default_child
     assert resource is not None, f"{policy_owner.node.path} has no policy resource"
     acknowledge_packs(resource, "IAMNoInlinePolicy", reason)
+
+
+def acknowledge_function_outside_vpc(function: Any, *, reserved: bool, why_outside: str) -> None:
+    """A Lambda function (``aws_lambda.Function``) of ours outside the VPC: IAMNoInlinePolicy on its role's own
+    policy, LambdaConcurrency when it reserves no concurrency, and LambdaInsideVPC with ``why_outside``."""
+    acknowledge_grant_policy(function.role)
+    resource = function.node.default_child
+    if not reserved:
+        acknowledge_packs(resource, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
+    acknowledge_packs(resource, "LambdaInsideVPC", why_outside)

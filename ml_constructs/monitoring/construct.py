@@ -38,13 +38,7 @@ from constructs import Construct
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
 from ml_constructs.lake_layout import BASELINE_FOLDER, BASELINE_PREFIX, CAPTURE_PREFIX, MODELS_PREFIX, REPORTS_PREFIX
-from ml_constructs.nag import (
-    LAMBDA_RELIABILITY_PACKS,
-    UNRESERVED_CONCURRENCY_REASON,
-    WildcardLedger,
-    acknowledge_grant_policy,
-    acknowledge_packs,
-)
+from ml_constructs.nag import WildcardLedger, acknowledge_function_outside_vpc
 
 #: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only).
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -141,9 +135,9 @@ class DriftMonitor(Construct):
             "Errors": errors_alarm(self, self.function, alerts, what),
             "Heartbeat": heartbeat_alarm(self, self.function, alerts, window, what),
         }
-        self._acknowledge(role, ledger, reserved=reserved_concurrency is not None)
+        self._acknowledge(ledger, reserved=reserved_concurrency is not None)
 
-    def _acknowledge(self, role: iam.Role, ledger: WildcardLedger, *, reserved: bool) -> None:
+    def _acknowledge(self, ledger: WildcardLedger, *, reserved: bool) -> None:
         """The wildcards of the job's role, and the conformance packs' findings, one resource at a time."""
         ledger.acknowledge(
             "Objects under the capture/, monitoring/ and models/<model>/baseline/ prefixes of the artifacts bucket "
@@ -151,16 +145,12 @@ class DriftMonitor(Construct):
             "on the endpoint configs and models the endpoint may serve (named per run), and '*' only for "
             "CloudWatch PutMetricData (namespace condition) and X-Ray."
         )
-        acknowledge_grant_policy(role)
-        job = self.function.node.default_child
-        if not reserved:
-            acknowledge_packs(job, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
-        acknowledge_packs(
-            job,
-            "LambdaInsideVPC",
-            "The job reaches no resource inside the VPC: it calls S3, CloudWatch PutMetricData and X-Ray, and the "
-            "isolated subnets have no NAT and no interface endpoints (hourly-billed), so inside them it could not "
-            "put its metrics.",
+        acknowledge_function_outside_vpc(
+            self.function,
+            reserved=reserved,
+            why_outside="The job reaches no resource inside the VPC: it calls S3, CloudWatch PutMetricData and X-Ray, "
+            "and the isolated subnets have no NAT and no interface endpoints (hourly-billed), so inside them it could "
+            "not put its metrics.",
         )
 
     def _role(

@@ -32,13 +32,7 @@ from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, key_through
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
-from ml_constructs.nag import (
-    LAMBDA_RELIABILITY_PACKS,
-    UNRESERVED_CONCURRENCY_REASON,
-    WildcardLedger,
-    acknowledge_grant_policy,
-    acknowledge_packs,
-)
+from ml_constructs.nag import WildcardLedger, acknowledge_function_outside_vpc
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: The guard accepts 1 to 168 hours (a week) without an invocation.
@@ -110,16 +104,11 @@ class IdleEndpointGuard(Construct):
 
     def _acknowledge(self, *, reserved: bool) -> None:
         """The conformance packs' findings kept on purpose, one resource at a time."""
-        assert self.function.role is not None
-        acknowledge_grant_policy(self.function.role)
-        guard = self.function.node.default_child
-        if not reserved:
-            acknowledge_packs(guard, "LambdaConcurrency", UNRESERVED_CONCURRENCY_REASON, LAMBDA_RELIABILITY_PACKS)
-        acknowledge_packs(
-            guard,
-            "LambdaInsideVPC",
-            "The guard reaches no resource inside the VPC: it calls the SageMaker and CloudWatch APIs and publishes to "
-            "SNS, which the isolated subnets (no NAT, no interface endpoints) could not reach.",
+        acknowledge_function_outside_vpc(
+            self.function,
+            reserved=reserved,
+            why_outside="The guard reaches no resource inside the VPC: it calls the SageMaker and CloudWatch APIs and "
+            "publishes to SNS, which the isolated subnets (no NAT, no interface endpoints) could not reach.",
         )
 
     def _role(self, endpoint_arn: str, alerts: sns.ITopic, key: kms.IKey, log_group: logs.ILogGroup) -> iam.Role:
