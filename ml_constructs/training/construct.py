@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -47,11 +48,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ml_constructs.common import encrypted_log_group, sagemaker_security_group
+from ml_constructs.failures import dead_letter_alarm, dead_letter_queue
 from ml_constructs.lake_layout import CURATED_ROOT
 from ml_constructs.nag import (
     LAMBDA_RELIABILITY_PACKS,
     UNRESERVED_CONCURRENCY_REASON,
     WildcardLedger,
+    acknowledge,
     acknowledge_grant_policy,
     acknowledge_packs,
 )
@@ -202,7 +205,7 @@ class TrainingPipeline(Construct):
         )
         data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
         self._grant_workflow(workflow, data, endpoint, ledger)
-        self.alarms = workflow_alarms(self, self.state_machine, alerts)
+        self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
 
     def _grant_workflow(
@@ -218,6 +221,15 @@ class TrainingPipeline(Construct):
         if endpoint is not None and endpoint.model_role is not None:
             permissions.grant_champion(self, endpoint.model_role, data)
         permissions.acknowledge(ledger, workflow.job_prefix)
+
+    def _alarms(self, alerts: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        """Failed, timed-out and aborted executions; with a schedule, a start it could not make (its queue)."""
+        alarms = workflow_alarms(self, self.state_machine, alerts)
+        if self.schedule_dead_letters is not None:
+            alarms["ScheduleDeadLetters"] = dead_letter_alarm(
+                self, self.schedule_dead_letters, alerts, "Training schedule"
+            )
+        return alarms
 
     def _acknowledge_packs(self) -> None:
         """The conformance packs' findings kept on purpose, one resource at a time."""
@@ -424,12 +436,21 @@ class TrainingPipeline(Construct):
             timeout=timeout,
             removal_policy=removal_policy,
         )
+        #: A start the schedule could not make (after EventBridge's retries) lands here; ``__init__`` alarms on it.
+        self.schedule_dead_letters = None
         if schedule:
+            self.schedule_dead_letters = dead_letter_queue(self, "ScheduleDeadLetters", removal_policy=removal_policy)
+            acknowledge(
+                self.schedule_dead_letters,
+                "AwsSolutions-SQS3",
+                "This queue is itself a dead-letter queue: the schedule rule's target names it in DeadLetterConfig, "
+                "which the rule does not look at (it only counts SQS redrive policies); an alarm watches it.",
+            )
             events.Rule(
                 self,
                 "Schedule",
                 description="Starts the training workflow on the configured schedule",
                 schedule=events.Schedule.expression(schedule),
-                targets=[targets.SfnStateMachine(machine)],
+                targets=[targets.SfnStateMachine(machine, dead_letter_queue=self.schedule_dead_letters)],
             )
         return machine

@@ -503,6 +503,57 @@ def test_schedule_starts_the_workflow(stack):
     )
 
 
+def test_a_scheduled_start_that_fails_lands_in_a_watched_dead_letter_queue(stack):
+    """A start EventBridge could not make (after its retries) is kept in a queue the rule may write to, and any
+    message there alarms to the topic: a schedule that stopped starting runs is never silent."""
+    template = pipeline(stack, schedule="cron(0 3 ? * SUN *)")
+    (queue_id,) = template.find_resources("AWS::SQS::Queue")
+    (rule_id, rule), (topic_id,) = (
+        *template.find_resources("AWS::Events::Rule").items(),
+        template.find_resources("AWS::SNS::Topic"),
+    )
+    (target,) = rule["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        Match.object_like(
+            {
+                "PolicyDocument": Match.object_like(
+                    {
+                        "Statement": Match.array_with(
+                            [
+                                Match.object_like(
+                                    {
+                                        "Action": "sqs:SendMessage",
+                                        "Principal": {"Service": "events.amazonaws.com"},
+                                        "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+                                    }
+                                )
+                            ]
+                        )
+                    }
+                )
+            }
+        ),
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        Match.object_like(
+            {
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
+                "Threshold": 1,
+                "AlarmActions": [{"Ref": topic_id}],
+            }
+        ),
+    )
+
+
+def test_no_schedule_no_dead_letter_queue(stack):
+    template = pipeline(stack)
+    template.resource_count_is("AWS::SQS::Queue", 0)
+
+
 def test_log_retention_and_removal_policy_follow_the_props(stack):
     template = pipeline(stack, log_retention=logs.RetentionDays.ONE_WEEK, removal_policy=cdk.RemovalPolicy.RETAIN)
     groups = [g for k, g in template.find_resources("AWS::Logs::LogGroup").items() if k.startswith("Training")]

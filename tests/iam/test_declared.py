@@ -33,6 +33,13 @@ def test_a_conditional_row_resolves_where_its_condition_holds(variant):
     """events-target-role: the training schedule (set in the variant app) starts the workflow with a role."""
     calls = list(ROWS["events-target-role"].calls(Deployment(variant.templates)))
     assert [(c.action, c.resource.split(":")[5]) for c in calls] == [("states:StartExecution", "stateMachine")]
+    # events-dead-letters: a start the schedule could not make goes to the target's queue, as the service
+    (dead,) = ROWS["events-dead-letters"].calls(Deployment(variant.templates))
+    assert (dead.principal, dead.action, dead.resource.split(":")[2]) == (
+        "events.amazonaws.com",
+        "sqs:SendMessage",
+        "sqs",
+    )
 
 
 def _with(templates: dict[str, Any], resource_type: str, change: Any) -> Deployment:

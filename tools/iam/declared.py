@@ -268,6 +268,14 @@ DECLARED: tuple[Row, ...] = (
         ops.lambda_dead_letters,
     ),
     Row(
+        "events-dead-letters",
+        "EventBridge sends an event it could not deliver to a rule's target to that target's dead-letter queue, as "
+        "the service (queue policy)",
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html",
+        ops.events_dead_letters,
+        applies_when="a rule target with a dead-letter queue (training.schedule set)",
+    ),
+    Row(
         "budgets-publish",
         "AWS Budgets publishes a budget's notification to its SNS topic (topic policy, and the key policy when "
         "the topic is encrypted)",

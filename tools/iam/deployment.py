@@ -205,6 +205,10 @@ class Deployment:
         for res in self.resources("AWS::SNS::TopicPolicy"):
             for topic in res.props["Topics"]:
                 add(topic, Policy(res.label, "resource", res.label, res.props["PolicyDocument"]))
+        queues = {queue.ref: queue.att("Arn") for queue in self.resources("AWS::SQS::Queue")}
+        for res in self.resources("AWS::SQS::QueuePolicy"):  # names its queues by URL (Ref); policies apply to ARNs
+            for queue in res.props["Queues"]:
+                add(queues.get(queue, queue), Policy(res.label, "resource", res.label, res.props["PolicyDocument"]))
         for role in self.roles.values():
             add(role.arn, role.trust)
         for arn, policy in self._lambda_permissions().items():

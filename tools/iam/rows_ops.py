@@ -36,6 +36,16 @@ def lambda_dead_letters(d: Deployment, e: Emitter) -> Iterator[Call]:
             yield from e.call(res.props["Role"], "sqs:SendMessage", target, f"function {res.label}")
 
 
+def events_dead_letters(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """EventBridge sends an event it could not deliver to a rule's target (after its retries) to that target's
+    dead-letter queue, as the service (the queue's policy, scoped to the rule)."""
+    for res, arn, target in _targets(d):
+        queue = target.get("DeadLetterConfig", {}).get("Arn")
+        if queue:
+            context = {"aws:SourceArn": arn, "aws:SourceAccount": d.env.account}
+            yield from e.call("events.amazonaws.com", "sqs:SendMessage", queue, f"rule {res.label}", context)
+
+
 def _budget_context(d: Deployment, budget: Any) -> dict[str, str]:
     arn = d.env.arn("budgets", f"budget/{budget.ref}", region="")
     return {"aws:SourceArn": arn, "aws:SourceAccount": d.env.account}

@@ -13,7 +13,7 @@ from typing import Any
 VARIANTS: dict[str, dict[str, str]] = {
     "sandbox": {},
     "production": {"profile": "production"},
-    "tuning": {"training.tuning.enabled": "true"},
+    "tuning": {"training.tuning.enabled": "true", "training.schedule": "cron(0 3 ? * SUN *)"},  # and the schedule
     "model_monitor": {"monitoring.engine": "model_monitor"},
 }
 
