@@ -110,7 +110,7 @@ def test_python_app_prints_exactly_the_loaders_lines(case):
 
 
 def test_cdk_cli_synth_reports_hostile_input_without_a_jsii_trace(tmp_path):
-    """The reviewer's examples through the CDK CLI: full-width digits in the account reached jsii before. (The
+    """Two lookalike values through the CDK CLI: full-width digits in the account reached jsii before. (The
     CLI trims whitespace around a -c value itself, so a trailing newline never reaches the app that way.)"""
     assert CDK.exists(), "run make test (it installs the pinned CDK CLI)"
     pairs = ["-c", "account=" + "\uff11" * 12, "-c", "serving.instance_type=ml.m5.medium"]

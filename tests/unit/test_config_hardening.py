@@ -117,7 +117,7 @@ def _wide(text: str) -> str:
 
 
 NON_ASCII_DIGITS = [(key, _wide(valid_text(key))) for key in numeric_keys()] + [
-    ("account", _wide("123456789012")),  # the reviewer's example
+    ("account", _wide("123456789012")),  # full-width digits: they once reached jsii
     ("account", "123456789012".translate(ARABIC_INDIC)),
     ("prefix", "mlspec" + _wide("1")),
     ("network.cidr", _wide("10") + ".42.0.0/16"),
@@ -166,7 +166,7 @@ def test_numbers_beyond_the_limit_are_refused():
 # --- class 4: cron and rate expressions -----------------------------------------------------------------------
 
 BAD_CRON = [
-    "cron(0 0 ? * FOO *)",  # the reviewer's example: not a day name
+    "cron(0 0 ? * FOO *)",  # not a day name
     "cron(0 0 ? * \u017fUN *)",  # long s: the parser's case-insensitive match would take it for SUN
     "cron(0 0 1 JAN-FOO ? *)",
     "cron(0 2 * * * *)",  # '?' in neither day field
@@ -265,7 +265,7 @@ def _other_uses_only(key: str) -> list[str]:
 
 
 WRONG_INSTANCE = [
-    ("serving.instance_type", "ml.m5.medium"),  # the reviewer's example: the right shape, no such type
+    ("serving.instance_type", "ml.m5.medium"),  # the right shape, no such type
     ("training.instance_type", "ml.t2.medium"),  # an endpoint type, not a training type
     ("training.transform_instance_type", "ml.t2.medium"),
     *[(key, value) for key in ENUMS for value in ("m5.large", "ML.M5.LARGE", "ml.m5.huge", "ml.m5", "")],
@@ -289,9 +289,9 @@ def test_instance_types_come_from_the_sagemaker_api():
 # --- class 6: VPC CIDRs in reserved or unusable ranges --------------------------------------------------------
 
 BAD_CIDR = [
-    "224.0.0.0/16",  # multicast (the reviewer's example)
+    "224.0.0.0/16",  # multicast
     "239.255.0.0/16",
-    "127.0.0.0/16",  # loopback (the reviewer's example)
+    "127.0.0.0/16",  # loopback
     "0.0.0.0/16",
     "169.254.0.0/16",
     "240.0.0.0/16",
