@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Exit status of an interrupted run: 128 + SIGINT, what a shell reports for a Ctrl-C'd command.
@@ -170,16 +171,29 @@ def stop_jsii() -> None:
     """jsii's Node.js child, if something imported ``aws_cdk`` (the default-model trainer and the leftovers scan
     read the app's config): stopped now, its exit hook with it. That hook writes to the child's stdin; after a
     Ctrl-C to the process group, which the child received too, it would fail with a traceback at exit."""
-    runtime = sys.modules.get("jsii._runtime")
-    if runtime is None or "aws_cdk" not in sys.modules:  # an import of aws_cdk that an interrupt ended is undone,
-        return  # and jsii's child may not be up: asking for it would start one (stop_children stops a half-started one)
-    # AttributeError: interrupted while jsii was starting its child (no process yet; stop_children finds it)
+    node = _jsii_node()
+    if node is None:
+        return
     with contextlib.suppress(OSError, AttributeError):
-        node = runtime.kernel.provider._process  # started when aws_cdk was imported (jsii 1.x's ProcessProvider)
         try:
             node.stop()  # unregisters its exit hook first; BrokenPipeError if the child has gone already
         finally:
             node._process.stdin.close()  # closed, even if the flush failed: nothing is flushed again at exit
+
+
+def _jsii_node() -> Any:
+    """jsii's Node.js process object if one was started, without starting one: ``ProcessProvider._process`` is a
+    memoized property (jsii 1.x ``_utils.memoized_property``) whose value lives in its getter's closure. An import of
+    ``aws_cdk`` that an interrupt ended may have started it all the same, so ``aws_cdk`` in ``sys.modules`` is no
+    guide. None when there is none (or jsii changed how it keeps it: then stop_children still stops the child)."""
+    runtime = sys.modules.get("jsii._runtime")
+    provider = getattr(getattr(runtime, "kernel", None), "provider", None)
+    getter = getattr(getattr(type(provider), "_process", None), "fget", None)
+    for cell in getattr(getter, "__closure__", None) or ():
+        stored = cell.cell_contents
+        if isinstance(stored, list) and stored:
+            return stored[0]
+    return None
 
 
 def _ended(pid: int) -> bool:
