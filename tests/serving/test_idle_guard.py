@@ -67,27 +67,32 @@ class Aws:
         )
 
 
+def create_endpoint(sagemaker: Any, name: str) -> None:
+    """An endpoint in moto with one variant (``VARIANT``), its config ``config`` and its model ``model``."""
+    sagemaker.create_model(
+        ModelName="model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="config",
+        ProductionVariants=[
+            {
+                "VariantName": VARIANT,
+                "ModelName": "model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.t2.medium",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="config")
+
+
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():
         sagemaker = boto3.client("sagemaker")
-        sagemaker.create_model(
-            ModelName="model",
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName="config",
-            ProductionVariants=[
-                {
-                    "VariantName": VARIANT,
-                    "ModelName": "model",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.t2.medium",
-                }
-            ],
-        )
-        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config")
+        create_endpoint(sagemaker, ENDPOINT)
         created = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["LastModifiedTime"]
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="alerts")["TopicArn"]

@@ -13,6 +13,7 @@ from moto import mock_aws
 from ml_constructs.serving.construct import VARIANT
 from ml_constructs.serving.runtime import idle_guard
 from tests.conftest import resources
+from tests.serving.test_idle_guard import create_endpoint
 from tools import restore_endpoint
 
 pytestmark = pytest.mark.usefixtures("offline_aws")
@@ -63,23 +64,7 @@ def test_guard_then_restore_brings_the_same_endpoint_back_with_its_scaling(sandb
     scaling = Scaling()
     with mock_aws():
         sagemaker = boto3.client("sagemaker")
-        sagemaker.create_model(
-            ModelName="model",
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
-            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName="config",
-            ProductionVariants=[
-                {
-                    "VariantName": VARIANT,
-                    "ModelName": "model",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.t2.medium",
-                }
-            ],
-        )
-        sagemaker.create_endpoint(EndpointName="mlspec-endpoint", EndpointConfigName="config")
+        create_endpoint(sagemaker, "mlspec-endpoint")
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
         created = sagemaker.describe_endpoint(EndpointName="mlspec-endpoint")["LastModifiedTime"]
         event = {"endpoint_name": "mlspec-endpoint", "idle_hours": 8, "topic_arn": topic}
