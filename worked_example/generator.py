@@ -28,7 +28,10 @@ Why it looks the way it does (each property is something a later stage of the pi
   ids are a hash of ``(seed, index)``. ``Drift`` changes values *after* the draws, so a drifted run with
   the same seed differs from the baseline run only where the drift says it should.
 
-Command line: ``python -m worked_example.generator --count 1000 --seed 7 --output events.jsonl``.
+Command line: ``python -m worked_example.generator --count 1000 --seed 7 --output events.jsonl``: the events of
+the last 3 days before today (UTC), so the lake's daily queries and the ETL's training window find them whatever
+day it is run; the same seed on the same day gives the same bytes, and ``--start 2026-11-20`` pins the dates (and
+so the bytes) for good.
 """
 
 from __future__ import annotations
@@ -42,14 +45,16 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from worked_example.schema import FIELDS_BY_NAME, field_names, format_timestamp
 
-#: Default first event time: fixed, so default output is byte-for-byte reproducible.
+#: The API's default first event time: fixed, so ``generate_events(n, seed)`` is byte-for-byte reproducible on any
+#: day (the tests and the shipped default model rely on it). The command lines (this module's, the producer's)
+#: default to ``relative_start()`` instead: the worked example run today has today's dates.
 DEFAULT_START = datetime(2026, 11, 20, 0, 0, 0, tzinfo=UTC)
 #: Default window over which the event times are spread.
 DEFAULT_SPAN = timedelta(days=3)
@@ -375,6 +380,14 @@ def _drifted_format(event: dict[str, Any], drift: Drift) -> dict[str, Any]:
     return event
 
 
+def relative_start(today: date | None = None, span: timedelta = DEFAULT_SPAN) -> datetime:
+    """Midnight UTC ``span`` before ``today`` (default: today, UTC): events spread over ``span`` from there end at
+    today's midnight, so with the default span they fill the last 3 whole days before today (no event is in the
+    future, every one is inside a training window ending today). Deterministic for a given seed and day."""
+    day = today or datetime.now(UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - span
+
+
 def generate_events(
     n: int,
     seed: int | str,
@@ -471,15 +484,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--start",
         type=_parse_start,
-        default=DEFAULT_START,
-        help="first event time, ISO-8601 (default %(default)s)",
+        help="first event time, ISO-8601, e.g. 2026-11-20: pins the dates, so the bytes are the same on any day "
+        "(default: midnight UTC --days before today, so the events fill the last days before today)",
     )
     parser.add_argument("--days", type=_positive_float, default=DEFAULT_SPAN.days, help="time window in days")
     return parser
 
 
 def _write(out: BinaryIO, args: argparse.Namespace) -> None:
-    events = generate_events(args.count, args.seed, start=args.start, span=timedelta(days=args.days))
+    span = timedelta(days=args.days)
+    start = args.start or relative_start(span=span)
+    events = generate_events(args.count, args.seed, start=start, span=span)
     out.writelines(to_json_line(event) for event in events)
 
 

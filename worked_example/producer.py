@@ -72,6 +72,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, NoReturn
 
@@ -743,6 +744,14 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _start_date(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 date or time: {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrorParser(
         prog="python -m worked_example.producer",
@@ -756,6 +765,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--count", type=non_negative_int, help="send N generated events")
     source.add_argument("--file", help="send the lines of a JSON Lines file ('-' = standard input)")
     parser.add_argument("--seed", type=int, help="generator seed for --count (default 0)")
+    parser.add_argument(
+        "--start",
+        type=_start_date,
+        help="first event time of --count, ISO-8601 (default: midnight UTC 3 days before today, so the events "
+        "fill the last 3 days; resuming a run on another day needs the first run's --start)",
+    )
     parser.add_argument("--endpoint-url", help="Kinesis endpoint, e.g. http://localhost:5000 for moto")
     parser.add_argument("--region", help="AWS region (default: from the ARN, else the AWS config)")
     parser.add_argument(
@@ -790,6 +805,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.file is not None and args.seed is not None:
         parser.error("--seed only applies to --count")
+    if args.file is not None and args.start is not None:
+        parser.error("--start only applies to --count")
     if args.file not in (None, "-") and not os.path.isfile(args.file):
         parser.error(f"--file: no such file: {args.file}")
     if not args.partition_key_field:
@@ -892,9 +909,10 @@ def _send(args: argparse.Namespace, report: SendReport, bar: Any, guard: SignalG
     status = EXIT_OK
     try:
         if args.count is not None:
-            from worked_example.generator import generate_events
+            from worked_example.generator import generate_events, relative_start
 
-            events = generate_events(args.count, args.seed if args.seed is not None else 0)
+            start = args.start or relative_start()
+            events = generate_events(args.count, args.seed if args.seed is not None else 0, start=start)
             records: Iterable[Record] = records_from_events(events, args.partition_key_field, args.start_index)
         else:
             handle = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115

@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -125,13 +126,25 @@ def test_every_event_arrives_exactly_once(kinesis):
 
 def test_cli_with_a_stream_arn(kinesis, capsys):
     arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamARN"]
-    assert producer.main(["--stream", arn, "--count", "1200", "--seed", "5", "--no-progress"]) == 0
+    # --start pins the dates: the records are the API's (whose default start is the same fixed date)
+    argv = ["--stream", arn, "--count", "1200", "--seed", "5", "--start", "2026-11-20", "--no-progress"]
+    assert producer.main(argv) == 0
     out = capsys.readouterr().out
     assert "Sent 1200 of 1200 records" in out
     assert "in 3 PutRecords requests (0 retries" in out
     assert "Not written: 0. Oversized: 0." in out
     received = read_stream(kinesis, "events")
     assert Counter(data for data, _ in received) == Counter(to_json_line(e) for e in generate_events(1200, 5))
+
+
+def test_cli_events_default_to_the_last_three_days_before_today(kinesis, capsys):
+    before = datetime.now(UTC).date()
+    assert producer.main(["--stream", "events", "--count", "30", "--seed", "5", "--no-progress"]) == 0
+    after = datetime.now(UTC).date()  # the producer read the clock in between (a run across midnight: either day)
+    days = {json.loads(data)["event_time"][:10] for data, _ in read_stream(kinesis, "events")}
+    # 30 events spread evenly over 3 days from midnight 3 days before today: 10 on each of the 3 days before today
+    expected = [{(today - timedelta(days=n)).isoformat() for n in (1, 2, 3)} for today in (before, after)]
+    assert days in expected
 
 
 def test_cli_file_with_an_oversized_record_sends_the_rest_and_exits_1(kinesis, tmp_path, capsys):
@@ -404,6 +417,8 @@ def test_stream_arn_is_passed_as_stream_arn():
         (["--stream", "s", "--count", "ten"], "not an integer"),
         (["--stream", "s", "--file", "/nonexistent/events.jsonl"], "no such file"),
         (["--stream", "s", "--file", "-", "--seed", "3"], "--seed only applies to --count"),
+        (["--stream", "s", "--file", "-", "--start", "2026-11-20"], "--start only applies to --count"),
+        (["--stream", "s", "--count", "1", "--start", "yesterday"], "not an ISO-8601 date or time"),
         (["--stream", "bad name!", "--count", "1"], "neither a stream name"),
         (["--stream", "s", "--count", "1", "--partition-key-field", "nope"], "not an event field"),
         (["--stream", "s", "--count", "1", "--max-retries", "-2"], "must be >= 0"),

@@ -8,7 +8,7 @@ import random
 import re
 import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -466,10 +466,38 @@ def test_missing_value_is_json_null(events):
 
 def test_cli_writes_the_same_bytes_as_the_api(tmp_path, capsys):
     output = tmp_path / "events.jsonl"
-    assert gen.main(["--count", "25", "--seed", "3", "--output", str(output)]) == 0
+    assert gen.main(["--count", "25", "--seed", "3", "--start", "2026-11-20", "--output", str(output)]) == 0
+    # --start 2026-11-20 pins the API's default start (DEFAULT_START): the same bytes on any day
     expected = b"".join(gen.to_json_line(e) for e in gen.generate_events(25, seed=3))
+    assert gen.DEFAULT_START == datetime(2026, 11, 20, tzinfo=UTC)
     assert output.read_bytes() == expected
     assert "wrote 25 events" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         gen.main(["--count", "-3", "--seed", "1"])
     assert exit_info.value.code == 2
+
+
+def test_relative_dates_are_the_days_before_the_given_day_and_repeat_for_seed_and_day():
+    day = date(2027, 3, 1)  # after a February: the start crosses a month boundary
+    start = gen.relative_start(day)
+    assert start == datetime(2027, 2, 26, tzinfo=UTC)  # midnight, DEFAULT_SPAN (3 days) before the day
+    first = [gen.to_json_line(e) for e in gen.generate_events(300, seed=4, start=start)]
+    assert first == [gen.to_json_line(e) for e in gen.generate_events(300, seed=4, start=gen.relative_start(day))]
+    days = {json.loads(line)["event_time"][:10] for line in first}
+    assert days == {"2027-02-26", "2027-02-27", "2027-02-28"}  # the three days before 2027-03-01, none later
+    moved = [gen.to_json_line(e) for e in gen.generate_events(300, seed=4, start=gen.relative_start(date(2027, 3, 2)))]
+    # another day moves the times by exactly one day and changes nothing else
+    assert [line.replace(b"2027-02-26T", b"2027-02-27T") for line in first[:100]] == moved[:100]
+
+
+def test_cli_default_dates_are_relative_to_today(tmp_path):
+    output = tmp_path / "events.jsonl"
+    before = datetime.now(UTC).date()
+    assert gen.main(["--count", "30", "--seed", "3", "--output", str(output)]) == 0
+    after = datetime.now(UTC).date()
+    written = output.read_bytes()
+    expected = [
+        b"".join(gen.to_json_line(e) for e in gen.generate_events(30, seed=3, start=gen.relative_start(today)))
+        for today in (before, after)  # the CLI read the clock in between
+    ]
+    assert written in expected
