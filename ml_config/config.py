@@ -603,6 +603,14 @@ class EtlSettings(_Section):
         description="Events whose event_time is later than the job's start plus this many minutes are quarantined "
         "as future_time (0-10080, one week).",
     )
+    window_days: Int = Field(
+        28,
+        ge=0,
+        le=MAX_DAYS,
+        description="Training window: each run reads only the dt= partitions (event dates, UTC) of the last this "
+        "many days, ending on the day the training workflow's execution started (inclusive), so a run costs the "
+        f"same however old the lake is (1-{MAX_DAYS}; 0 reads the whole raw zone on every run).",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> EtlSettings:

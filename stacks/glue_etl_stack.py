@@ -80,4 +80,5 @@ def etl_params(etl: EtlSettings, *, raw_format: str) -> EtlParams:
         rebalance_ratio=etl.rebalance_ratio,
         min_positives=etl.min_positives_per_split,
         future_tolerance_minutes=etl.future_tolerance_minutes,
+        window_days=etl.window_days,
     )

@@ -469,7 +469,7 @@ def test_cli_writes_the_same_bytes_as_the_api(tmp_path, capsys):
     assert gen.main(["--count", "25", "--seed", "3", "--start", "2026-11-20", "--output", str(output)]) == 0
     # --start 2026-11-20 pins the API's default start (DEFAULT_START): the same bytes on any day
     expected = b"".join(gen.to_json_line(e) for e in gen.generate_events(25, seed=3))
-    assert gen.DEFAULT_START == datetime(2026, 11, 20, tzinfo=UTC)
+    assert datetime(2026, 11, 20, tzinfo=UTC) == gen.DEFAULT_START
     assert output.read_bytes() == expected
     assert "wrote 25 events" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:

@@ -13,6 +13,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from typing import Any
 
 #: Bump when the meaning of the spec JSON changes; ``EtlSpec.from_json`` rejects other versions.
@@ -52,6 +53,10 @@ SOURCE_FILE_COLUMN = "source_file"
 RAW_FORMATS = ("parquet", "json")
 IMPUTE_METHODS = ("median", "regression")
 OUTLIER_MODES = ("flag", "clip")
+
+#: The longest training window in days (100 years, the configuration's MAX_DAYS); 0 reads the whole lake.
+MAX_WINDOW_DAYS = 36_500
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 #: Job arguments every run needs (Glue passes ``JOB_NAME`` itself). All other arguments are optional.
 REQUIRED_ARGS: tuple[str, ...] = ("JOB_NAME", "raw_path", "curated_path", "etl_spec")
@@ -239,6 +244,12 @@ class EtlParams:
       paid training job).
     - ``future_tolerance_minutes``: an ``event_time`` later than the run's start plus this tolerance is
       quarantined as ``future_time:<field>`` (clock skew of producers is tolerated, a year 2099 is not).
+    - ``window_days``: the training window, in ``dt=`` partitions (event dates, UTC) ending at ``window_end``
+      inclusive: ``7`` reads the 7 days ``window_end - 6 .. window_end``; ``0`` reads the whole lake (every run
+      then costs more as the lake grows). Only the in-window partitions are listed and read
+      (``steps.window_paths``, docs/glue-etl.md "The training window").
+    - ``window_end``: the window's last day, ``YYYY-MM-DD``; empty (the default) is the run's date, UTC. The
+      training workflow passes the date its execution started, so a retried job reads the same days.
     - ``canonical_partitions``: partitions of the canonical order that fixes the order of floating-point
       sums (see ``steps.canonical_order``); about 2-4x the job's cores. Results are deterministic for a given
       value; changing it may change the last bits of a statistic (and so of an imputed or clipped value).
@@ -258,8 +269,11 @@ class EtlParams:
     canonical_partitions: int = 16
     min_positives: int = 10
     future_tolerance_minutes: int = 60
+    window_days: int = 0
+    window_end: str = ""
 
     def __post_init__(self) -> None:
+        self._check_window()
         train, validation, test = self.split_fractions
         checks = (
             ("raw_format", self.raw_format in RAW_FORMATS, f"one of {list(RAW_FORMATS)}"),
@@ -291,10 +305,38 @@ class EtlParams:
             if not allowed:
                 raise ValueError(f"--{name}={getattr(self, name)!r} is not allowed: {values}")
 
+    def _check_window(self) -> None:
+        if not 0 <= self.window_days <= MAX_WINDOW_DAYS:
+            raise ValueError(
+                f"--window_days={self.window_days!r} is not allowed: an integer from 0 (the whole lake) to "
+                f"{MAX_WINDOW_DAYS}"
+            )
+        if self.window_end:
+            try:
+                end = date.fromisoformat(self.window_end) if _DATE_RE.match(self.window_end) else None
+                valid = end is not None and end - timedelta(days=max(self.window_days - 1, 0)) >= date.min
+            except (ValueError, OverflowError):
+                valid = False
+            if not valid:
+                raise ValueError(
+                    f"--window_end={self.window_end!r} is not allowed: a date YYYY-MM-DD after 0001-01-01 plus "
+                    "window_days (or empty: the run's date)"
+                )
+
+    def window(self, run_date: date) -> tuple[date, date] | None:
+        """The first and last day of the training window (both inclusive), or None for the whole lake."""
+        if self.window_days == 0:
+            return None
+        end = date.fromisoformat(self.window_end) if self.window_end else run_date
+        return end - timedelta(days=self.window_days - 1), end
+
     def to_args(self) -> dict[str, str]:
-        """Every parameter as a Glue job argument (``--name``: string value)."""
+        """Every parameter as a Glue job argument (``--name``: string value); an empty ``window_end`` (the run's
+        date) is left out, so a run without the argument takes its own date."""
         out = {}
         for name, value in asdict(self).items():
+            if name == "window_end" and not value:
+                continue
             text = ",".join(repr(float(v)) for v in value) if name == "split_fractions" else str(value)
             out[f"--{name}"] = text
         return out

@@ -11,11 +11,14 @@ Job arguments (see ``contract.job_arguments``, which builds them for the CDK con
 - optional, with defaults in ``EtlParams``: ``--raw_format``, ``--split_fractions``, ``--split_seed``,
   ``--impute_method``, ``--ridge``, ``--outlier_k``, ``--outlier_mode``, ``--n_bins``,
   ``--rebalance_ratio``, ``--rebalance_seed``, ``--csv_files``, ``--canonical_partitions``, ``--min_positives``,
-  ``--future_tolerance_minutes``.
+  ``--future_tolerance_minutes``, ``--window_days``, ``--window_end`` (the training workflow passes the last two
+  on each run).
 
 ``Job.init``/``Job.commit`` frame the run as Glue expects (commit is what advances job bookmarks). The
-pipeline reads with ``spark.read``, which bookmarks do not track, and rebuilds every output from the whole
-raw zone on each run, as fitting on the whole training split requires.
+pipeline reads with ``spark.read``, which bookmarks do not track, and rebuilds every output on each run from the
+raw records of its training window: the ``dt=`` partitions of the last ``--window_days`` days up to
+``--window_end`` (only those are listed and read), or the whole raw zone with ``--window_days 0``. Fitting on the
+whole training split of the window requires the rebuild; the window keeps its cost flat as the lake grows.
 """
 
 from __future__ import annotations

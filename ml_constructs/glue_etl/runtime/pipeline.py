@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pyspark import StorageLevel
@@ -104,12 +104,15 @@ def run(
     """Run every step, write every output under ``curated_path``, return (and write) the report.
 
     ``run_time`` (default: now, UTC) is the reference of the ``future_time`` rule: an event time after
-    ``run_time + future_tolerance_minutes`` is quarantined. Pass it to replay a run exactly.
+    ``run_time + future_tolerance_minutes`` is quarantined. Pass it to replay a run exactly. Its UTC date is also
+    the training window's last day when ``params.window_end`` is empty (``params.window_days`` > 0).
 
     Outputs (``curated_path`` + ...): ``train/``, ``validation/``, ``test/`` (XGBoost CSV),
     ``prepared/split=<split>/dt=<date>/`` (Parquet), ``quarantine/dt=<date>/`` (Parquet) and
-    ``report/etl_report.json``. Each run rebuilds them all (mode overwrite): the statistics are fitted on
-    the whole training split, so an incremental run would not be the same model input.
+    ``report/etl_report.json``. Each run rebuilds them all (mode overwrite) from the raw records of its training
+    window (``params.window``: the last ``window_days`` ``dt=`` partitions, or the whole raw zone): the
+    statistics are fitted on the whole training split of the window, so an incremental run would not be the
+    same model input, and the cost of a run follows the window, not the lake's age.
     """
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time={run_time.isoformat()} has no time zone: pass an aware datetime (UTC)")
@@ -130,7 +133,8 @@ def _run(
     run_time: datetime,
 ) -> dict[str, Any]:
     not_after = run_time + timedelta(minutes=params.future_tolerance_minutes)
-    validated, counts = _validate(spark, raw_path, curated_path, spec, params, persisted, not_after)
+    days = params.window(run_time.astimezone(UTC).date())
+    validated, counts = _validate(spark, raw_path, curated_path, spec, params, persisted, not_after, days)
     _step("encoding and splitting")
     base = canonical_order(clean_records(validated, spec), spec, params.canonical_partitions)
     base = persisted.keep(assign_split(encode_features(base, spec), spec, params.split_fractions, params.split_seed))
@@ -162,6 +166,7 @@ def _run(
     serving = _write_serving(spark, base, curated_path, spec, params, fits)
     report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
     report["outputs"]["serving"] = serving
+    report["input"]["window"] = counts.window
     write_text(spark, _join(curated_path, REPORT_KEY), json.dumps(report, indent=2, allow_nan=False) + "\n")
     _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {written}")
     return report
@@ -175,11 +180,16 @@ def _validate(
     params: EtlParams,
     persisted: _Persisted,
     not_after: datetime,
+    days: tuple[date, date] | None,
 ) -> tuple[DataFrame, _Counts]:
-    """Read, parse and validate; write the quarantine; check that every record is clean or quarantined."""
-    _step(f"reading {params.raw_format} from {raw_path}")
-    raw = read_raw(spark, raw_path, params.raw_format)
-    rows_in = raw.count()  # an independent count of the input, to check the accounting against
+    """Read (the window's ``dt=`` partitions only), parse and validate; write the quarantine; check that every
+    record is clean or quarantined."""
+    where = "the whole lake" if days is None else f"the window {days[0]} .. {days[1]}"
+    _step(f"reading {params.raw_format} from {raw_path}: {where}")
+    raw = read_raw(spark, raw_path, params.raw_format, days)
+    # An independent count of the input, to check the accounting against; per partition, for the report.
+    per_day = {str(r[PARTITION_COLUMN]): int(r["count"]) for r in raw.groupBy(PARTITION_COLUMN).count().collect()}
+    rows_in = sum(per_day.values())
 
     _step("parsing and validating")
     validated = validate_records(parse_records(raw, spec, params.raw_format), spec, not_after)
@@ -196,7 +206,7 @@ def _validate(
         )
     )
     by_reason = {row[REASON_COLUMN]: int(row["count"]) for row in validated.groupBy(REASON_COLUMN).count().collect()}
-    counts = _Counts(rows_in, by_reason.pop(None, 0), by_reason, not_after)
+    counts = _Counts(rows_in, by_reason.pop(None, 0), by_reason, not_after, window_report(days, per_day, raw))
     check_accounting(rows_in, counts.rows_clean, counts.rows_quarantined)
     if counts.rows_clean == 0:
         raise ValueError(f"{raw_path}: no clean records ({counts.rows_quarantined} quarantined): nothing to prepare")
@@ -316,6 +326,7 @@ class _Counts:
     rows_clean: int
     by_reason: Mapping[str | None, int]
     not_after: datetime  # the future_time rule's limit: the run's start plus the tolerance
+    window: dict[str, Any] = field(default_factory=dict)  # what was read: the window, its partitions and files
 
     @property
     def rows_quarantined(self) -> int:
@@ -327,6 +338,21 @@ class _Fits:
     outliers: Mapping[str, OutlierFit]
     imputation: Mapping[str, ImputationFit]
     bins: BinFit | None
+
+
+def window_report(days: tuple[date, date] | None, per_day: Mapping[str, int], raw: DataFrame) -> dict[str, Any]:
+    """The training window of the run: its days (None for the whole lake), the partitions and files read, rows."""
+    return {
+        "start": days[0].isoformat() if days else None,
+        "end": days[1].isoformat() if days else None,
+        "days": (days[1] - days[0]).days + 1 if days else 0,
+        "meaning": "dt= partitions (the event's UTC date) from start to end, both inclusive"
+        if days
+        else "the whole raw zone (window_days=0)",
+        "partitions": dict(sorted(per_day.items())),
+        "files": len(raw.inputFiles()),
+        "rows": sum(per_day.values()),
+    }
 
 
 def _step(message: str) -> None:

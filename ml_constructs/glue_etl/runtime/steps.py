@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 from pyspark.sql import types as T  # noqa: N812
 
-from ml_constructs.glue_etl.runtime import fitted, spark_ops
+from ml_constructs.glue_etl.runtime import fitted, spark_ops, window
 from ml_constructs.glue_etl.runtime.contract import (
     COPY_COLUMN,
     OUTLIER_MODES,
@@ -75,7 +76,7 @@ def col_type(df: DataFrame, name: str) -> str:
 # --- Read the raw zone -----------------------------------------------------------------------------------------
 
 
-def read_raw(spark: SparkSession, raw_path: str, raw_format: str) -> DataFrame:
+def read_raw(spark: SparkSession, raw_path: str, raw_format: str, days: tuple[date, date] | None = None) -> DataFrame:
     """Read the raw zone as Firehose writes it, keeping the ``dt`` partition and the source file name.
 
     - ``json``: GZIP JSON Lines. Read as *text*, one row per line, so that a line that is not valid JSON
@@ -86,16 +87,28 @@ def read_raw(spark: SparkSession, raw_path: str, raw_format: str) -> DataFrame:
 
     ``dt`` comes from the ``dt=YYYY-MM-DD`` directories (Spark's partition discovery; ``basePath`` keeps it
     a column) and is returned as a string whatever type Spark infers for it.
+
+    ``days`` (first, last; inclusive) is the training window: only the ``dt=`` partitions of those days are listed
+    and read (``window.window_glob``); None reads the whole raw zone.
     """
     if raw_format not in RAW_FORMATS:
         raise ValueError(f"raw_format={raw_format!r}, allowed: {list(RAW_FORMATS)}")
+    path = raw_path if days is None else window.window_glob(raw_path, *days, PARTITION_COLUMN)
     reader = spark.read.option("basePath", raw_path)
-    df = reader.option("lineSep", "\n").text(raw_path) if raw_format == "json" else reader.parquet(raw_path)
+    try:
+        df = reader.option("lineSep", "\n").text(path) if raw_format == "json" else reader.parquet(path)
+    except AnalysisException as exc:
+        if days is None or "PATH_NOT_FOUND" not in str(exc):
+            raise
+        raise window.NoPartitionsInWindowError(
+            f"{raw_path}: no '{PARTITION_COLUMN}=' partition from {days[0]} to {days[1]} (the training window)"
+        ) from None
     if PARTITION_COLUMN not in df.columns:
         raise ValueError(f"{raw_path}: no Hive-style '{PARTITION_COLUMN}=YYYY-MM-DD' directories found")
-    return df.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string")).withColumn(
-        SOURCE_FILE_COLUMN, F.input_file_name()
-    )
+    df = df.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
+    if days is not None:  # exact days: a year or month pattern also matches a malformed dt=2026-xx directory
+        df = df.filter(F.col(PARTITION_COLUMN).between(days[0].isoformat(), days[1].isoformat()))
+    return df.withColumn(SOURCE_FILE_COLUMN, F.input_file_name())
 
 
 # --- Parse and validate -> clean records and quarantine ----------------------------------------------------------
