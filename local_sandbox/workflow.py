@@ -6,7 +6,8 @@ the Amazon States Language semantics the definition uses:
 
 - state types Pass, Task, Choice, Wait (not slept: the step is logged), Succeed, Fail;
 - ``Parameters`` / ``ResultSelector`` with ``.$`` keys (JSONPath ``$.a.b``, the context object ``$$.Execution.*``
-  and the intrinsic ``States.Format``), ``ResultPath`` (including ``null``), ``InputPath``/``OutputPath``;
+  with ``Name``, ``Id``, ``Input`` and ``StartTime``, and the intrinsics ``States.Format``, ``StringSplit``,
+  ``ArrayGetItem``, ``MathAdd``), ``ResultPath`` (including ``null``), ``InputPath``/``OutputPath``;
 - ``Catch`` (``States.ALL`` or the error name) with the ``{"Error", "Cause"}`` object at its ``ResultPath``;
 - Choice rules ``And``/``Or``/``Not`` with the ``Numeric*``, ``String*``, ``BooleanEquals`` and ``IsPresent``
   comparators.
@@ -25,6 +26,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from local_sandbox import NotEmulatedError
@@ -294,10 +296,20 @@ def run_definition(
     state_input: Any = None,
     on_state: Callable[[str, str], None] = lambda name, kind: None,
     max_steps: int = 200,
+    start_time: datetime | None = None,
 ) -> Execution:
-    """Walk ``definition`` from ``StartAt``; ``tasks(resource, parameters)`` runs each Task's work."""
+    """Walk ``definition`` from ``StartAt``; ``tasks(resource, parameters)`` runs each Task's work.
+    ``start_time`` (default now) is the context's ``Execution.StartTime``, ISO 8601 in UTC with milliseconds."""
     execution = Execution(execution_name)
-    context = {"Execution": {"Name": execution_name, "Id": execution_id, "Input": state_input or {}}}
+    started_at = (start_time or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+    context = {
+        "Execution": {
+            "Name": execution_name,
+            "Id": execution_id,
+            "Input": state_input or {},
+            "StartTime": started_at.replace("+00:00", "Z"),
+        }
+    }
     walk = _Walk(execution, context, tasks)
     data: Any = state_input or {}
     name = definition["StartAt"]

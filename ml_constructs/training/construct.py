@@ -328,15 +328,9 @@ class TrainingPipeline(Construct):
         else:
             register.next(after_gate)
         quality_gate = states.quality_gate(gate, passed=passed, rejected=states.reject(gate))
-        return (
-            names.next(run_etl)
-            .next(pin)
-            .next(training)
-            .next(create_model)
-            .next(evaluate_transform)
-            .next(evaluate)
-            .next(quality_gate)
-        )
+        names.next(states.etl_window(then=run_etl))
+        run_etl.next(pin).next(training).next(create_model).next(evaluate_transform).next(evaluate).next(quality_gate)
+        return names
 
     def _jobs(
         self,

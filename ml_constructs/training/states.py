@@ -174,15 +174,35 @@ class WorkflowStates:
         assert chain is not None
         return chain
 
+    def etl_window(self, *, then: sfn.IChainable) -> sfn.Choice:
+        """The last day of the ETL's training window, at ``$.etl_window.end``: the execution input's
+        ``{"etl_window": {"end": "YYYY-MM-DD"}}`` (a replay or a backfill; the job validates the date), else the UTC
+        date the execution started (``$$.Execution.StartTime`` is ISO 8601 like ``2026-12-06T09:00:00.000Z``), which
+        a retried or late-starting job keeps. The window's length is the job's ``--window_days``."""
+        from_start = sfn.Pass(
+            self._scope,
+            "EtlWindowFromStart",
+            comment="The window ends on the day the execution started (UTC)",
+            parameters={"end.$": "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)"},
+            result_path="$.etl_window",
+        )
+        not_given = sfn.Condition.not_(sfn.Condition.is_present("$.etl_window"))
+        return sfn.Choice(self._scope, "EtlWindow").when(not_given, from_start.next(then)).otherwise(then)
+
     def run_etl(self, job_name: str, timeout: cdk.Duration) -> sfn.CustomState:
-        """The Glue job, waited for (``.sync``). Its own timeout stops the job; the state's also covers queueing."""
+        """The Glue job, waited for (``.sync``). Its own timeout stops the job; the state's also covers queueing.
+        The run's window end (``etl_window``) overrides the job's default (the run's own date)."""
         state = sfn.CustomState(
             self._scope,
             "RunEtl",
             state_json={
                 "Type": "Task",
                 "Resource": f"arn:{self._partition}:states:::glue:startJobRun.sync",
-                "Parameters": {"JobName": job_name, "Timeout": int(timeout.to_minutes())},
+                "Parameters": {
+                    "JobName": job_name,
+                    "Timeout": int(timeout.to_minutes()),
+                    "Arguments": {"--window_end.$": "$.etl_window.end"},
+                },
                 # DISCARD renders as null; a Python None is dropped, and the default "$" would replace the
                 # execution's state with the job run (the next state reads $.names).
                 "ResultPath": sfn.JsonPath.DISCARD,

@@ -93,6 +93,8 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
     machine = states(pipeline(stack))
     assert happy_path(machine) == [
         "Names",
+        "EtlWindow",
+        "EtlWindowFromStart",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
@@ -109,6 +111,20 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
     ]
     assert "CreateEndpointConfig" not in machine  # no endpoint to roll
     assert "ChampionTransform" not in machine  # and no serving model to beat: the gate alone decides
+
+
+def test_the_etl_window_ends_on_the_input_s_date_or_the_day_the_execution_started(stack):
+    machine = states(pipeline(stack))
+    assert machine["EtlWindow"]["Choices"] == [
+        {"Not": {"Variable": "$.etl_window", "IsPresent": True}, "Next": "EtlWindowFromStart"}
+    ]
+    assert machine["EtlWindow"]["Default"] == "RunEtl"  # {"etl_window": {"end": "YYYY-MM-DD"}} in the input
+    from_start = machine["EtlWindowFromStart"]
+    # StartTime is ISO 8601 in UTC ("2026-12-06T09:00:00.000Z"): the part before the T is the date
+    assert from_start["Parameters"] == {
+        "end.$": "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)"
+    }
+    assert (from_start["ResultPath"], from_start["Next"]) == ("$.etl_window", "RunEtl")
 
 
 def test_every_model_is_the_two_container_pipeline_of_its_run(stack):
@@ -205,7 +221,11 @@ def test_every_task_times_out_retries_transient_errors_and_catches_to_the_alert(
         if name != "NotifyFailure":  # the failure path itself ends in Fail
             assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
     assert machine["NotifyFailure"]["Next"] == "Failed"
-    assert machine["RunEtl"]["Parameters"] == {"JobName": "etl-job", "Timeout": ETL_MINUTES}
+    assert machine["RunEtl"]["Parameters"] == {
+        "JobName": "etl-job",
+        "Timeout": ETL_MINUTES,
+        "Arguments": {"--window_end.$": "$.etl_window.end"},  # the window's length is the job's default argument
+    }
     assert machine["RunEtl"]["TimeoutSeconds"] == (ETL_MINUTES + 15) * 60  # the job's timeout plus queueing
     assert machine["EvaluateTransform"]["TimeoutSeconds"] == 2 * 3600
 
@@ -414,7 +434,7 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
     machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
     assert "Train" not in machine
-    assert happy_path(machine)[5:8] == ["Tune", "BestTrainingJob", "CreateModel"]
+    assert happy_path(machine)[7:10] == ["Tune", "BestTrainingJob", "CreateModel"]
     params = machine["Tune"]["Parameters"]
     config = params["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"

@@ -8,6 +8,7 @@ RunEtl state replacing the execution's state with the Glue result: ``"ResultPath
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -104,6 +105,30 @@ def test_a_passing_model_goes_through_every_state_with_the_names_each_needs(sand
         "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
         "metrics": PASSING,
     }
+
+
+@pytest.mark.parametrize(
+    ("state_input", "window_end"),
+    [
+        ({}, "2026-12-06"),  # the UTC date of the execution's start (StartTime 2026-12-06T23:59:59.999Z)
+        ({"etl_window": {"end": "2026-11-22"}}, "2026-11-22"),  # a replay: the input's date, whatever the day
+    ],
+)
+def test_the_etl_job_gets_the_window_end_of_the_execution(sandbox, state_input, window_end):
+    tasks = StubTasks(PASSING)
+    execution = run_definition(
+        definition(sandbox),
+        execution_name="exec-1",
+        execution_id="arn:aws:states:::execution:m:exec-1",
+        tasks=tasks,
+        state_input=state_input,
+        start_time=datetime(2026, 12, 6, 23, 59, 59, 999000, tzinfo=UTC),
+    )
+    assert execution.status == "SUCCEEDED", execution
+    (etl,) = [p for action, p in tasks.calls if action == "startJobRun.sync"]
+    # only the window's end: its length and every other argument are the job's defaults (DefaultArguments)
+    assert etl["Arguments"] == {"--window_end": window_end}
+    assert "etl_window" not in execution.output
 
 
 def test_a_model_below_the_gate_is_deleted_reported_and_fails_the_execution(sandbox):

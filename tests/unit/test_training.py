@@ -43,6 +43,8 @@ def path(states, start="Names") -> list[str]:
 def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_handover(states):
     assert path(states) == [
         "Names",
+        "EtlWindow",
+        "EtlWindowFromStart",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
@@ -204,8 +206,10 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:8] == [
+    assert path(states)[:10] == [
         "Names",
+        "EtlWindow",
+        "EtlWindowFromStart",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
