@@ -59,8 +59,24 @@ def named_queries(
     scope: Construct, *, group: athena.CfnWorkGroup, database_name: str, raw_table: str
 ) -> dict[str, athena.CfnNamedQuery]:
     """Class balance of the raw events, a daily count that prunes to seven partitions, and the class balance
-    per split of the curated data."""
-    queries = {
+    per split of the curated data (``query_texts``)."""
+    return {
+        name: athena.CfnNamedQuery(
+            scope,
+            name,
+            database=database_name,
+            work_group=group.ref,
+            name=name,
+            description=description,
+            query_string=sql,
+        )
+        for name, (description, sql) in query_texts(raw_table).items()
+    }
+
+
+def query_texts(raw_table: str) -> dict[str, tuple[str, str]]:
+    """Name -> (description, SQL) of the named queries over ``raw_table`` and the curated table."""
+    return {
         "RawClassBalance": (
             "Class balance of the raw events (unbalanced data)",
             f"SELECT is_fraud, count(*) AS events, round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct\n"
@@ -76,16 +92,4 @@ def named_queries(
             f"SELECT split, is_fraud, count(*) AS rows\nFROM {CURATED_TABLE_NAME}\n"
             "GROUP BY split, is_fraud\nORDER BY split, is_fraud",
         ),
-    }
-    return {
-        name: athena.CfnNamedQuery(
-            scope,
-            name,
-            database=database_name,
-            work_group=group.ref,
-            name=name,
-            description=description,
-            query_string=sql,
-        )
-        for name, (description, sql) in queries.items()
     }
