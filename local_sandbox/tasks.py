@@ -4,7 +4,8 @@
 ones the deployed definition resolves; every input is read from, and every output written to, the
 location those parameters name in the local S3:
 
-- ``glue:startJobRun.sync``: the deployed job's ``DefaultArguments`` (``GetJob``), the raw prefix mirrored to a
+- ``glue:startJobRun.sync``: the deployed job's ``DefaultArguments`` (``GetJob``) with the run's ``Arguments`` over
+  them, as Glue merges them (the workflow passes the training window's end), the raw prefix mirrored to a
   local directory, the real ``pipeline.run_from_args`` on a local SparkSession, the outputs uploaded to the
   curated prefix. (Spark has no S3 connector offline; the mirror is the one indirection.)
 - ``sagemaker:createTrainingJob.sync``: the ``train`` channel read from its ``S3Uri``, xgboost trained with

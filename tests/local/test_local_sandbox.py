@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from local_sandbox.deploy import bootstrap, deploy
 from local_sandbox.run import DRIFT_COLUMN, RunResult, run_worked_example
 from local_sandbox.server import LocalAws, local_aws
 from ml_config import load_config
-from worked_example.generator import generate_events
+from worked_example.generator import generate_events, relative_start
 from worked_example.schema import FIELDS
 
 EVENTS = 8_000
@@ -67,6 +68,11 @@ def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(deployed: Deployment, tmp_path_factory: pytest.TempPathFactory, recorded_calls: Path) -> RunResult:
     work = tmp_path_factory.mktemp("work")
     return run_worked_example(deployed.aws, work, events=EVENTS, seed=SEED, progress=print, record_iam=recorded_calls)
+
+
+def run_day() -> date:
+    """Today, UTC: the day the module's run began (or the next, when it began before midnight)."""
+    return datetime.now(UTC).date()
 
 
 def bucket(deployed: Deployment, output_uri_key: str) -> str:
@@ -285,8 +291,12 @@ def test_bridge_delivered_every_event_into_its_event_date_partition(run, deploye
     assert run.bridge.records == EVENTS
     assert run.bridge.delivered == EVENTS
     assert run.bridge.failed == {}
-    dates = {str(e["event_time"])[:10] for e in generate_events(EVENTS, SEED)}
-    assert set(run.bridge.partitions) == {f"events/dt={d}/" for d in dates}
+    # the producer's events fill the 3 days before the run's day (UTC); the run may have begun the day before
+    expected = [
+        {f"events/dt={str(e['event_time'])[:10]}/" for e in generate_events(EVENTS, SEED, start=relative_start(day))}
+        for day in (run_day(), run_day() - timedelta(days=1))
+    ]
+    assert set(run.bridge.partitions) in expected
     assert all(key.endswith(".parquet") for key in run.bridge.objects)
 
 
@@ -295,8 +305,10 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
     assert execution is not None
     assert execution.status == "SUCCEEDED", execution
     visited = [name for name, _, _ in execution.history]
-    assert visited[:15] == [
+    assert visited[:17] == [
         "Names",
+        "EtlWindow",
+        "EtlWindowFromStart",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
@@ -363,6 +375,12 @@ def test_curated_zone_holds_every_etl_output(run, deployed):
         assert any(k.startswith(prefix + part) for k in keys), part
     report = json.loads(s3.get_object(Bucket=bucket_name, Key=prefix + "report/etl_report.json")["Body"].read())
     assert report["input"]["rows_in"] == EVENTS
+    # the training window: etl.window_days days ending on the execution's day, holding the 3 days of events
+    window = report["input"]["window"]
+    assert window["days"] == CONFIG.etl.window_days
+    assert window["end"] in (run_day().isoformat(), (run_day() - timedelta(days=1)).isoformat())
+    assert len(window["partitions"]) == 3
+    assert sum(window["partitions"].values()) == window["rows"] == EVENTS
 
 
 def test_capture_files_hold_every_request_in_the_hour_they_were_sent(run, deployed):
