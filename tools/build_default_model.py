@@ -76,7 +76,7 @@ from ml_constructs.monitoring.runtime.drift_job import analyzer
 from ml_constructs.training.runtime import metrics
 from sagemaker_images import DEFAULT_XGBOOST_VERSION
 from stacks.mapping import etl_spec
-from worked_example.generator import generate_events, to_json_line
+from worked_example.generator import DEFAULT_START, generate_events, to_json_line
 
 #: Where the committed artifact lives (relative to this file, never the working directory).
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "ml_constructs" / "serving" / "default_model"
@@ -357,7 +357,8 @@ def build(events: int, seed: int, out: Path, work_dir: Path | None = None) -> di
     with scratch or contextlib.nullcontext(str(work_dir)) as tmp:
         work = Path(tmp)
         progress(f"generating {events} events (seed {seed}) as Firehose json mode")
-        raw = write_raw_json(list(generate_events(events, seed)), work / "raw")
+        # the fixed start pins the events' dates (and so every byte): the command lines' default is relative to today
+        raw = write_raw_json(list(generate_events(events, seed, start=DEFAULT_START)), work / "raw")
         curated = work / "curated"
         spark = _run_etl(raw, curated, spec, params)
         rows = baseline_rows(spark, curated / contract.PREPARED_PREFIX, columns)
