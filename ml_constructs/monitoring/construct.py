@@ -19,6 +19,7 @@ through S3, and a role limited to those prefixes and that namespace.
 
 from __future__ import annotations
 
+import tempfile
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -35,12 +36,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_constructs.assets import lambda_code_dir
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
 from ml_constructs.lake_layout import BASELINE_FOLDER, BASELINE_PREFIX, CAPTURE_PREFIX, MODELS_PREFIX, REPORTS_PREFIX
 from ml_constructs.nag import WildcardLedger, acknowledge_function_outside_vpc
 
-#: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only).
+#: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only) and
+#: the shared bias metrics (``ml_constructs/assets.py``).
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: The drift job accepts windows of 1 to 168 hours (a week).
 MAX_WINDOW_HOURS = 168
@@ -88,22 +91,23 @@ class DriftMonitor(Construct):
         if baseline_of_serving_model:
             self._grant_serving_model(role, artifacts, endpoint_arn, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
-        self.function = lambda_.Function(
-            self,
-            "Job",
-            description="Drift of the captured endpoint traffic against the training baseline (Model Monitor formats)",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="drift_job.handler",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
-            timeout=cdk.Duration.minutes(15),
-            memory_size=1024,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            dead_letter_queue=self.dead_letters,
-            reserved_concurrent_executions=reserved_concurrency,
-        )
+        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
+            self.function = lambda_.Function(
+                self,
+                "Job",
+                description="Drift and live bias of the captured endpoint traffic against the training baseline",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler="drift_job.handler",
+                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
+                timeout=cdk.Duration.minutes(15),
+                memory_size=1024,
+                role=role,
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+                dead_letter_queue=self.dead_letters,
+                reserved_concurrent_executions=reserved_concurrency,
+            )
         bucket = f"s3://{artifacts.bucket_name}"
         #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
         self.event = {
