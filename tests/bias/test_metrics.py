@@ -113,7 +113,8 @@ def test_analysis_json_has_clarify_s_layout_and_no_nan() -> None:
     document = bias.analysis(pre_training_bias_metrics=section)
     text = json.dumps(document, allow_nan=False)  # None is null; NaN or infinity would raise here
     back = json.loads(text)["pre_training_bias_metrics"]
-    assert back["label"] == "is_fraud" and back["label_value_or_threshold"] == "1"
+    assert back["label"] == "is_fraud"
+    assert back["label_value_or_threshold"] == "1"
     vip = next(v for v in back["facets"]["tier"] if v["value_or_threshold"] == "vip")
     assert [m["name"] for m in vip["metrics"]] == ["CI", "DPL", "KL", "JS"]
     assert vip["metrics"][2] == {"name": "KL", "description": "Kullback-Leibler Divergence (KL)", "value": None}
