@@ -27,8 +27,9 @@ explains the workflow.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,10 @@ class TrainingPipeline(Construct):
     ``hyperparameters`` are what the algorithm receives (strings); with ``tuning``, a tuning job searches
     ``eta`` and ``max_depth`` and the others stay static. ``s3_kms``: the buckets are encrypted with ``key``
     (the jobs then encrypt their outputs with it too). ``tags`` go on every job, model, endpoint config and
-    model package a run creates.
+    model package a run creates. ``bias_facets``: raw fields whose post-training bias (DPPL, DI, RD, AD per value) the
+    evaluation reports, writing Clarify's analysis.json beside the run's evaluation output; ``bias_bounds``: the
+    bias gate (``max_abs_dppl``, ``min_di``, ``max_di``, ``max_abs_recall_difference``,
+    ``max_abs_accuracy_difference``; none: off), joined into the quality gate.
     """
 
     def __init__(
@@ -162,6 +166,8 @@ class TrainingPipeline(Construct):
         tags: Mapping[str, str] = {},
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        bias_facets: Sequence[str] = (),
+        bias_bounds: Mapping[str, float] = {},
     ) -> None:
         super().__init__(scope, construct_id)
         ledger = WildcardLedger()
@@ -175,13 +181,16 @@ class TrainingPipeline(Construct):
             self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, run=run, ledger=ledger
         )
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
-        permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
+        permissions.grant_evaluation(
+            self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger, writes_bias_analysis=bool(bias_facets)
+        )
         self.package_group = self._model_package_group()
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
             image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms
         )
+        jobs = dataclasses.replace(jobs, facets=tuple(bias_facets))  # the transforms keep them beside the label
         states = WorkflowStates(self, jobs=jobs, alerts=alerts, tags=tags)
         definition = self._definition(
             states,
@@ -197,6 +206,7 @@ class TrainingPipeline(Construct):
             gate=gate,
             batch_transform_test=batch_transform_test,
             endpoint=endpoint,
+            bias_bounds=bias_bounds,
         )
         runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
         rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
@@ -281,6 +291,7 @@ class TrainingPipeline(Construct):
         gate: GateThresholds,
         batch_transform_test: bool,
         endpoint: EndpointTarget | None,
+        bias_bounds: Mapping[str, float],
     ) -> sfn.IChainable:
         """The states in the order they run (each task's Catch to the failure path is added as it is built, so
         this order is also the order of the definition's states)."""
@@ -301,7 +312,7 @@ class TrainingPipeline(Construct):
             output_uri_path="$.names.evaluation_uri",
             instance_type=transform_instance_type,
         )
-        evaluate = states.evaluate(self.evaluate_function, decision_threshold, gate)
+        evaluate = states.evaluate(self.evaluate_function, decision_threshold, gate, bias_bounds=bias_bounds)
         # passed: [beat the serving model], register, score the test split, [roll the endpoint], hand over
         register = states.register(self.package_group.ref)
         handover = states.handover()
