@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, NoReturn
 
-from worked_example.generator import non_negative_int, to_json_line
+from worked_example.generator import add_label_bias_argument, non_negative_int, to_json_line
 from worked_example.schema import ID_FIELD, field_names
 
 # ---------------------------------------------------------------------------------------------------
@@ -782,6 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON field used as partition key (default %(default)s; lines without it use a hash)",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    add_label_bias_argument(parser)  # for --count: bias the generated labels of one facet value
     return parser
 
 
@@ -894,7 +895,7 @@ def _send(args: argparse.Namespace, report: SendReport, bar: Any, guard: SignalG
         if args.count is not None:
             from worked_example.generator import generate_events
 
-            events = generate_events(args.count, args.seed if args.seed is not None else 0)
+            events = generate_events(args.count, args.seed if args.seed is not None else 0, label_bias=args.label_bias)
             records: Iterable[Record] = records_from_events(events, args.partition_key_field, args.start_index)
         else:
             handle = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
