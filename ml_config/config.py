@@ -693,7 +693,7 @@ class BiasGate(_Section):
         None,
         ge=0,
         le=1,
-        description="Reject the model when a facet value's |DPPL| (difference in positive proportions in predicted "
+        description="Reject the model when the absolute DPPL of a facet value (difference in positive proportions in predicted "
         "labels) exceeds this (0-1; unset: off).",
     )
     min_di: Float | None = Field(
@@ -713,14 +713,14 @@ class BiasGate(_Section):
         None,
         ge=0,
         le=1,
-        description="Reject when a facet value's |recall difference| (equal opportunity) exceeds this (0-1; unset: "
+        description="Reject when the absolute recall difference (equal opportunity) of a facet value exceeds this (0-1; unset: "
         "off).",
     )
     max_abs_accuracy_difference: Float | None = Field(
         None,
         ge=0,
         le=1,
-        description="Reject when a facet value's |accuracy difference| exceeds this (0-1; unset: off).",
+        description="Reject when the absolute accuracy difference of a facet value exceeds this (0-1; unset: off).",
     )
 
     @field_validator("*", mode="before")
@@ -748,7 +748,7 @@ class BiasSettings(_Section):
         0.2,
         gt=0,
         le=1,
-        description="The drift job's bias alarm of a facet fires when any of its values' live |DPPL| (difference in "
+        description="The drift job's bias alarm of a facet fires when the absolute live DPPL of any of its values (difference in "
         "positive proportions of predictions, from the captured traffic) exceeds this (0-1).",
     )
 
