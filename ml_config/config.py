@@ -693,8 +693,8 @@ class BiasGate(_Section):
         None,
         ge=0,
         le=1,
-        description="Reject the model when the absolute DPPL of a facet value (difference in positive proportions in predicted "
-        "labels) exceeds this (0-1; unset: off).",
+        description="Reject the model when the absolute DPPL of a facet value (difference in positive proportions "
+        "in predicted labels) exceeds this (0-1; unset: off).",
     )
     min_di: Float | None = Field(
         None,
@@ -713,8 +713,8 @@ class BiasGate(_Section):
         None,
         ge=0,
         le=1,
-        description="Reject when the absolute recall difference (equal opportunity) of a facet value exceeds this (0-1; unset: "
-        "off).",
+        description="Reject when the absolute recall difference (equal opportunity) of a facet value exceeds this "
+        "(0-1; unset: off).",
     )
     max_abs_accuracy_difference: Float | None = Field(
         None,
@@ -748,8 +748,8 @@ class BiasSettings(_Section):
         0.2,
         gt=0,
         le=1,
-        description="The drift job's bias alarm of a facet fires when the absolute live DPPL of any of its values (difference in "
-        "positive proportions of predictions, from the captured traffic) exceeds this (0-1).",
+        description="The drift job's bias alarm of a facet fires when the absolute live DPPL of any of its values "
+        "(difference in positive proportions of predictions, from the captured traffic) exceeds this (0-1).",
     )
 
     @field_validator("facets", mode="before")
