@@ -453,8 +453,10 @@ def generate_events(
         draws = [rng.random() for _ in range(12)]
         u_time, u_missing, u_outlier, u_label = draws[0], draws[9], draws[10], draws[11]
         true_features = _true_features(draws, samplers, drift)
-        logit = fraud_logit(true_features) + (label_bias.logit_shift(true_features) if label_bias else 0.0)
-        is_fraud = int(u_label < _sigmoid(logit))
+        probability = fraud_probability(true_features)
+        if label_bias is not None:  # a biased labelling of one group: the same draw against a shifted probability
+            probability = _sigmoid(fraud_logit(true_features) + label_bias.logit_shift(true_features))
+        is_fraud = int(u_label < probability)
         amount, distance = true_features["amount"], true_features["distance_from_home_km"]
         event: dict[str, Any] = {
             "event_id": _event_id(seed, index),
