@@ -100,23 +100,7 @@ class DriftMonitor(Construct):
         if baseline_of_serving_model:
             self._grant_serving_model(role, artifacts, endpoint_arn, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
-        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
-            self.function = lambda_.Function(
-                self,
-                "Job",
-                description="Drift and live bias of the captured endpoint traffic against the training baseline",
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                architecture=lambda_.Architecture.ARM_64,
-                handler="drift_job.handler",
-                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
-                timeout=cdk.Duration.minutes(15),
-                memory_size=1024,
-                role=role,
-                log_group=log_group,
-                tracing=lambda_.Tracing.ACTIVE,
-                dead_letter_queue=self.dead_letters,
-                reserved_concurrent_executions=reserved_concurrency,
-            )
+        self.function = self._job_function(role, log_group, reserved_concurrency)
         bucket = f"s3://{artifacts.bucket_name}"
         #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
         self.event = {
@@ -155,6 +139,26 @@ class DriftMonitor(Construct):
             "Heartbeat": heartbeat_alarm(self, self.function, alerts, window, what),
         }
         self._acknowledge(ledger, reserved=reserved_concurrency is not None)
+
+    def _job_function(self, role: iam.Role, log_group: logs.ILogGroup, reserved: int | None) -> lambda_.Function:
+        """The job: ``runtime/`` and the shared bias metrics (``lambda_code_dir``), 15 minutes, its dead letters."""
+        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
+            return lambda_.Function(
+                self,
+                "Job",
+                description="Drift and live bias of the captured endpoint traffic against the training baseline",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler="drift_job.handler",
+                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
+                timeout=cdk.Duration.minutes(15),
+                memory_size=1024,
+                role=role,
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+                dead_letter_queue=self.dead_letters,
+                reserved_concurrent_executions=reserved,
+            )
 
     def _acknowledge(self, ledger: WildcardLedger, *, reserved: bool) -> None:
         """The wildcards of the job's role, and the conformance packs' findings, one resource at a time."""

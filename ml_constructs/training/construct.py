@@ -27,7 +27,6 @@ explains the workflow.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,16 +180,13 @@ class TrainingPipeline(Construct):
             self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, run=run, ledger=ledger
         )
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
-        permissions.grant_evaluation(
-            self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger, writes_bias_analysis=bool(bias_facets)
-        )
+        permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms, ledger, bool(bias_facets))
         self.package_group = self._model_package_group()
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
-            image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms
+            image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms, bias_facets
         )
-        jobs = dataclasses.replace(jobs, facets=tuple(bias_facets))  # the transforms keep them beside the label
         states = WorkflowStates(self, jobs=jobs, alerts=alerts, tags=tags)
         definition = self._definition(
             states,
@@ -208,9 +204,7 @@ class TrainingPipeline(Construct):
             endpoint=endpoint,
             bias_bounds=bias_bounds,
         )
-        runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
-        rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
-        timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
+        timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, endpoint)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
             self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
@@ -360,8 +354,8 @@ class TrainingPipeline(Construct):
         curated: s3.IBucket,
         curated_prefix: str,
         artifacts: s3.IBucket,
-        *,
         s3_kms: bool,
+        facets: Sequence[str],
     ) -> Jobs:
         """What every job and model of a run shares: this image, the job role, the isolated subnets, the key."""
         return Jobs(
@@ -377,6 +371,7 @@ class TrainingPipeline(Construct):
             curated_bucket=curated.bucket_name,
             curated_prefix=curated_prefix,
             artifacts_bucket=artifacts.bucket_name,
+            facets=tuple(facets),  # the transforms keep them beside the label for the bias metrics
         )
 
     def _jobs_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
@@ -469,3 +464,12 @@ class TrainingPipeline(Construct):
                 targets=[targets.SfnStateMachine(machine, dead_letter_queue=self.schedule_dead_letters)],
             )
         return machine
+
+
+def _workflow_timeout(
+    etl_timeout: cdk.Duration, max_runtime_minutes: int, tuning: Tuning | None, endpoint: EndpointTarget | None
+) -> cdk.Duration:
+    """The ETL, every training job, the roll-out, and three hours for the rest (transforms, waits, retries)."""
+    runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
+    rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
+    return cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)

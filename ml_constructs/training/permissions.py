@@ -143,7 +143,6 @@ def grant_evaluation(
     function: lambda_.Function,
     artifacts: s3.IBucket,
     key: kms.IKey,
-    *,
     s3_kms: bool,
     ledger: WildcardLedger,
     writes_bias_analysis: bool = False,

@@ -218,6 +218,19 @@ def put_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> 
     return calls
 
 
+def write_reports(s3: Any, output: tuple[str, str], report: Mapping[str, Any]) -> tuple[str, str]:
+    """constraint_violations.json and statistics.json of the window under ``output`` (bucket, prefix); returns it."""
+    bucket, prefix = output
+    for name, body in ((VIOLATIONS_FILE, report["constraint_violations"]), (STATISTICS_FILE, report["statistics"])):
+        s3.put_object(
+            Bucket=bucket,
+            Key=prefix + name,
+            Body=(json.dumps(body, indent=2, allow_nan=False) + "\n").encode("utf-8"),
+            ContentType="application/json",
+        )
+    return bucket, prefix
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -278,14 +291,7 @@ def handler(
         data = [d for d in data if d["MetricName"] in (analyzer.METRIC_RECORDS, analyzer.METRIC_MALFORMED)]
         result.update(status="NoData", violations=0, violation_types={}, drifted_features=[])
     else:
-        out_bucket, out_prefix = cfg["output"]
-        for name, body in ((VIOLATIONS_FILE, report["constraint_violations"]), (STATISTICS_FILE, report["statistics"])):
-            s3.put_object(
-                Bucket=out_bucket,
-                Key=out_prefix + name,
-                Body=(json.dumps(body, indent=2, allow_nan=False) + "\n").encode("utf-8"),
-                ContentType="application/json",
-            )
+        out_bucket, out_prefix = write_reports(s3, cfg["output"], report)
         result.update(
             status="CompletedWithViolations" if violations else "Completed",
             violations=len(violations),
