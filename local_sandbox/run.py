@@ -194,11 +194,15 @@ class _Steps:
         self.result.timings.append(StepTiming(title, seconds))
         self.progress(f"      done in {seconds:.1f} s")
 
-    def produce(self, producer_main: Callable[[list[str]], int], events: int, seed: int) -> None:
-        """1. Events into the stream, through the producer's command line."""
+    def produce(
+        self, producer_main: Callable[[list[str]], int], events: int, seed: int, label_bias: str | None = None
+    ) -> None:
+        """1. Events into the stream, through the producer's command line (``label_bias``: its ``--label-bias``)."""
         stream = self.deployed.one("streaming", "AWS::Kinesis::Stream")
-        with self.step(1, f"producer: {events} events (seed {seed}) -> Kinesis stream {stream}"):
+        biased = f", labels biased {label_bias}" if label_bias else ""
+        with self.step(1, f"producer: {events} events (seed {seed}{biased}) -> Kinesis stream {stream}"):
             argv = ["--stream", stream, "--count", str(events), "--seed", str(seed)]
+            argv += ["--label-bias", label_bias] if label_bias else []
             endpoint = ["--endpoint-url", self.aws.endpoint_url, "--region", self.aws.region, "--no-progress"]
             code = producer_main([*argv, *endpoint])
             if code != 0:
@@ -381,10 +385,12 @@ def run_worked_example(
     now: datetime | None = None,
     progress: Callable[[str], None] = lambda message: print(message, flush=True),
     record_iam: Path | None = None,
+    label_bias: str | None = None,
 ) -> RunResult:
     """Run the six steps; return what each produced. Raises on any failed step.
 
-    ``record_iam``: a file to write the recorded calls of our own code to (``tools.iam.record``), or None."""
+    ``record_iam``: a file to write the recorded calls of our own code to (``tools.iam.record``), or None.
+    ``label_bias``: ``FIELD=VALUE:SHIFT``, the generator's label bias (docs/bias-and-explainability.md), or None."""
     from worked_example import producer
 
     result = RunResult(events=events)
@@ -394,7 +400,7 @@ def run_worked_example(
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     hours = {"normal": now - timedelta(hours=3), "drifted": now - timedelta(hours=2)}
     with environ(aws.environ()):
-        steps.produce(producer.main, events, seed)
+        steps.produce(producer.main, events, seed, label_bias)
         steps.deliver()
         tasks = steps.train(work)
         steps.crawl()

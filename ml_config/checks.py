@@ -291,3 +291,29 @@ EndpointInstanceType = Annotated[str, _instance_type_of("ProductionVariantInstan
 TrainingInstanceType = Annotated[str, _instance_type_of("TrainingInstanceType", "training")]
 TransformInstanceType = Annotated[str, _instance_type_of("TransformInstanceType", "batch transform")]
 ProcessingInstanceType = Annotated[str, _instance_type_of("ProcessingInstanceType", "processing")]
+
+
+#: The most values a bias facet may have: the drift job's alarm of a facet holds one metric per value, and a
+#: CloudWatch metric-math alarm takes at most 10 metrics (CloudWatch user guide, "Alarming on metric math
+#: expressions").
+MAX_FACET_VALUES = 10
+
+
+def check_facets(value: Any) -> tuple[str, ...]:
+    """Comma-separated bias facets: raw fields of the worked example's schema, categorical or ordinal, with at most
+    ``MAX_FACET_VALUES`` values, each named once. Empty: none."""
+    from worked_example import schema  # the schema the facets must belong to (no CDK, cheap)
+
+    text = _text(value)
+    names = tuple(text.split(",")) if text else ()
+    allowed = [f.name for f in schema.FIELDS if f.kind in (schema.Kind.CATEGORICAL, schema.Kind.ORDINAL)]
+    for name in names:
+        field = schema.FIELDS_BY_NAME.get(name)
+        if field is None or name not in allowed:
+            what = "not a field of the event schema" if field is None else f"a {field.kind} field"
+            raise ValueError(f"{name!r} is {what}; facets are categorical or ordinal fields: {', '.join(allowed)}")
+        if len(field.values) > MAX_FACET_VALUES:
+            raise ValueError(f"{name!r} has {len(field.values)} values, at most {MAX_FACET_VALUES} per facet")
+    if len(set(names)) != len(names):
+        raise ValueError("each facet at most once")
+    return names

@@ -48,6 +48,7 @@ from ml_config.checks import (
     check_account,
     check_cron,
     check_email,
+    check_facets,
     check_prefix,
     check_region,
     check_schedule,
@@ -692,6 +693,82 @@ class TuningSettings(_Section):
         return self
 
 
+class BiasGate(_Section):
+    """Optional bias bounds of the quality gate on the validation split (syllabus §4.5; docs/training.md, "The bias
+    gate"): each facet value of ``bias.facets`` against the rest of its facet. Each bound is off while unset."""
+
+    max_abs_dppl: Float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Reject the model when the absolute DPPL of a facet value (difference in positive proportions "
+        "in predicted labels) exceeds this (0-1; unset: off).",
+    )
+    min_di: Float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Reject when a facet value's disparate impact (DI, its positive prediction rate over the rest's) "
+        "is below this (0-1, the four-fifths rule is 0.8; unset: off).",
+    )
+    max_di: Float | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Reject when a facet value's disparate impact is above this (1-100, e.g. 1.25; unset: off).",
+    )
+    max_abs_recall_difference: Float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Reject when the absolute recall difference (equal opportunity) of a facet value exceeds this "
+        "(0-1; unset: off).",
+    )
+    max_abs_accuracy_difference: Float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Reject when the absolute accuracy difference of a facet value exceeds this (0-1; unset: off).",
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        # `-c training.bias_gate.min_di=` (or none/off) turns a bound off, as an unset key does
+        return None if isinstance(value, str) and value in ("", "none", "off") else value
+
+    def bounds(self) -> dict[str, float]:
+        """The bounds that are set, by name."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class BiasSettings(_Section):
+    """Bias of the data and the model across facets (syllabus §4.5: what SageMaker Clarify measures), computed by
+    the project's own code: pre-training in the ETL, post-training in the evaluation, live in the drift job."""
+
+    facets: str = Field(
+        "customer_tier,channel",
+        description="Comma-separated raw fields of the event schema whose values are compared, each against the rest "
+        "of its field (categorical or ordinal fields, at most 10 values each: one CloudWatch alarm per facet holds "
+        "one metric per value); empty: no bias metrics.",
+    )
+    alarm_max_abs_dppl: Float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="The drift job's bias alarm of a facet fires when the absolute live DPPL of any of its values "
+        "(difference in positive proportions of predictions, from the captured traffic) exceeds this (0-1).",
+    )
+
+    @field_validator("facets", mode="before")
+    @classmethod
+    def _facets(cls, value: Any) -> str:
+        return ",".join(check_facets(value))
+
+    def facet_list(self) -> tuple[str, ...]:
+        return tuple(f for f in self.facets.split(",") if f)
+
+
 class TrainingSettings(_Section):
     """The training workflow: Step Functions runs the ETL, trains, evaluates, gates and registers."""
 
@@ -733,6 +810,7 @@ class TrainingSettings(_Section):
     hyperparameters: Hyperparameters = Hyperparameters()
     gate: GateThresholds = GateThresholds()
     tuning: TuningSettings = TuningSettings()
+    bias_gate: BiasGate = BiasGate()
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -985,6 +1063,7 @@ class AppConfig(_Section):
     training: TrainingSettings = TrainingSettings()
     serving: ServingSettings = ServingSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    bias: BiasSettings = BiasSettings()
     budget: BudgetSettings = BudgetSettings()
     functions: FunctionSettings = FunctionSettings()
     synth: SynthSettings = SynthSettings()

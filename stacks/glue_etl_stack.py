@@ -56,6 +56,7 @@ class GlueEtlStack(cdk.Stack):
             bytes_scanned_cutoff_mb=config.athena.bytes_scanned_cutoff_mb,
             log_retention=log_retention(config.logs.retention_days),
             removal_policy=removal_policy(config.lake.removal_policy),
+            bias_facets=config.bias.facet_list(),
         )
         cdk.CfnOutput(self, "JobName", value=self.etl.job.job_name)
         cdk.CfnOutput(self, "RawCrawlerName", value=self.etl.raw_crawler.ref)

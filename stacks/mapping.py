@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from ml_config.config import AppConfig, RemovalPolicy
 from ml_constructs.common import log_retention
 from ml_constructs.glue_etl.runtime.contract import ColumnSpec, EtlSpec, feature_columns
+from ml_constructs.shared_runtime.bias import facet_value
 from worked_example import schema
 
 
@@ -55,3 +56,8 @@ def etl_spec() -> EtlSpec:
 def etl_feature_columns() -> list[str]:
     """The engineered feature columns the ETL writes (in the order the model takes them), from its contract."""
     return feature_columns(etl_spec())
+
+
+def bias_facet_values(config: AppConfig) -> dict[str, list[str]]:
+    """Each bias facet (``bias.facets``) with its values from the schema, spelled as the bias metrics key them."""
+    return {f: [facet_value(v) for v in schema.FIELDS_BY_NAME[f].values] for f in config.bias.facet_list()}

@@ -18,7 +18,7 @@ from ml_constructs.serving.idle_guard import IdleEndpointGuard
 from ml_constructs.serving.rollout import Rollout
 from sagemaker_images.resolve import model_monitor_image, sklearn_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
-from stacks.mapping import etl_feature_columns, removal_policy
+from stacks.mapping import bias_facet_values, etl_feature_columns, removal_policy
 from stacks.network_stack import NetworkStack
 
 
@@ -90,6 +90,9 @@ class ServingStack(cdk.Stack):
                 log_retention=log_retention(config.logs.retention_days),
                 removal_policy=removal_policy(config.lake.removal_policy),
                 reserved_concurrency=reserved,
+                bias_facets=bias_facet_values(config),
+                decision_threshold=config.training.decision_threshold,
+                bias_alarm_threshold=config.bias.alarm_max_abs_dppl,
             )
         if serving.idle_hours is not None:
             self.idle_guard = self._idle_guard(config, lake, alerts, serving.idle_hours, reserved)

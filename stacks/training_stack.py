@@ -64,6 +64,8 @@ class TrainingStack(cdk.Stack):
             tags=tags(config),
             log_retention=retention(config),
             removal_policy=removal_policy(config.lake.removal_policy),
+            bias_facets=config.bias.facet_list(),
+            bias_bounds=training.bias_gate.bounds(),
         )
         cdk.CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ModelPackageGroup", value=self.pipeline.package_group.ref)

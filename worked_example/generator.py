@@ -50,7 +50,7 @@ from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
-from worked_example.schema import FIELDS_BY_NAME, field_names, format_timestamp
+from worked_example.schema import FIELDS_BY_NAME, Kind, field_names, format_timestamp
 
 #: The API's default first event time: fixed, so ``generate_events(n, seed)`` is byte-for-byte reproducible on any
 #: day (the tests and the shipped default model rely on it). The command lines (this module's, the producer's)
@@ -234,6 +234,54 @@ class Drift:
 _NO_DRIFT = Drift()
 
 
+@dataclass(frozen=True)
+class LabelBias:
+    """A facet-dependent label bias, for the bias metrics and their tests (docs/bias-and-explainability.md).
+
+    Events whose ``field`` (a categorical or ordinal field) has ``value`` draw their label with ``shift`` added to the
+    true log-odds: a biased labelling process (say, one group's transactions investigated more often), not a change
+    of the truth (``fraud_probability`` stays the oracle). The random draws are the same as without it, so with the
+    same seed only labels of that group can change, and only in the direction of ``shift``. Written
+    ``customer_tier=bronze:1.5`` on the command lines (``parse``).
+    """
+
+    field: str
+    value: str
+    shift: float
+
+    def __post_init__(self) -> None:
+        spec = FIELDS_BY_NAME.get(self.field)
+        if spec is None or spec.kind not in (Kind.CATEGORICAL, Kind.ORDINAL):
+            allowed = [f.name for f in FIELDS_BY_NAME.values() if f.kind in (Kind.CATEGORICAL, Kind.ORDINAL)]
+            raise ValueError(f"label bias: {self.field!r} is not a categorical or ordinal field; one of {allowed}")
+        values = [json.dumps(v) if isinstance(v, bool) else str(v) for v in spec.values]
+        if self.value not in values:
+            raise ValueError(f"label bias: {self.field}={self.value!r} is not a value of {self.field}; one of {values}")
+        if not (math.isfinite(self.shift) and abs(self.shift) <= MAX_LABEL_BIAS):
+            raise ValueError(f"label bias: shift {self.shift!r} is not a log-odds shift in [-10, 10]")
+
+    @classmethod
+    def parse(cls, text: str) -> LabelBias:
+        """``FIELD=VALUE:SHIFT``, e.g. ``customer_tier=bronze:1.5`` (``ValueError`` with the reason otherwise)."""
+        field_name, _, rest = text.partition("=")
+        value, _, shift = rest.rpartition(":")
+        try:
+            number = float(shift)
+        except ValueError:
+            example = "customer_tier=bronze:1.5"
+            raise ValueError(f"label bias {text!r}: expected FIELD=VALUE:SHIFT, e.g. {example}") from None
+        return cls(field_name.strip(), value.strip(), number)
+
+    def logit_shift(self, features: Mapping[str, Any]) -> float:
+        """``shift`` for an event of the group, 0.0 for any other."""
+        value = features[self.field]
+        return self.shift if (json.dumps(value) if isinstance(value, bool) else str(value)) == self.value else 0.0
+
+
+#: The largest log-odds shift a label bias may add (e^10: twenty-two thousand times the odds).
+MAX_LABEL_BIAS = 10.0
+
+
 class _Categorical:
     """Inverse-CDF sampler: exactly one ``random()`` draw per sample, whatever the weights."""
 
@@ -397,12 +445,14 @@ def generate_events(
     missing_rate: float = MISSING_RATE,
     outlier_rate: float = OUTLIER_RATE,
     drift: Drift | None = None,
+    label_bias: LabelBias | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield ``n`` events (dicts in schema order, JSON-ready values) deterministically from ``seed``.
 
     Event ``i`` gets an ``event_time`` in ``[start + span*i/n, start + span*(i+1)/n)``, so times are
     non-decreasing and inside ``[start, start + span)``. The generator is lazy: memory use is constant,
-    so ``generate_events(10_000_000, 1)`` streams fine.
+    so ``generate_events(10_000_000, 1)`` streams fine. ``label_bias`` biases the labels of one facet value
+    (``LabelBias``).
     """
     _check_generator_args(n, start, span, {"missing_rate": missing_rate, "outlier_rate": outlier_rate})
     drift = drift or _NO_DRIFT
@@ -416,7 +466,10 @@ def generate_events(
         draws = [rng.random() for _ in range(12)]
         u_time, u_missing, u_outlier, u_label = draws[0], draws[9], draws[10], draws[11]
         true_features = _true_features(draws, samplers, drift)
-        is_fraud = int(u_label < fraud_probability(true_features))
+        probability = fraud_probability(true_features)
+        if label_bias is not None:  # a biased labelling of one group: the same draw against a shifted probability
+            probability = _sigmoid(fraud_logit(true_features) + label_bias.logit_shift(true_features))
+        is_fraud = int(u_label < probability)
         amount, distance = true_features["amount"], true_features["distance_from_home_km"]
         event: dict[str, Any] = {
             "event_id": _event_id(seed, index),
@@ -488,13 +541,31 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: midnight UTC --days before today, so the events fill the last days before today)",
     )
     parser.add_argument("--days", type=_positive_float, default=DEFAULT_SPAN.days, help="time window in days")
+    add_label_bias_argument(parser)
     return parser
+
+
+def label_bias_argument(text: str) -> LabelBias:
+    """argparse type for ``--label-bias`` (the generator's, the producer's and the sandbox's command lines)."""
+    try:
+        return LabelBias.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_label_bias_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--label-bias",
+        type=label_bias_argument,
+        metavar="FIELD=VALUE:SHIFT",
+        help="bias the labels of one facet value: add SHIFT to its log-odds of fraud, e.g. customer_tier=bronze:1.5",
+    )
 
 
 def _write(out: BinaryIO, args: argparse.Namespace) -> None:
     span = timedelta(days=args.days)
     start = args.start or relative_start(span=span)
-    events = generate_events(args.count, args.seed, start=start, span=span)
+    events = generate_events(args.count, args.seed, start=start, span=span, label_bias=args.label_bias)
     out.writelines(to_json_line(event) for event in events)
 
 

@@ -76,7 +76,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, NoReturn
 
-from worked_example.generator import non_negative_int, to_json_line
+from worked_example.generator import add_label_bias_argument, non_negative_int, to_json_line
 from worked_example.schema import ID_FIELD, field_names
 
 # ---------------------------------------------------------------------------------------------------
@@ -196,6 +196,7 @@ class SendReport:
     batch_end: int | None = None  # one past the last index of the batches started so far (None: start_index)
     in_flight: list[int] = field(default_factory=list)
     written_in_batch: list[int] = field(default_factory=list)
+    resume_args: str = ""  # what else a resumed run must repeat (generated events: their first event time)
 
     @property
     def ok(self) -> bool:
@@ -291,7 +292,7 @@ class SendReport:
         text += (
             f" NOT CONFIRMED WRITTEN: {how_many} ({len(self.in_flight)} in flight or waiting for a retry, the "
             f"others not sent yet) at indexes {_ranges_text(ranges, max_ranges, ' (all listed on stderr)')}."
-            f" Resume with --start-index {resume}"
+            f" Resume with --start-index {resume}{self.resume_args}"
         )
         if again:
             text += f"; it sends the {len(again)} written records after {resume} again (duplicates, see event_id)"
@@ -797,6 +798,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON field used as partition key (default %(default)s; lines without it use a hash)",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    add_label_bias_argument(parser)  # for --count: bias the generated labels of one facet value
     return parser
 
 
@@ -912,7 +914,9 @@ def _send(args: argparse.Namespace, report: SendReport, bar: Any, guard: SignalG
             from worked_example.generator import generate_events, relative_start
 
             start = args.start or relative_start()
-            events = generate_events(args.count, args.seed if args.seed is not None else 0, start=start)
+            report.resume_args = f" --start {start.isoformat()}"  # the same dates on any later day
+            seed = args.seed if args.seed is not None else 0
+            events = generate_events(args.count, seed, start=start, label_bias=args.label_bias)
             records: Iterable[Record] = records_from_events(events, args.partition_key_field, args.start_index)
         else:
             handle = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115

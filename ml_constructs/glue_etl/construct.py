@@ -10,6 +10,7 @@ everything the crawlers and the job write, least-privilege roles, one job run at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 import aws_cdk as cdk
@@ -46,7 +47,8 @@ class GlueEtl(Construct):
     workers, retries, timeout (default ``JobSettings()``). ``raw_table_name``: the raw events table whose
     partitions the raw crawler adds; ``crawler_schedule``: a Glue cron expression (None: on demand).
     ``workgroup_name`` defaults to ``<stack name>-lake``. ``removal_policy`` applies to everything that holds
-    data or has a fixed name."""
+    data or has a fixed name. ``bias_facets``: categorical or ordinal columns of ``spec`` whose pre-training bias the
+    job reports (default none)."""
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class GlueEtl(Construct):
         bytes_scanned_cutoff_mb: int = 1024,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        bias_facets: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         ledger = WildcardLedger()  # the wildcard resources granted, acknowledged one by one at the end
@@ -89,7 +92,7 @@ class GlueEtl(Construct):
         self.job = etl_job(
             self,
             role=self.job_role,
-            arguments=job_arguments(raw_events, self.curated_root, spec, params or EtlParams()),
+            arguments=job_arguments(raw_events, self.curated_root, spec, params or EtlParams(), bias_facets),
             settings=job or JobSettings(),
             security=security,
             log_key=key,

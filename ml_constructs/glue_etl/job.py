@@ -23,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from ml_constructs.assets import SHARED_PACKAGE, shared_files
 from ml_constructs.common import encrypted_log_group
 from ml_constructs.glue_etl.grants import grant_glue_logs, grant_key, grant_prefix
 from ml_constructs.lake_layout import CURATED_ROOT, EVENTS_PREFIX
@@ -153,7 +154,8 @@ def runtime_zip(directory: Path) -> Path:
     """Write ``runtime/`` (without bytecode caches) into ``directory`` as a zip whose entries keep their
     repository path, directories included (Python imports ``ml_constructs`` and ``ml_constructs.glue_etl``
     from the zip as namespace packages, and finds those by their directory entries). Reproducible: entries in
-    name order, a fixed date, stored uncompressed, so the asset's hash changes only when the code does."""
+    name order, a fixed date, stored uncompressed, so the asset's hash changes only when the code does. The shared
+    runtime package (``ml_constructs/assets.py``) follows, under its own repository path."""
     target = directory / "glue-etl-runtime.zip"
     files = sorted(p for p in RUNTIME_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     with zipfile.ZipFile(target, "w") as archive:
@@ -161,6 +163,10 @@ def runtime_zip(directory: Path) -> Path:
             archive.writestr(_entry("/".join(PACKAGE_PATH[:depth]) + "/"), b"")
         for path in files:
             archive.writestr(_entry("/".join((*PACKAGE_PATH, *path.relative_to(RUNTIME_DIR).parts))), path.read_bytes())
+        # the runtime code shared with the Lambda functions (bias metrics), under its own import path
+        archive.writestr(_entry("/".join(SHARED_PACKAGE) + "/"), b"")
+        for path, name in shared_files():
+            archive.writestr(_entry(name), path.read_bytes())
     return target
 
 

@@ -19,6 +19,8 @@ through S3, and a role limited to those prefixes and that namespace.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -35,15 +37,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_constructs.assets import lambda_code_dir
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
 from ml_constructs.lake_layout import BASELINE_FOLDER, BASELINE_PREFIX, CAPTURE_PREFIX, MODELS_PREFIX, REPORTS_PREFIX
 from ml_constructs.nag import WildcardLedger, acknowledge_function_outside_vpc
 
-#: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only).
+#: The drift job's code asset: the whole folder (handler ``drift_job.handler``, standard library and boto3 only) and
+#: the shared bias metrics (``ml_constructs/assets.py``).
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: The drift job accepts windows of 1 to 168 hours (a week).
 MAX_WINDOW_HOURS = 168
+#: A metric-math alarm takes at most 10 metrics (CloudWatch user guide, "Alarming on metric math expressions").
+MAX_ALARM_METRICS = 10
 
 
 class DriftMonitor(Construct):
@@ -54,7 +60,10 @@ class DriftMonitor(Construct):
     ``baseline_of_serving_model`` (the default) the job judges the window against the baseline next to the serving
     model (``models/<model>/baseline/``), and the one under ``baseline_prefix`` only when the serving model is not an
     inference pipeline. ``reserved_concurrency``: reserve that many concurrent runs (None: none; an account whose
-    concurrency quota is below 110, as new accounts' often is, cannot reserve any)."""
+    concurrency quota is below 110, as new accounts' often is, cannot reserve any). ``bias_facets`` (raw field ->
+    its values, at most 10): the job also puts the live DPPL of each value (``BiasDPPL``, scores at or above
+    ``decision_threshold`` are positive predictions), and one alarm per facet fires when any value's |DPPL|
+    exceeds ``bias_alarm_threshold``."""
 
     def __init__(
         self,
@@ -75,6 +84,9 @@ class DriftMonitor(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
         reserved_concurrency: int | None = None,
+        bias_facets: Mapping[str, Sequence[str]] = {},
+        decision_threshold: float = 0.5,
+        bias_alarm_threshold: float = 0.2,
     ) -> None:
         super().__init__(scope, construct_id)
         if not 1 <= window_hours <= MAX_WINDOW_HOURS:
@@ -88,22 +100,7 @@ class DriftMonitor(Construct):
         if baseline_of_serving_model:
             self._grant_serving_model(role, artifacts, endpoint_arn, endpoint_name, ledger)
         self.dead_letters = dead_letter_queue(self, "DeadLetters", removal_policy=removal_policy)
-        self.function = lambda_.Function(
-            self,
-            "Job",
-            description="Drift of the captured endpoint traffic against the training baseline (Model Monitor formats)",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="drift_job.handler",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
-            timeout=cdk.Duration.minutes(15),
-            memory_size=1024,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            dead_letter_queue=self.dead_letters,
-            reserved_concurrent_executions=reserved_concurrency,
-        )
+        self.function = self._job_function(role, log_group, reserved_concurrency)
         bucket = f"s3://{artifacts.bucket_name}"
         #: What the schedule sends the job: the contract in ``runtime/drift_job``'s ``handler``.
         self.event = {
@@ -117,6 +114,8 @@ class DriftMonitor(Construct):
             "distance_threshold": distance_threshold,
             "baseline_of_serving_model": baseline_of_serving_model,
         }
+        if bias_facets:  # live DPPL per facet value, from the captured requests and responses
+            self.event["bias"] = {"facets": list(bias_facets), "threshold": decision_threshold}
         self.schedule = events.Rule(
             self,
             "Schedule",
@@ -129,6 +128,10 @@ class DriftMonitor(Construct):
             ],
         )
         self.alarm = self._violations_alarm(endpoint_name, namespace, window_hours, alerts)
+        self.bias_alarms = {
+            facet: self._bias_alarm(endpoint_name, namespace, window_hours, alerts, facet, values, bias_alarm_threshold)
+            for facet, values in bias_facets.items()
+        }
         what, window = "Drift job", cdk.Duration.hours(window_hours)
         self.failure_alarms = {
             "DeadLetters": dead_letter_alarm(self, self.dead_letters, alerts, what),
@@ -136,6 +139,26 @@ class DriftMonitor(Construct):
             "Heartbeat": heartbeat_alarm(self, self.function, alerts, window, what),
         }
         self._acknowledge(ledger, reserved=reserved_concurrency is not None)
+
+    def _job_function(self, role: iam.Role, log_group: logs.ILogGroup, reserved: int | None) -> lambda_.Function:
+        """The job: ``runtime/`` and the shared bias metrics (``lambda_code_dir``), 15 minutes, its dead letters."""
+        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
+            return lambda_.Function(
+                self,
+                "Job",
+                description="Drift and live bias of the captured endpoint traffic against the training baseline",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler="drift_job.handler",
+                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
+                timeout=cdk.Duration.minutes(15),
+                memory_size=1024,
+                role=role,
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+                dead_letter_queue=self.dead_letters,
+                reserved_concurrent_executions=reserved,
+            )
 
     def _acknowledge(self, ledger: WildcardLedger, *, reserved: bool) -> None:
         """The wildcards of the job's role, and the conformance packs' findings, one resource at a time."""
@@ -256,3 +279,46 @@ class DriftMonitor(Construct):
         )
         notify(alarm, alerts).add_ok_action(actions.SnsAction(alerts))
         return alarm
+
+    def _bias_alarm(
+        self,
+        endpoint_name: str,
+        namespace: str,
+        window_hours: int,
+        alerts: sns.ITopic,
+        facet: str,
+        values: Sequence[str],
+        threshold: float,
+    ) -> cloudwatch.Alarm:
+        """The largest |DPPL| among ``facet``'s values in a window above ``threshold`` alarms (metric math over one
+        ``BiasDPPL`` metric per value, at most 10 in an alarm). A value without traffic has no datum: missing data is
+        not breaching (no traffic is no evidence of bias; the heartbeat alarm covers a job that did not run)."""
+        if not 1 <= len(values) <= MAX_ALARM_METRICS:
+            raise ValueError(f"bias facet {facet!r} has {len(values)} values: an alarm takes 1 to {MAX_ALARM_METRICS}")
+        metrics = {
+            f"v{i}": cloudwatch.Metric(
+                namespace=namespace,
+                metric_name="BiasDPPL",
+                dimensions_map={"Endpoint": endpoint_name, "Facet": facet, "Value": value},
+                statistic="Average",
+                period=cdk.Duration.hours(window_hours),
+            )
+            for i, value in enumerate(values)
+        }
+        expression = "MAX([" + ", ".join(f"ABS({name})" for name in metrics) + "])"
+        alarm = cloudwatch.MathExpression(
+            expression=expression,
+            using_metrics=metrics,
+            label=f"max |DPPL| of {facet}",
+            period=cdk.Duration.hours(window_hours),
+        ).create_alarm(
+            self,
+            f"BiasAlarm{''.join(part.capitalize() for part in facet.split('_'))}",
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"Live bias: a value of {facet} gets positive predictions at a rate that differs from "
+            f"the rest of {facet} by more than {threshold:g} (|DPPL|); see the drift job's response (bias)",
+        )
+        return notify(alarm, alerts)

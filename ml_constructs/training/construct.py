@@ -27,7 +27,8 @@ explains the workflow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ml_constructs.assets import lambda_code_dir
 from ml_constructs.common import encrypted_log_group, sagemaker_security_group
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue
 from ml_constructs.lake_layout import CURATED_ROOT
@@ -125,7 +127,10 @@ class TrainingPipeline(Construct):
     ``hyperparameters`` are what the algorithm receives (strings); with ``tuning``, a tuning job searches
     ``eta`` and ``max_depth`` and the others stay static. ``s3_kms``: the buckets are encrypted with ``key``
     (the jobs then encrypt their outputs with it too). ``tags`` go on every job, model, endpoint config and
-    model package a run creates.
+    model package a run creates. ``bias_facets``: raw fields whose post-training bias (DPPL, DI, RD, AD per value) the
+    evaluation reports, writing Clarify's analysis.json beside the run's evaluation output; ``bias_bounds``: the
+    bias gate (``max_abs_dppl``, ``min_di``, ``max_di``, ``max_abs_recall_difference``,
+    ``max_abs_accuracy_difference``; none: off), joined into the quality gate.
     """
 
     def __init__(
@@ -160,6 +165,8 @@ class TrainingPipeline(Construct):
         tags: Mapping[str, str] = {},
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        bias_facets: Sequence[str] = (),
+        bias_bounds: Mapping[str, float] = {},
     ) -> None:
         super().__init__(scope, construct_id)
         ledger = WildcardLedger()
@@ -173,12 +180,12 @@ class TrainingPipeline(Construct):
             self.job_role, curated, curated_prefix, artifacts, key, s3_kms=s3_kms, run=run, ledger=ledger
         )
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
-        permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
+        permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms, ledger, bool(bias_facets))
         self.package_group = self._model_package_group()
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
-            image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms=s3_kms
+            image_uri, preprocessing_image_uri, vpc, key, curated, curated_prefix, artifacts, s3_kms, bias_facets
         )
         states = WorkflowStates(self, jobs=jobs, alerts=alerts, tags=tags)
         definition = self._definition(
@@ -195,10 +202,9 @@ class TrainingPipeline(Construct):
             gate=gate,
             batch_transform_test=batch_transform_test,
             endpoint=endpoint,
+            bias_bounds=bias_bounds,
         )
-        runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
-        rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
-        timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
+        timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, endpoint)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
             self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
@@ -279,6 +285,7 @@ class TrainingPipeline(Construct):
         gate: GateThresholds,
         batch_transform_test: bool,
         endpoint: EndpointTarget | None,
+        bias_bounds: Mapping[str, float],
     ) -> sfn.IChainable:
         """The states in the order they run (each task's Catch to the failure path is added as it is built, so
         this order is also the order of the definition's states)."""
@@ -299,7 +306,7 @@ class TrainingPipeline(Construct):
             output_uri_path="$.names.evaluation_uri",
             instance_type=transform_instance_type,
         )
-        evaluate = states.evaluate(self.evaluate_function, decision_threshold, gate)
+        evaluate = states.evaluate(self.evaluate_function, decision_threshold, gate, bias_bounds=bias_bounds)
         # passed: [beat the serving model], register, score the test split, [roll the endpoint], hand over
         register = states.register(self.package_group.ref)
         handover = states.handover()
@@ -341,8 +348,8 @@ class TrainingPipeline(Construct):
         curated: s3.IBucket,
         curated_prefix: str,
         artifacts: s3.IBucket,
-        *,
         s3_kms: bool,
+        facets: Sequence[str],
     ) -> Jobs:
         """What every job and model of a run shares: this image, the job role, the isolated subnets, the key."""
         return Jobs(
@@ -358,6 +365,7 @@ class TrainingPipeline(Construct):
             curated_bucket=curated.bucket_name,
             curated_prefix=curated_prefix,
             artifacts_bucket=artifacts.bucket_name,
+            facets=tuple(facets),  # the transforms keep them beside the label for the bias metrics
         )
 
     def _jobs_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
@@ -375,24 +383,26 @@ class TrainingPipeline(Construct):
     def _evaluation_function(
         self, key: kms.IKey, retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
     ) -> lambda_.Function:
-        """The quality-gate metrics from the joined batch-transform output (the code in ``runtime/``)."""
+        """The quality-gate and bias metrics from the joined batch-transform output (the code in ``runtime/`` and the
+        shared bias metrics, staged together by ``lambda_code_dir``)."""
         log_group = encrypted_log_group(
             self, "EvaluateLogs", key=key, retention=retention, removal_policy=removal_policy
         )
-        return lambda_.Function(
-            self,
-            "Evaluate",
-            role=permissions.evaluation_role(self, log_group),
-            description="Quality-gate metrics (AUC, precision, recall, F1) from the joined batch-transform output",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
-            timeout=cdk.Duration.minutes(5),
-            memory_size=512,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-        )
+        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
+            return lambda_.Function(
+                self,
+                "Evaluate",
+                role=permissions.evaluation_role(self, log_group),
+                description="Quality-gate and bias metrics from the joined batch-transform output",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler="handler.handler",
+                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
+                timeout=cdk.Duration.minutes(5),
+                memory_size=512,
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+            )
 
     def _model_package_group(self) -> sagemaker.CfnModelPackageGroup:
         """The registry of the models that passed the gate. Retained: SageMaker refuses to delete a group that
@@ -448,3 +458,12 @@ class TrainingPipeline(Construct):
                 targets=[targets.SfnStateMachine(machine, dead_letter_queue=self.schedule_dead_letters)],
             )
         return machine
+
+
+def _workflow_timeout(
+    etl_timeout: cdk.Duration, max_runtime_minutes: int, tuning: Tuning | None, endpoint: EndpointTarget | None
+) -> cdk.Duration:
+    """The ETL, every training job, the roll-out, and three hours for the rest (transforms, waits, retries)."""
+    runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
+    rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
+    return cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)

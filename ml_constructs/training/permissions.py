@@ -27,6 +27,7 @@ from ml_constructs.lake_layout import (
     PREDICTIONS_PREFIX,
 )
 from ml_constructs.nag import WildcardLedger, acknowledge_grant_policy, acknowledge_wildcard_resources
+from ml_constructs.training.states import BIAS_ANALYSIS_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,27 @@ def evaluation_role(scope: Construct, log_group: logs.ILogGroup) -> iam.Role:
 
 
 def grant_evaluation(
-    function: lambda_.Function, artifacts: s3.IBucket, key: kms.IKey, *, s3_kms: bool, ledger: WildcardLedger
+    function: lambda_.Function,
+    artifacts: s3.IBucket,
+    key: kms.IKey,
+    s3_kms: bool,
+    ledger: WildcardLedger,
+    writes_bias_analysis: bool = False,
 ) -> None:
-    """The evaluation function reads the validation transform's output under evaluation/."""
+    """The evaluation function reads the validation transform's output under evaluation/; with bias facets it also
+    writes the run's analysis.json (``evaluation/<run>-bias/analysis.json``, that one name only)."""
     objects = artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*")
     function.add_to_role_policy(
         iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"], resources=[objects])
     )
+    key_actions = ["kms:Decrypt"]
+    if writes_bias_analysis:
+        analysis = artifacts.arn_for_objects(f"{EVALUATION_PREFIX}*{BIAS_ANALYSIS_SUFFIX}")
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="WriteBiasAnalysis", actions=["s3:PutObject"], resources=[analysis])
+        )
+        key_actions.append("kms:GenerateDataKey")  # the object takes the bucket's SSE-KMS default
+        ledger.track(function.role, analysis)
     function.add_to_role_policy(
         iam.PolicyStatement(
             sid="ListEvaluation",
@@ -155,7 +170,7 @@ def grant_evaluation(
         )
     )
     if s3_kms:
-        function.add_to_role_policy(key_through(function, key, ["kms:Decrypt"], "s3", sid="LakeKeyThroughS3"))
+        function.add_to_role_policy(key_through(function, key, key_actions, "s3", sid="LakeKeyThroughS3"))
     # X-Ray PutTraceSegments/PutTelemetryRecords have no resource type
     ledger.track(function.role, objects, "*")
 

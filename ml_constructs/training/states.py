@@ -69,6 +69,9 @@ ROLLOUT_TIMEOUT = ("EndpointRolloutTimedOut", "The endpoint did not reach a fina
 #: (new instances are provisioned before traffic shifts).
 POLL_MINUTES = 1
 ROLLOUT_SLACK_MINUTES = 30
+#: The run's post-training bias report: ``evaluation/<execution>-bias/analysis.json`` (outside the prefix the
+#: evaluation function reads, which holds only the transform's output).
+BIAS_ANALYSIS_SUFFIX = "-bias/analysis.json"
 #: The hyperparameters a tuning job searches; the others stay static.
 TUNED = ("eta", "max_depth")
 
@@ -90,6 +93,7 @@ class Jobs:
     curated_prefix: str
     artifacts_bucket: str
     label: str = "is_fraud"  # the raw events' label field, kept beside the prediction in the transform's output
+    facets: tuple[str, ...] = ()  # bias facets: raw fields kept beside the label for the post-training bias metrics
 
 
 class WorkflowStates:
@@ -139,6 +143,9 @@ class WorkflowStates:
                 # one prefix per execution: the evaluation reads every object under its prefix
                 "evaluation_uri.$": _per_run(f"{artifacts}{EVALUATION_PREFIX}"),
                 "champion_uri.$": _per_run(f"{artifacts}{EVALUATION_PREFIX}", "-champion"),
+                # the post-training bias report (Clarify's analysis.json), beside the run's evaluation output
+                "bias_analysis_uri.$": f"States.Format('{artifacts}{EVALUATION_PREFIX}{{}}{BIAS_ANALYSIS_SUFFIX}', "
+                "$$.Execution.Name)",
                 "predictions_uri.$": _per_run(f"{artifacts}{PREDICTIONS_PREFIX}"),
             },
             result_path="$.names",
@@ -398,7 +405,7 @@ class WorkflowStates:
             "DataProcessing": {
                 "InputFilter": "$",
                 "JoinSource": "Input",
-                "OutputFilter": f"$['{jobs.label}','SageMakerOutput']",
+                "OutputFilter": "$[" + ",".join(f"'{f}'" for f in (jobs.label, *jobs.facets, "SageMakerOutput")) + "]",
             },
             **self._tags,
         }
@@ -420,14 +427,22 @@ class WorkflowStates:
         output_path: str = "$.names.evaluation_uri",
         result_path: str = "$.evaluation",
         challenger: Mapping[str, Any] | None = None,
+        bias_bounds: Mapping[str, float] | None = None,
     ) -> tasks.LambdaInvoke:
         """The evaluation function on a validation transform's output; ``result_path`` gets the metrics. With
-        ``challenger`` (its AUC and the margin), the function also says whether the challenger is not worse."""
+        ``challenger`` (its AUC and the margin), the function also says whether the challenger is not worse. With
+        facets, the post-training bias too; with ``bias_bounds`` (the run's own evaluation) its gate and the
+        analysis.json at ``$.names.bias_analysis_uri``."""
         payload: dict[str, Any] = {
             "output_prefix": sfn.JsonPath.string_at(output_path),
             "threshold": threshold,
             "thresholds": asdict(gate),
         }
+        if self._jobs.facets:
+            payload["bias"] = {"label": self._jobs.label, "facets": list(self._jobs.facets)}
+            if bias_bounds is not None:
+                payload["bias"]["bounds"] = dict(bias_bounds)
+                payload["bias"]["analysis_uri"] = sfn.JsonPath.string_at("$.names.bias_analysis_uri")
         if challenger is not None:
             payload["challenger"] = dict(challenger)
         invoke = tasks.LambdaInvoke(
@@ -450,6 +465,8 @@ class WorkflowStates:
             sfn.Condition.number_greater_than_equals(metric("precision"), gate.precision),
             sfn.Condition.number_greater_than_equals(metric("recall"), gate.recall),
             sfn.Condition.number_greater_than_equals(metric("f1"), gate.f1),
+            # the bias bounds (facet values against the rest), judged by the function: docs/training.md
+            sfn.Condition.boolean_equals("$.evaluation.bias.passed", True),
         )
         return sfn.Choice(self._scope, "QualityGate").when(passes, passed).otherwise(rejected)
 
@@ -468,6 +485,7 @@ class WorkflowStates:
                     "execution": sfn.JsonPath.execution_id,
                     "metrics": sfn.JsonPath.object_at("$.evaluation.metrics"),
                     "thresholds": asdict(gate),
+                    "failures": sfn.JsonPath.list_at("$.evaluation.failures"),
                 }
             ),
             result_path=sfn.JsonPath.DISCARD,
@@ -478,7 +496,8 @@ class WorkflowStates:
             "GateFailed",
             error="QualityGateFailed",
             cause=f"Validation metrics below the thresholds (auc >= {gate.auc}, precision >= {gate.precision}, "
-            f"recall >= {gate.recall}, f1 >= {gate.f1}); the model was deleted and not registered",
+            f"recall >= {gate.recall}, f1 >= {gate.f1}) or a bias bound broken (see the failures in the "
+            "notification); the model was deleted and not registered",
         )
         delete_model.next(self._harden(notify, "sns")).next(failed)
         return delete_model

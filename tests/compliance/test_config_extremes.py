@@ -103,6 +103,12 @@ MAX = {
     "monitoring.engine": "model_monitor",
     "monitoring.window_hours": "168",
     "monitoring.distance_threshold": "1",
+    "training.bias_gate.max_abs_dppl": "1",
+    "training.bias_gate.min_di": "1",
+    "training.bias_gate.max_di": "100",
+    "training.bias_gate.max_abs_recall_difference": "1",
+    "training.bias_gate.max_abs_accuracy_difference": "1",
+    "bias.alarm_max_abs_dppl": "1",
 }
 MIN = {
     "profile": "sandbox",
@@ -184,6 +190,12 @@ MIN = {
     "training.tuning.eta_max": "0.0002",
     "training.tuning.max_depth_min": "1",
     "training.tuning.max_depth_max": "2",
+    "training.bias_gate.max_abs_dppl": "0",
+    "training.bias_gate.min_di": "0",
+    "training.bias_gate.max_di": "1",
+    "training.bias_gate.max_abs_recall_difference": "0",
+    "training.bias_gate.max_abs_accuracy_difference": "0",
+    "bias.alarm_max_abs_dppl": "0.0001",
 }
 
 # Keys that cannot sit at their own bound because another key's rule holds them just below or above it.

@@ -368,3 +368,47 @@ def test_without_the_serving_models_baseline_the_role_has_no_sagemaker_calls(sta
     found = statements(template, "DriftRole")
     assert not {"ServingEndpoint", "ServingModel", "ReadModelBaselines"} & set(found)
     assert rule_event(template)["baseline_of_serving_model"] is False
+
+
+def test_one_bias_alarm_per_facet_on_the_largest_absolute_dppl(stack):
+    template = drift(
+        stack,
+        window_hours=2,
+        bias_facets={"channel": ["in_store", "online"], "tier": ["bronze", "silver", "gold"]},
+        decision_threshold=0.4,
+        bias_alarm_threshold=0.15,
+    )
+    assert rule_event(template)["bias"] == {"facets": ["channel", "tier"], "threshold": 0.4}
+    found = template.find_resources("AWS::CloudWatch::Alarm")
+    bias_ids = sorted(k for k in found if k.startswith("DriftBiasAlarm"))  # one per facet, named after it
+    assert len(bias_ids) == 2
+    assert bias_ids[0].startswith("DriftBiasAlarmChannel")
+    assert bias_ids[1].startswith("DriftBiasAlarmTier")
+    (tier,) = [a for k, a in found.items() if k.startswith("DriftBiasAlarmTier")]
+    props = tier["Properties"]
+    expression, *metrics = props["Metrics"]
+    assert expression["Expression"] == "MAX([ABS(v0), ABS(v1), ABS(v2)])"
+    assert [m["MetricStat"]["Metric"]["Dimensions"] for m in metrics] == [
+        [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Facet", "Value": "tier"}, {"Name": "Value", "Value": v}]
+        for v in ("bronze", "silver", "gold")
+    ]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics} == {"BiasDPPL"}
+    assert {m["MetricStat"]["Period"] for m in metrics} == {2 * 3600}
+    assert (props["Threshold"], props["ComparisonOperator"], props["EvaluationPeriods"]) == (
+        0.15,
+        "GreaterThanThreshold",
+        1,
+    )
+    assert props["TreatMissingData"] == "notBreaching"  # no traffic for a value is no evidence of bias
+    assert json.dumps(props["AlarmActions"]).startswith('[{"Ref": "Alerts')  # the alerts topic
+
+
+def test_without_facets_no_bias_alarm_and_no_bias_in_the_event(stack):
+    template = drift(stack)
+    assert "bias" not in rule_event(template)
+    assert not [k for k in template.find_resources("AWS::CloudWatch::Alarm") if "Bias" in k]
+
+
+def test_a_facet_with_more_values_than_an_alarm_takes_is_refused(stack):
+    with pytest.raises(ValueError, match="an alarm takes 1 to 10"):
+        drift(stack, bias_facets={"merchant": [str(i) for i in range(11)]})

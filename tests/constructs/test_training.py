@@ -199,10 +199,19 @@ def test_default_names_and_prefixes(stack):
 
 
 def test_default_gate_and_decision_threshold(stack):
-    machine = states(pipeline(stack))
+    template = pipeline(stack)
+    machine = states(template)
+    # no facets (the construct's default): no bias report, so no write for the evaluation function
+    assert "WriteBiasAnalysis" not in evaluation_statements(template)
+    assert evaluation_statements(template)["LakeKeyThroughS3"]["Action"] == "kms:Decrypt"
     gate = asdict(GateThresholds())
     (choice,) = machine["QualityGate"]["Choices"]
-    assert {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in choice["And"]} == gate
+    numeric = [c for c in choice["And"] if "NumericGreaterThanEquals" in c]
+    assert {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in numeric} == gate
+    # and the bias bounds, judged by the function (always present: passed when there are none)
+    assert [c for c in choice["And"] if c not in numeric] == [
+        {"Variable": "$.evaluation.bias.passed", "BooleanEquals": True}
+    ]
     assert machine["QualityGate"]["Default"] == "DeleteRejectedModel"
     payload = machine["EvaluateMetrics"]["Parameters"]
     assert (payload["threshold"], payload["thresholds"]) == (0.5, gate)
@@ -606,3 +615,38 @@ def test_failed_timed_out_and_aborted_executions_each_alarm_to_the_topic(stack):
         assert alarm["TreatMissingData"] == "notBreaching"  # no execution is not a failure
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert "OKActions" not in alarm
+
+
+def test_bias_facets_reach_the_transforms_and_the_evaluation_and_its_bounds_the_gate(stack):
+    bounds = {"max_abs_dppl": 0.2, "min_di": 0.8}
+    template = pipeline(stack, bias_facets=("channel",), bias_bounds=bounds, endpoint=ENDPOINT)
+    machine = states(template)
+    assert machine["EvaluateTransform"]["Parameters"]["DataProcessing"]["OutputFilter"] == (
+        "$['is_fraud','channel','SageMakerOutput']"
+    )
+    assert machine["EvaluateMetrics"]["Parameters"]["bias"] == {
+        "label": "is_fraud",
+        "facets": ["channel"],
+        "bounds": bounds,
+        "analysis_uri.$": "$.names.bias_analysis_uri",
+    }
+    # the champion is scored with the facets in its lines, but neither gated on bias nor writing a report
+    assert machine["EvaluateChampion"]["Parameters"]["bias"] == {"label": "is_fraud", "facets": ["channel"]}
+    names = machine["Names"]["Parameters"]
+    assert names["bias_analysis_uri.$"] == (
+        f"States.Format('s3://TOKEN/{EVALUATION_PREFIX}{{}}-bias/analysis.json', $$.Execution.Name)"
+    )
+    assert "failures.$" in json.dumps(machine["NotifyGateFailure"]["Parameters"]["Message"])
+    # the function may write that one report name (and encrypt it with the lake key through S3)
+    with_facets = evaluation_statements(template)
+    assert with_facets["WriteBiasAnalysis"]["Action"] == "s3:PutObject"
+    analysis = with_facets["WriteBiasAnalysis"]["Resource"]["Fn::Join"][1][-1]
+    assert analysis == f"/{EVALUATION_PREFIX}*-bias/analysis.json"  # that one object name per run
+    assert with_facets["LakeKeyThroughS3"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def evaluation_statements(template) -> dict[str, dict]:
+    (policy,) = [
+        p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("TrainingEvaluateRole")
+    ]
+    return {st.get("Sid", str(st["Action"])): st for st in policy["Properties"]["PolicyDocument"]["Statement"]}

@@ -57,6 +57,8 @@ def test_cli_failure_stops_the_server_and_says_why_in_one_line(monkeypatch, tmp_
         ["--port", "65536"],  # one above the highest TCP port
         ["--port", "-1"],
         ["--port", "http"],
+        ["--label-bias", "customer_tier=diamond:1"],  # not a value of the facet
+        ["--label-bias", "amount=1:1"],  # not a categorical field
     ],
 )
 def test_cli_rejects_bad_arguments(argv, capsys):

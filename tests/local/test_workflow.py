@@ -38,8 +38,10 @@ class StubTasks:
         fail: str | None = None,
         champion: dict[str, float] | None = None,
         statuses: list[tuple[str, str]] | None = None,
+        bias_failures: list[str] | None = None,
     ) -> None:
         self.metrics = metrics
+        self.bias_failures = list(bias_failures or [])
         self.fail = fail
         self.champion = champion or {**metrics, "auc": metrics["auc"] - 0.05}
         self.statuses = list(statuses or [("Updating", "old"), ("InService", "new")])
@@ -73,7 +75,14 @@ class StubTasks:
                 challenger = parameters["challenger"]
                 return {"metrics": self.champion, "challenger": metrics.compare(self.champion, challenger)}
             passed = all(self.metrics[k] >= parameters["thresholds"][k] for k in parameters["thresholds"])
-            return {"metrics": self.metrics, "passed": passed, "failures": []}
+            bias = {"facets": parameters.get("bias", {}).get("facets", []), "passed": not self.bias_failures}
+            bias["failures"] = self.bias_failures
+            return {
+                "metrics": self.metrics,
+                "passed": passed and bias["passed"],
+                "failures": self.bias_failures,
+                "bias": bias,
+            }
         return {}
 
 
@@ -139,6 +148,15 @@ def test_a_model_below_the_gate_is_deleted_reported_and_fails_the_execution(sand
     assert actions[-2:] == ["deleteModel", "publish"]
     assert "createModelPackage" not in actions
     assert tasks.calls[-1][1]["Message"]["metrics"]["recall"] == 0.2
+
+
+def test_a_broken_bias_bound_rejects_a_model_whose_metrics_pass(sandbox):
+    failure = "customer_tier=bronze: |DPPL| 0.31 is above the bound max_abs_dppl=0.2"
+    tasks = StubTasks(PASSING, bias_failures=[failure])
+    execution = execute(sandbox, tasks)
+    assert (execution.status, execution.error) == ("FAILED", "QualityGateFailed")
+    assert [action for action, _ in tasks.calls][-2:] == ["deleteModel", "publish"]
+    assert tasks.calls[-1][1]["Message"]["failures"] == [failure]  # the notification names facet, value, bound
 
 
 def test_a_failed_job_goes_to_the_failure_notification(sandbox):

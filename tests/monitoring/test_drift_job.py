@@ -216,20 +216,22 @@ def test_invalid_events_are_rejected(overrides: dict[str, Any], message: str) ->
 
 
 def test_the_runtime_folder_runs_as_the_lambda_code_root(tmp_path) -> None:
-    """The code asset is ml_constructs/monitoring/runtime/, whole: with that folder as the only code on the path
-    (no ml_constructs package), the handler imports and finds its analyzer."""
-    import shutil
+    """The code asset is ml_constructs/monitoring/runtime/, whole, and the shared bias metrics staged beside it: with
+    that folder as the only code on the path (no ml_constructs package but the staged shared one), the handler
+    imports and finds its analyzer and the bias metrics."""
     import subprocess
     import sys
     from pathlib import Path
 
+    from ml_constructs.assets import lambda_code_dir
     from ml_constructs.monitoring.construct import RUNTIME_DIR
 
     assert Path(drift_job.__file__).resolve().parent.parent == RUNTIME_DIR
-    shutil.copytree(RUNTIME_DIR, tmp_path / "code", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    lambda_code_dir(RUNTIME_DIR, tmp_path)
     code = (
         "import importlib.util, drift_job; from drift_job import analyzer; assert drift_job.analyzer is analyzer; "
-        "assert importlib.util.find_spec('ml_constructs') is None; print(drift_job.handler.__name__)"
+        "from ml_constructs.shared_runtime import bias; assert bias.__file__.startswith(sys.path[0]), bias.__file__; "
+        "assert importlib.util.find_spec('ml_constructs.glue_etl') is None; print(drift_job.handler.__name__)"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'code')!r}); {code}"],

@@ -28,7 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from worked_example import producer
-from worked_example.generator import generate_events, to_json_line
+from worked_example.generator import DEFAULT_START, generate_events, relative_start, to_json_line
 from worked_example.producer import Interrupted, RecordFailure, SendReport
 
 pytestmark = pytest.mark.usefixtures("offline_aws")
@@ -232,7 +232,8 @@ def test_main_runs_outside_the_main_thread(cli) -> None:
 
 def test_start_index_sends_exactly_the_rest(cli) -> None:
     client = Scripted(ok)
-    source = ["--count", str(COUNT), "--seed", str(SEED)]
+    # --start pins the dates (the command line's default is relative to today) so the bytes equal the API's.
+    source = ["--count", str(COUNT), "--seed", str(SEED), "--start", DEFAULT_START.isoformat()]
     status, out, _ = cli(client, "--start-index", "700", source=source)
     expected = [to_json_line(e) for e in islice(generate_events(COUNT, SEED), 700, None)]
     assert status == producer.EXIT_OK
@@ -411,4 +412,6 @@ def test_sigterm_during_retries_lists_the_batch_in_flight() -> None:
     assert "Traceback" not in out + err
     assert "STOPPED at record index 0: interrupted by SIGTERM. Written: 0 records." in out
     assert "NOT CONFIRMED WRITTEN: 700 records (500 in flight or waiting for a retry" in out
-    assert "at indexes 0-699. Resume with --start-index 0." in out
+    # Generated events without --start are dated relative to today: the resume line pins the first run's dates.
+    start = relative_start().isoformat()
+    assert f"at indexes 0-699. Resume with --start-index 0 --start {start}." in out

@@ -13,7 +13,6 @@ import ast
 import json
 import random
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +91,7 @@ def test_reads_every_object_under_the_prefix(s3):
         "blank_lines": 0,
         "objects": 2,
         "thresholds": GATE,
+        "bias": {"facets": [], "passed": True, "failures": []},  # no bias object in the event
     }
     assert json.loads(json.dumps(result)) == result
 
@@ -203,12 +203,15 @@ def test_errors_are_evaluation_errors_with_their_own_names():
 
 
 def test_the_asset_directory_alone_imports_and_runs(tmp_path: Path):
-    """Copy runtime/ somewhere else and import ``handler`` with only that directory on the path (``python -I``)."""
-    asset = tmp_path / "task"
-    shutil.copytree(ASSET, asset, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    """Stage the asset as the construct does (runtime/ and the shared bias metrics) somewhere else and import
+    ``handler`` with only that directory on the path (``python -I``)."""
+    from ml_constructs.assets import lambda_code_dir
+
+    asset = lambda_code_dir(ASSET, tmp_path)
     script = (
         "import sys, json; sys.path.insert(0, sys.argv[1]); import handler; m = handler.metrics; "
         "p = m.Predictions().add_text('1,0.9\\n0,0.2\\n1,0.4\\n0,0.6\\n', 'x.out'); "
+        "assert m.bias.__file__.startswith(sys.argv[1]), m.bias.__file__; "
         "print(json.dumps([m.__file__, m.evaluate(p, 0.5, {'auc': 0.5})['metrics']['auc']]))"
     )
     done = subprocess.run(
@@ -221,8 +224,10 @@ def test_the_asset_directory_alone_imports_and_runs(tmp_path: Path):
 
 
 def test_the_asset_imports_only_the_standard_library_and_boto3():
-    allowed = set(sys.stdlib_module_names) | {"boto3", "metrics", "__future__"}
-    for path in sorted(ASSET.glob("*.py")):
+    from ml_constructs.assets import SHARED_DIR
+
+    allowed = set(sys.stdlib_module_names) | {"boto3", "metrics", "__future__", "ml_constructs"}
+    for path in sorted([*ASSET.glob("*.py"), *SHARED_DIR.glob("*.py")]):
         tree = ast.parse(path.read_text())
         imported = {
             alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names

@@ -30,6 +30,12 @@ VALID_TEXT = {
     "training.xgboost_version": "1.7-1",
     "serving.idle_hours": "8",  # unset by default (no guard); a number is what the bounds apply to
     "stream.shard_count": "2",
+    # the bias gate's bounds: unset by default (off); a number is what the bounds apply to
+    "training.bias_gate.max_abs_dppl": "0.2",
+    "training.bias_gate.min_di": "0.8",
+    "training.bias_gate.max_di": "1.25",
+    "training.bias_gate.max_abs_recall_difference": "0.2",
+    "training.bias_gate.max_abs_accuracy_difference": "0.2",
 }
 
 

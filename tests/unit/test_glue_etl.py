@@ -131,12 +131,15 @@ def test_job_ships_the_entry_script_and_a_zip_of_the_runtime_package(sandbox, gl
     archive = sandbox.outdir / package["source"]["path"]
     shipped = sorted(n for n in zipfile.ZipFile(archive).namelist() if not n.endswith("/"))
     expected = sorted(p.relative_to(RUNTIME_DIR).as_posix() for p in RUNTIME_DIR.glob("*.py"))
-    assert shipped == [f"ml_constructs/glue_etl/runtime/{name}" for name in expected]  # the whole folder
+    shared = ["ml_constructs/shared_runtime/__init__.py", "ml_constructs/shared_runtime/bias.py"]
+    # the whole folder, and the runtime code shared with the Lambda functions
+    assert shipped == sorted([f"ml_constructs/glue_etl/runtime/{name}" for name in expected] + shared)
     # As in Glue: with only the zip on the path (outside the repository), the repository's import names work.
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from ml_constructs.glue_etl.runtime import pipeline\n"
         "assert pipeline.__file__.startswith(sys.argv[1]), pipeline.__file__\n"
+        "assert pipeline.bias.__file__.startswith(sys.argv[1]), pipeline.bias.__file__\n"
     )
     result = subprocess.run([sys.executable, "-c", code, str(archive)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -39,13 +39,25 @@ def test_every_failure_alarm_notifies_the_alerts_topic(sandbox):
     }
     found = {
         "training": alarms(training, "TrainingExecutions"),
-        "drift": {k: v for k, v in alarms(serving, "Drift").items() if "Violations" not in k},
+        "drift": {k: v for k, v in alarms(serving, "Drift").items() if "Violations" not in k and "Bias" not in k},
         "guard": alarms(serving, "IdleGuard"),
     }
     for name, group in found.items():
         assert sorted(k.split("Alarm")[0] for k in group) == expected[name]
         for alarm in group.values():
             assert alarm["AlarmActions"] == [topic]
+
+
+def test_the_bias_alarms_one_per_configured_facet_notify_the_alerts_topic(sandbox):
+    serving = sandbox.template(sandbox.stacks.serving)
+    bias = alarms(serving, "DriftBiasAlarm")
+    facets = sandbox.config.bias.facet_list()  # customer_tier, channel
+    assert sorted(k.split("Alarm")[1][: len("Channel")] for k in bias) == sorted(
+        "".join(p.capitalize() for p in f.split("_"))[: len("Channel")] for f in facets
+    )
+    for alarm in bias.values():
+        assert alarm["AlarmActions"] == [alerts_topic(sandbox)]
+        assert alarm["Threshold"] == sandbox.config.bias.alarm_max_abs_dppl
 
 
 def test_the_guard_watches_the_serving_endpoint_for_the_configured_hours(sandbox):

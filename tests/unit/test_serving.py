@@ -176,7 +176,10 @@ def test_drift_job_asset_is_the_runtime_folder_only(sandbox):
     def files(root):
         return sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
-    assert files(staged) == files(RUNTIME_DIR) == ["__init__.py", "drift_job/__init__.py", "drift_job/analyzer.py"]
+    shared = ["ml_constructs/shared_runtime/__init__.py", "ml_constructs/shared_runtime/bias.py"]
+    runtime = ["__init__.py", "drift_job/__init__.py", "drift_job/analyzer.py", "drift_job/live_bias.py"]
+    assert files(RUNTIME_DIR) == runtime
+    assert files(staged) == sorted([*files(RUNTIME_DIR), *shared])  # the folder and the shared bias metrics
     assert not [f for f in files(staged) if "aws_cdk" in (staged / f).read_text()]  # no CDK in the Lambda
 
 

@@ -125,8 +125,13 @@ def test_every_task_has_a_timeout_a_transient_retry_and_a_catch_to_the_failure_p
 
 def test_gate_thresholds_come_from_the_config(sandbox, states):
     (choice,) = states["QualityGate"]["Choices"]
-    conditions = {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in choice["And"]}
+    numeric = [c for c in choice["And"] if "NumericGreaterThanEquals" in c]
+    conditions = {c["Variable"].rsplit(".", 1)[1]: c["NumericGreaterThanEquals"] for c in numeric}
     assert conditions == sandbox.config.training.gate.model_dump()
+    assert {"Variable": "$.evaluation.bias.passed", "BooleanEquals": True} in choice["And"]
+    # the bias gate is off by default: the function gets the facets (bias.facets) and no bounds
+    bias = states["EvaluateMetrics"]["Parameters"]["bias"]
+    assert (bias["facets"], bias["bounds"]) == (list(sandbox.config.bias.facet_list()), {})
 
 
 def test_gate_thresholds_follow_overrides(variant):
@@ -189,7 +194,8 @@ def test_evaluation_transform_joins_the_label_and_the_score(sandbox, states):
     assert params["DataProcessing"] == {
         "InputFilter": "$",
         "JoinSource": "Input",
-        "OutputFilter": "$['is_fraud','SageMakerOutput']",
+        # the label, the bias facets (bias.facets, default customer_tier and channel) and the answer
+        "OutputFilter": "$['is_fraud','customer_tier','channel','SageMakerOutput']",
     }
     assert params["TransformInput"]["SplitType"] == "Line"
     assert params["TransformInput"]["ContentType"] == "application/jsonlines"

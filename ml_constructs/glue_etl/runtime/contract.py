@@ -363,9 +363,17 @@ class EtlParams:
         return tuple(asdict(cls()))
 
 
-def job_arguments(raw_path: str, curated_path: str, spec: EtlSpec, params: EtlParams) -> dict[str, str]:
+def job_arguments(
+    raw_path: str, curated_path: str, spec: EtlSpec, params: EtlParams, bias_facets: Sequence[str] = ()
+) -> dict[str, str]:
     """The Glue job's ``default_arguments`` (Glue adds ``--JOB_NAME`` itself). Values may be CDK tokens."""
-    return {"--raw_path": raw_path, "--curated_path": curated_path, **spec.to_args(), **params.to_args()}
+    return {
+        "--raw_path": raw_path,
+        "--curated_path": curated_path,
+        **spec.to_args(),
+        **params.to_args(),
+        **bias_facet_args(spec, bias_facets),
+    }
 
 
 def job_argument_names(argv: Sequence[str]) -> list[str]:
@@ -375,7 +383,40 @@ def job_argument_names(argv: Sequence[str]) -> list[str]:
     are only listed when given; ``EtlParams.from_args`` fills in the defaults of the others.
     """
     present = set(argv)
-    return [*REQUIRED_ARGS, *(n for n in EtlParams.arg_names() if f"--{n}" in present)]
+    optional = (*EtlParams.arg_names(), BIAS_FACETS_ARG)
+    return [*REQUIRED_ARGS, *(n for n in optional if f"--{n}" in present)]
+
+
+# --- Bias facets: the raw fields whose pre-training bias the job reports (docs/bias-and-explainability.md) ----------
+
+#: Optional job argument: comma-separated facets (categorical or ordinal columns of the spec); absent: none.
+BIAS_FACETS_ARG = "bias_facets"
+#: Clarify's analysis.json layout (``pre_training_bias_metrics``), beside the report.
+BIAS_ANALYSIS_KEY = "report/analysis.json"
+
+
+def check_bias_facets(spec: EtlSpec, facets: Sequence[str]) -> tuple[str, ...]:
+    """The facets, each a categorical or ordinal column of ``spec`` named once; ``ValueError`` otherwise."""
+    allowed = [c.name for c in spec.columns if c.kind in ("categorical", "ordinal")]
+    out = tuple(facets)
+    for name in out:
+        if name not in allowed:
+            raise ValueError(f"--{BIAS_FACETS_ARG}: {name!r} is not allowed: one of {allowed}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"--{BIAS_FACETS_ARG}={','.join(out)!r}: each facet at most once")
+    return out
+
+
+def bias_facet_args(spec: EtlSpec, facets: Sequence[str]) -> dict[str, str]:
+    """``--bias_facets`` when there are facets (checked against the spec), nothing otherwise."""
+    checked = check_bias_facets(spec, facets)
+    return {f"--{BIAS_FACETS_ARG}": ",".join(checked)} if checked else {}
+
+
+def bias_facets_from_args(spec: EtlSpec, args: Mapping[str, str]) -> tuple[str, ...]:
+    """The facets from resolved job arguments (none when the argument is absent or empty)."""
+    text = str(args.get(BIAS_FACETS_ARG, ""))
+    return check_bias_facets(spec, [part.strip() for part in text.split(",") if part.strip()])
 
 
 # --- Column naming: one place decides every output column name and the CSV order --------------------

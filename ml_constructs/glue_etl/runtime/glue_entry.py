@@ -12,7 +12,7 @@ Job arguments (see ``contract.job_arguments``, which builds them for the CDK con
   ``--impute_method``, ``--ridge``, ``--outlier_k``, ``--outlier_mode``, ``--n_bins``,
   ``--rebalance_ratio``, ``--rebalance_seed``, ``--csv_files``, ``--canonical_partitions``, ``--min_positives``,
   ``--future_tolerance_minutes``, ``--window_days``, ``--window_end`` (the training workflow passes the last two
-  on each run).
+  on each run), and ``--bias_facets`` (comma-separated facets of the pre-training bias report).
 
 ``Job.init``/``Job.commit`` frame the run as Glue expects (commit is what advances job bookmarks). The
 pipeline reads with ``spark.read``, which bookmarks do not track, and rebuilds every output on each run from the

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark con
 
 from ml_constructs.glue_etl.runtime import exports, fitted
 from ml_constructs.glue_etl.runtime.contract import (
+    BIAS_ANALYSIS_KEY,
     COPY_COLUMN,
     CSV_PREFIXES,
     PARTITION_COLUMN,
@@ -43,7 +44,9 @@ from ml_constructs.glue_etl.runtime.contract import (
     SPLITS,
     EtlParams,
     EtlSpec,
+    bias_facets_from_args,
     bin_name,
+    check_bias_facets,
     csv_columns,
     feature_columns,
     one_hot_name,
@@ -82,6 +85,7 @@ from ml_constructs.glue_etl.runtime.steps import (
     write_text,
     write_xgboost_csv,
 )
+from ml_constructs.shared_runtime import bias
 
 LOG = logging.getLogger(__name__)
 
@@ -90,7 +94,8 @@ def run_from_args(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any
     """``run`` with everything taken from resolved job arguments (what the Glue entry calls)."""
     spec = EtlSpec.from_args(args)
     params = EtlParams.from_args(args)
-    return run(spark, args["raw_path"], args["curated_path"], spec, params)
+    facets = bias_facets_from_args(spec, args)
+    return run(spark, args["raw_path"], args["curated_path"], spec, params, bias_facets=facets)
 
 
 def run(
@@ -100,8 +105,12 @@ def run(
     spec: EtlSpec,
     params: EtlParams,
     run_time: datetime | None = None,
+    bias_facets: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run every step, write every output under ``curated_path``, return (and write) the report.
+
+    ``bias_facets``: categorical or ordinal columns whose pre-training bias (Clarify's CI, DPL, KL, JS) is measured
+    on the train split before rebalancing, into the report's ``bias`` and ``report/analysis.json``.
 
     ``run_time`` (default: now, UTC) is the reference of the ``future_time`` rule: an event time after
     ``run_time + future_tolerance_minutes`` is quarantined. Pass it to replay a run exactly. Its UTC date is also
@@ -116,9 +125,10 @@ def run(
     """
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time={run_time.isoformat()} has no time zone: pass an aware datetime (UTC)")
+    facets = check_bias_facets(spec, bias_facets)
     persisted = _Persisted()
     try:
-        return _run(spark, raw_path, curated_path, spec, params, persisted, run_time or datetime.now(UTC))
+        return _run(spark, raw_path, curated_path, spec, params, persisted, run_time or datetime.now(UTC), facets)
     finally:
         persisted.release()
 
@@ -131,6 +141,7 @@ def _run(
     params: EtlParams,
     persisted: _Persisted,
     run_time: datetime,
+    bias_facets: Sequence[str],
 ) -> dict[str, Any]:
     not_after = run_time + timedelta(minutes=params.future_tolerance_minutes)
     days = params.window(run_time.astimezone(UTC).date())
@@ -154,6 +165,7 @@ def _run(
     prepared, fits = _fit_and_apply(base, spec, params)
     stats = _split_statistics(prepared, spec, fits.bins)
     _check_splits(stats, counts.rows_clean)
+    bias_report = _pre_training_bias(base, spec, bias_facets, curated_path)  # before rebalancing
 
     _step("rebalancing train")
     final, balance, written = _rebalance(prepared, spec, params, stats, persisted)
@@ -167,6 +179,10 @@ def _run(
     report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
     report["outputs"]["serving"] = serving
     report["input"]["window"] = counts.window
+    if bias_report is not None:
+        report["bias"] = bias_report
+        analysis = bias.analysis(pre_training_bias_metrics=bias_report.pop("clarify"))
+        write_text(spark, bias_report["analysis"], json.dumps(analysis, indent=2, allow_nan=False) + "\n")
     write_text(spark, _join(curated_path, REPORT_KEY), json.dumps(report, indent=2, allow_nan=False) + "\n")
     _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {written}")
     return report
@@ -548,4 +564,50 @@ def _outputs_report(
         "prepared": {"path": _join(curated_path, PREPARED_PREFIX), "rows": rows_out, "columns": prepared_columns(spec)},
         "quarantine": {"path": _join(curated_path, QUARANTINE_PREFIX), "rows": rows_quarantined},
         "report": _join(curated_path, REPORT_KEY),
+    }
+
+
+# --- Pre-training bias ----------------------------------------------------------------------------------------------
+
+
+def _pre_training_bias(
+    base: DataFrame, spec: EtlSpec, facets: Sequence[str], curated_path: str
+) -> dict[str, Any] | None:
+    """Clarify's pre-training metrics (CI, DPL, KL, JS) of each facet value against the rest of its facet, on the
+    train split before rebalancing (oversampling changes the label proportions the metrics measure). One Spark
+    aggregation counts rows and positive labels per (facet, value); the formulas run on those counts
+    (``shared_runtime.bias``). Values the schema allows but train lacks are reported with null metrics."""
+    if not facets:
+        return None
+    _step(f"pre-training bias of {', '.join(facets)} on train")
+    positive = (F.col(spec.label) == F.lit(spec.positive_class)).cast("int")
+    pairs = F.explode(
+        F.array(*[F.struct(F.lit(f).alias("facet"), F.col(f).cast("string").alias("value")) for f in facets])
+    )
+    rows = (
+        _train(base)
+        .select(pairs.alias("pair"), positive.alias("positive"))
+        .groupBy(F.col("pair.facet").alias("facet"), F.col("pair.value").alias("value"))
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("positive").alias("positives"))
+        .collect()
+    )
+    counts: dict[str, dict[str, bias.Counts]] = {f: {} for f in facets}
+    for row in rows:
+        counts[row["facet"]][bias.facet_value(row["value"])] = bias.Counts(int(row["n"]), int(row["positives"] or 0))
+    metrics = {f: bias.pre_training(counts[f], [bias.facet_value(v) for v in spec.column(f).values]) for f in facets}
+    return {
+        "split": "train",
+        "before_rebalancing": True,
+        "label": spec.label,
+        "positive_class": spec.positive_class,
+        "metrics": list(bias.PRE_TRAINING),
+        "facets": {
+            f: {
+                v: {"rows": counts[f].get(v, bias.Counts()).n, "positives": counts[f].get(v, bias.Counts()).labels, **m}
+                for v, m in metrics[f].items()
+            }
+            for f in facets
+        },
+        "analysis": _join(curated_path, BIAS_ANALYSIS_KEY),
+        "clarify": bias.analysis_section(spec.label, metrics, spec.positive_class),
     }

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml_constructs.shared_runtime import bias
+
 #: Metrics a gate may set a minimum for (higher is better for all of them).
 GATED_METRICS: tuple[str, ...] = ("auc", "precision", "recall", "f1", "specificity", "accuracy")
 #: How many malformed lines an error message quotes.
@@ -253,15 +255,37 @@ def _number(text: str) -> object:
         return text
 
 
-def parse_json_line(line: str) -> tuple[int, float]:
-    """``{"<label>": 0|1, "SageMakerOutput": <answer>}`` -> ``(label, probability)``; ``ValueError`` otherwise.
-    The label is the record's one other field (the transform's OutputFilter keeps exactly the two)."""
+def _json_record(line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from None
     if not isinstance(record, dict) or OUTPUT_KEY not in record:
         raise ValueError(f"a JSON object without {OUTPUT_KEY}")
+    return record
+
+
+def parse_json_line(line: str) -> tuple[int, float]:
+    """``{"<label>": 0|1, "SageMakerOutput": <answer>}`` -> ``(label, probability)``; ``ValueError`` otherwise.
+    The label is the record's one other field (the transform's OutputFilter keeps exactly the two)."""
+    return _label_and_score(_json_record(line))
+
+
+def parse_faceted_line(line: str, facets: Sequence[str]) -> tuple[int, float, tuple[str, ...]]:
+    """``{"<label>": 0|1, "<facet>": <value>, ..., "SageMakerOutput": <answer>}`` -> ``(label, probability, facet
+    values)``, the values keyed as ``bias.facet_value`` spells them; ``ValueError`` otherwise (the transform's
+    OutputFilter keeps the label, the facets and the answer)."""
+    record = _json_record(line) if line.lstrip().startswith("{") else None
+    if record is None:
+        raise ValueError("not a JSON object: facet values need the joined raw event")
+    missing = [f for f in facets if f not in record]
+    if missing:
+        raise ValueError(f"no facet field {missing} (the transform's OutputFilter must keep the facets)")
+    values = tuple(bias.facet_value(record.pop(f)) for f in facets)
+    return (*_label_and_score(record), values)
+
+
+def _label_and_score(record: dict[str, Any]) -> tuple[int, float]:
     others = [k for k in record if k != OUTPUT_KEY]
     if len(others) != 1:
         raise ValueError(f"expected the label and {OUTPUT_KEY}, got fields {sorted(record)}")
@@ -315,6 +339,8 @@ class Predictions:
     sources: int = 0  # files (objects) read
     lines: int = 0  # non-blank lines read, well-formed or not
     blank_lines: int = 0  # empty or whitespace-only lines (skipped: they cannot be records)
+    facets: tuple[str, ...] = ()  # bias facets each JSON line carries (the raw event's fields)
+    facet_values: list[tuple[str, ...]] = field(default_factory=list)  # per record, in the order of ``facets``
 
     @property
     def records(self) -> int:
@@ -338,7 +364,11 @@ class Predictions:
                 continue
             self.lines += 1
             try:
-                label, score = parse_joined_line(line)
+                if self.facets:
+                    label, score, values = parse_faceted_line(line, self.facets)
+                    self.facet_values.append(values)
+                else:
+                    label, score = parse_joined_line(line)
             except ValueError as exc:
                 excerpt = line if len(line) <= MAX_EXCERPT else line[:MAX_EXCERPT] + "..."
                 self.malformed.append(MalformedLine(source, number, excerpt, str(exc)))
@@ -404,3 +434,89 @@ def compare(champion: Mapping[str, Any], challenger: object) -> dict[str, Any]:
         raise InvalidGateError(f"challenger={dict(challenger)!r}: auc and margin must be numbers in [0, 1]")
     champion_auc = float(champion["auc"])
     return {"auc": auc, "margin": margin, "champion_auc": champion_auc, "not_worse": auc >= champion_auc - margin}
+
+
+# --- Post-training bias (docs/bias-and-explainability.md) ------------------------------------------------------------
+
+#: Bounds the bias gate takes: name -> (Clarify metric, how the bound applies).
+BIAS_BOUNDS: Mapping[str, tuple[str, str]] = {
+    "max_abs_dppl": ("DPPL", "max_abs"),
+    "min_di": ("DI", "min"),
+    "max_di": ("DI", "max"),
+    "max_abs_recall_difference": ("RD", "max_abs"),
+    "max_abs_accuracy_difference": ("AD", "max_abs"),
+}
+
+
+def check_bias_bounds(bounds: object) -> dict[str, float]:
+    """Bias-gate bounds as ``{name: float}`` (may be empty: no bias gate); ``InvalidGateError`` for an unknown name
+    or a value that is not a finite number >= 0."""
+    if not isinstance(bounds, Mapping):
+        raise InvalidGateError(f"bias_bounds={bounds!r} is not allowed: a mapping of bound name to number")
+    out: dict[str, float] = {}
+    for name, value in bounds.items():
+        if name not in BIAS_BOUNDS:
+            raise InvalidGateError(f"bias_bounds.{name} is not a bias bound; allowed: {list(BIAS_BOUNDS)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
+            raise InvalidGateError(f"bias_bounds.{name}={value!r} is not allowed: a finite number >= 0")
+        out[name] = float(value)
+    return out
+
+
+def bias_counts(predictions: Predictions, threshold: float) -> dict[str, dict[str, bias.Counts]]:
+    """Facet -> facet value -> counts of the records (label, prediction at ``threshold``)."""
+    counts: dict[str, dict[str, bias.Counts]] = {f: {} for f in predictions.facets}
+    for label, score, values in zip(predictions.labels, predictions.scores, predictions.facet_values, strict=True):
+        for facet, value in zip(predictions.facets, values, strict=True):
+            counts[facet].setdefault(value, bias.Counts()).add(label, score >= threshold)
+    return counts
+
+
+def bias_gate(post: Mapping[str, Mapping[str, bias.Metrics]], bounds: Mapping[str, float]) -> list[str]:
+    """One line per facet value and bound it breaks (facet, value, metric, bound); an undefined (null) metric
+    breaks none (docs/bias-and-explainability.md, edge cases)."""
+    failures: list[str] = []
+    for facet, by_value in post.items():
+        for value, metrics in by_value.items():
+            for name, limit in bounds.items():
+                metric, kind = BIAS_BOUNDS[name]
+                found = metrics[metric]
+                if found is None:
+                    continue
+                measured = abs(found) if kind == "max_abs" else found
+                broken = measured < limit if kind == "min" else measured > limit
+                if broken:
+                    shown = f"|{metric}|" if kind == "max_abs" else metric
+                    side = "below" if kind == "min" else "above"
+                    failures.append(f"{facet}={value}: {shown} {measured:.4g} is {side} the bound {name}={limit:g}")
+    return failures
+
+
+def evaluate_bias(
+    predictions: Predictions, threshold: float, bounds: Mapping[str, float], label: str = "label"
+) -> dict[str, Any]:
+    """Post-training bias (DPPL, DI, RD, AD) of each facet value against the rest of its facet at the decision
+    threshold, and the bias gate: ``{"facets", "bounds", "passed", "failures", "post_training": {facet: {value:
+    {"rows", "positives", "predicted_positives", <metric>: value}}}, "clarify": <analysis.json section>}``."""
+    counts = bias_counts(predictions, check_decision_threshold(threshold))
+    post = {facet: bias.post_training(by_value) for facet, by_value in counts.items()}
+    failures = bias_gate(post, check_bias_bounds(bounds))
+    return {
+        "facets": list(predictions.facets),
+        "bounds": dict(bounds),
+        "passed": not failures,
+        "failures": failures,
+        "post_training": {
+            facet: {
+                value: {
+                    "rows": counts[facet][value].n,
+                    "positives": counts[facet][value].labels,
+                    "predicted_positives": counts[facet][value].predicted,
+                    **metrics,
+                }
+                for value, metrics in by_value.items()
+            }
+            for facet, by_value in post.items()
+        },
+        "clarify": bias.analysis_section(label, post),
+    }

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from . import analyzer
+from . import analyzer, live_bias
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -106,6 +106,7 @@ def check_event(event: object) -> dict[str, Any]:
     if not isinstance(from_model, bool):
         raise InvalidEventError(f"baseline_of_serving_model={from_model!r} is not allowed: true or false")
     end = _end_hour(event.get("end_time"))
+    bias = _check_bias(event.get("bias"))
     capture_bucket, capture_path = parse_s3_uri(event["capture_s3_uri"], "capture_s3_uri")
     output_bucket, output_path = parse_s3_uri(event["output_s3_uri"], "output_s3_uri")
     return {
@@ -120,7 +121,27 @@ def check_event(event: object) -> dict[str, Any]:
         "statistics": parse_s3_uri(event["baseline_statistics_s3_uri"], "baseline_statistics_s3_uri"),
         "constraints": parse_s3_uri(event["baseline_constraints_s3_uri"], "baseline_constraints_s3_uri"),
         "from_model": from_model,
+        "bias": bias,
     }
+
+
+def _check_bias(spec: object) -> tuple[tuple[str, ...], float] | None:
+    """The event's optional ``bias``: ``{"facets": [raw field, ...], "threshold": decision threshold}``."""
+    if spec is None:
+        return None
+    facets = spec.get("facets") if isinstance(spec, Mapping) else None
+    threshold = spec.get("threshold") if isinstance(spec, Mapping) else None
+    if (
+        not isinstance(facets, list)
+        or not all(isinstance(f, str) and f for f in facets)
+        or isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise InvalidEventError(
+            f"bias={spec!r} is not allowed: {{'facets': [raw field names], 'threshold': a number in [0, 1]}}"
+        )
+    return tuple(facets), float(threshold)
 
 
 def serving_baseline(sagemaker: Any, endpoint: str) -> dict[str, Any]:
@@ -197,6 +218,19 @@ def put_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> 
     return calls
 
 
+def write_reports(s3: Any, output: tuple[str, str], report: Mapping[str, Any]) -> tuple[str, str]:
+    """constraint_violations.json and statistics.json of the window under ``output`` (bucket, prefix); returns it."""
+    bucket, prefix = output
+    for name, body in ((VIOLATIONS_FILE, report["constraint_violations"]), (STATISTICS_FILE, report["statistics"])):
+        s3.put_object(
+            Bucket=bucket,
+            Key=prefix + name,
+            Body=(json.dumps(body, indent=2, allow_nan=False) + "\n").encode("utf-8"),
+            ContentType="application/json",
+        )
+    return bucket, prefix
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -217,6 +251,7 @@ def handler(
          "cloudwatch_namespace": "MLSpecialty/DataQuality",
          "distance_threshold": 0.1,                     # or null: the constraints' comparison_threshold
          "baseline_of_serving_model": true,             # default false: the two baseline URIs above
+         "bias": {"facets": ["channel"], "threshold": 0.5},  # optional: live DPPL per facet value (BiasDPPL)
          "end_time": "2026-11-20T10:05:00Z"}            # default now; the window ends at its hour
     """
     cfg = check_event(event)
@@ -231,8 +266,10 @@ def handler(
 
     capture_bucket, endpoint_prefix = cfg["capture"]
     keys = window_keys(s3, capture_bucket, endpoint_prefix, cfg["start"], cfg["end"])
+    live = live_bias.LiveBias(*cfg["bias"]) if cfg["bias"] else None
+    lines = stream_lines(s3, capture_bucket, keys)
     report = analyzer.analyze(
-        stream_lines(s3, capture_bucket, keys), statistics, constraints, distance_threshold=cfg["threshold"]
+        live.observe(lines) if live else lines, statistics, constraints, distance_threshold=cfg["threshold"]
     )
     violations = report["constraint_violations"]["violations"]
     result: dict[str, Any] = {
@@ -254,14 +291,7 @@ def handler(
         data = [d for d in data if d["MetricName"] in (analyzer.METRIC_RECORDS, analyzer.METRIC_MALFORMED)]
         result.update(status="NoData", violations=0, violation_types={}, drifted_features=[])
     else:
-        out_bucket, out_prefix = cfg["output"]
-        for name, body in ((VIOLATIONS_FILE, report["constraint_violations"]), (STATISTICS_FILE, report["statistics"])):
-            s3.put_object(
-                Bucket=out_bucket,
-                Key=out_prefix + name,
-                Body=(json.dumps(body, indent=2, allow_nan=False) + "\n").encode("utf-8"),
-                ContentType="application/json",
-            )
+        out_bucket, out_prefix = write_reports(s3, cfg["output"], report)
         result.update(
             status="CompletedWithViolations" if violations else "Completed",
             violations=len(violations),
@@ -272,6 +302,9 @@ def handler(
             report_s3_uri=f"s3://{out_bucket}/{out_prefix}{VIOLATIONS_FILE}",
             statistics_s3_uri=f"s3://{out_bucket}/{out_prefix}{STATISTICS_FILE}",
         )
+    if live is not None:  # live DPPL per facet value (none for a value, or a window, without traffic)
+        result["bias"] = live.summary()
+        data += live.metric_data(cfg["endpoint"], cfg["end"])
     result["metric_data"] = len(data)
     result["put_metric_data_calls"] = put_metrics(cloudwatch, cfg["namespace"], data)
     LOG.info("drift monitoring %s", json.dumps(result, sort_keys=True))
