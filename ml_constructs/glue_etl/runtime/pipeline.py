@@ -27,7 +27,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
-from ml_constructs.glue_etl.runtime import exports, fitted
+from ml_constructs.glue_etl.runtime import exports, fitted, imputation
 from ml_constructs.glue_etl.runtime.contract import (
     COPY_COLUMN,
     CSV_PREFIXES,
@@ -151,8 +151,14 @@ def _run(
     stats = _split_statistics(prepared, spec, fits.bins)
     _check_splits(stats, counts.rows_clean)
 
+    # `drop` imputation: incomplete train rows leave the training data here (counted; every split was filled)
+    training, training_stats, dropped = imputation.training_rows(prepared, spec, params.impute_method, stats)
+    if dropped.rows:
+        positives = {s: training_stats[s]["positives"] for s in SPLITS}
+        check_positives(positives, params.min_positives, spec, params.split_fractions[2])
+
     _step("rebalancing train")
-    final, balance, written = _rebalance(prepared, spec, params, stats, persisted)
+    final, balance, written = _rebalance(training, spec, params, training_stats, persisted)
 
     _step(f"writing outputs under {curated_path}")
     for split in SPLITS:
@@ -161,6 +167,7 @@ def _run(
     write_prepared_parquet(final, _join(curated_path, PREPARED_PREFIX), spec)
     serving = _write_serving(spark, base, curated_path, spec, params, fits)
     report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
+    _add_imputation_report(report, fits, params, dropped)
     report["outputs"]["serving"] = serving
     write_text(spark, _join(curated_path, REPORT_KEY), json.dumps(report, indent=2, allow_nan=False) + "\n")
     _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {written}")
@@ -210,7 +217,7 @@ def _fit_and_apply(base: DataFrame, spec: EtlSpec, params: EtlParams) -> tuple[D
     outlier_fits = fit_outliers(_train(base), spec, params.outlier_k)
     with_outliers = apply_outliers(base, outlier_fits, params.outlier_mode)
     _step(f"imputation ({params.impute_method}): fitting on train")
-    imputation_fits = fit_imputation(_train(with_outliers), spec, params.impute_method, params.ridge)
+    imputation_fits = fit_imputation(_train(with_outliers), spec, params.impute_method, params.ridge, params)
     imputed = apply_imputation(with_outliers, imputation_fits)
     _step("binning: fitting on train")
     bin_fit = fit_bins(_train(imputed), spec, params.n_bins)
@@ -437,6 +444,19 @@ def _imputation_report(fit: ImputationFit, stats: Mapping[str, Mapping[str, int]
             "r2_train": m.r2_train,
         }
     return entry
+
+
+def _add_imputation_report(report: dict[str, Any], fits: _Fits, params: EtlParams, dropped: imputation.Dropped) -> None:
+    """The method's parameters, fill statistics, MICE's rounds; for ``drop`` the rows left out of training, also as
+    a step between ``impute`` and ``rebalance`` (the rows still balance: rebalance starts from what is left)."""
+    for column, fit in fits.imputation.items():
+        report["imputation"][column].update(imputation.report_entry(fit, params, dropped))
+    if params.impute_method == "drop":
+        steps = report["steps"]
+        at = next(i for i, s in enumerate(steps) if s["step"] == "rebalance")
+        train = report["split"]["rows"]["train"]
+        steps.insert(at, {"step": "drop_incomplete_train", "rows_in": train, "rows_out": train - dropped.rows})
+        steps[at + 1]["rows_in"] = train - dropped.rows
 
 
 def _outlier_report(fit: OutlierFit, params: EtlParams, stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ encoding entry or fitted step of ``preprocessing`` over a DataFrame.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
@@ -68,6 +68,34 @@ class SparkOps:
 
     def cast(self, a: Column, type_name: str) -> Column:
         return a.cast(type_name)
+
+    def sub(self, a: Column, b: Column) -> Column:
+        return a - b
+
+    def div(self, a: Column, b: Column) -> Column:
+        return a / b
+
+    def sqrt(self, a: Column) -> Column:
+        return F.sqrt(a)
+
+    def lazy(self, condition: Column, value: Callable[[], Column]) -> Column:
+        return F.when(condition, value())  # CASE WHEN evaluates the branch only for the rows that take it
+
+    def nearest_mean(
+        self, reference: Sequence[Sequence[float]], k: int, distance: Callable[[Sequence[Any]], Column]
+    ) -> Column:
+        """The reference rows ride in the plan as one array literal (a broadcast of R rows, shipped with each task);
+        every row computes its distance to each of them (``transform``), sorts the ``(distance, index, target)``
+        triples (``sort_array``: by distance, then index) and averages the targets of the first ``k`` in order."""
+        width = len(reference[0]) - 2
+        rows = F.lit([list(row) for row in reference])
+        scored = F.transform(
+            rows,
+            lambda r: F.struct(distance([r[2 + j] for j in range(width)]).alias("d"), r[1].alias("i"), r[0].alias("t")),
+        )
+        nearest = F.slice(F.sort_array(scored), 1, k)
+        total = F.aggregate(nearest, F.lit(0.0), lambda acc, s: acc + s["t"])
+        return total / F.lit(float(min(k, len(reference))))
 
 
 SPARK_OPS = SparkOps()
