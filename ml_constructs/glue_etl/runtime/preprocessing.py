@@ -54,6 +54,10 @@ class EventError(ValueError):
         self.field = field
 
 
+#: ``(ops, query, weight, reference coordinates) -> distance`` (``nan_euclidean``).
+Distance = Callable[[Any, Sequence[Any], Any, Sequence[Any]], Any]
+
+
 class Ops(Protocol):
     """The operations the formulas use, with SQL's null semantics (``PythonOps``, ``spark_ops.SparkOps``)."""
 
@@ -79,7 +83,7 @@ class Ops(Protocol):
     def sqrt(self, a: Any) -> Any: ...
     def lazy(self, condition: Any, value: Callable[[], Any]) -> Any: ...
     def nearest_mean(
-        self, reference: Sequence[Sequence[float]], k: int, distance: Callable[[Sequence[Any]], Any]
+        self, query: Sequence[Any], weight: Any, reference: Sequence[Sequence[float]], k: int, distance: Distance
     ) -> Any: ...
 
 
@@ -164,11 +168,12 @@ class PythonOps:
         return value() if condition is True else None
 
     def nearest_mean(
-        self, reference: Sequence[Sequence[float]], k: int, distance: Callable[[Sequence[Any]], Any]
+        self, query: Sequence[Any], weight: Any, reference: Sequence[Sequence[float]], k: int, distance: Distance
     ) -> Any:
-        """Mean target of the ``k`` reference rows nearest by ``distance``; rows are ``[target, index, *coords]``
-        and ties go to the smaller index (``SparkOps.nearest_mean`` sorts the same triples)."""
-        scored = sorted((_distance_key(distance(row[2:])), row[1], row[0]) for row in reference)[:k]
+        """Mean target of the ``k`` reference rows nearest to ``query`` by ``distance``; rows are ``[target, index,
+        *coords]`` and ties go to the smaller index (``SparkOps.nearest_mean`` sorts the same triples)."""
+        scored = sorted((_distance_key(distance(self, query, weight, row[2:])), row[1], row[0]) for row in reference)
+        scored = scored[:k]
         total = 0.0
         for _, _, target in scored:  # left to right, as Spark's aggregate
             total += target
@@ -297,19 +302,22 @@ def knn_value(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> Any:
     n = len(query)
     present = ops.sub(ops.lit(n), present)
     weight = ops.div(ops.lit(float(n)), ops.cast(present, "double"))
-
-    def distance(row: Sequence[Any]) -> Any:
-        total = ops.lit(0.0)
-        for q, r in zip(query, row, strict=True):
-            diff = ops.sub(q, r)
-            total = ops.add(total, ops.coalesce(ops.mul(diff, diff), ops.lit(0.0)))
-        return ops.sqrt(ops.mul(weight, total))
-
     reference, everything = knn_reference(step)
-    z = ops.when(ops.eq(present, ops.lit(0)), ops.lit(everything), ops.nearest_mean(reference, knn["k"], distance))
+    nearest = ops.nearest_mean(query, weight, reference, knn["k"], nan_euclidean)
+    z = ops.when(ops.eq(present, ops.lit(0)), ops.lit(everything), nearest)
     target = next(f for f in knn["features"] if f["column"] == step["column"])
     value = ops.add(ops.mul(z, ops.lit(target["std"])), ops.lit(target["mean"]))
     return ops.expm1(value) if target["transform"] == "log1p" else value
+
+
+def nan_euclidean(ops: Ops, query: Sequence[Any], weight: Any, row: Sequence[Any]) -> Any:
+    """``sqrt(weight * sum((q - r)^2 over the query's present coordinates))``, summed in coordinate order;
+    ``weight`` = coordinates / present coordinates (the reference rows are complete)."""
+    total = ops.lit(0.0)
+    for q, r in zip(query, row, strict=True):
+        diff = ops.sub(q, r)
+        total = ops.add(total, ops.coalesce(ops.mul(diff, diff), ops.lit(0.0)))
+    return ops.sqrt(ops.mul(weight, total))
 
 
 def knn_reference(step: Mapping[str, Any]) -> tuple[list[list[float]], float]:
@@ -491,4 +499,5 @@ __all__ = [
     "encode",
     "imputed_value",
     "knn_value",
+    "nan_euclidean",
 ]
