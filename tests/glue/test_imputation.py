@@ -25,6 +25,7 @@ from sklearn.impute import KNNImputer
 
 from ml_constructs.glue_etl.runtime import contract as c
 from ml_constructs.glue_etl.runtime import exports, fitted, fitting, imputation, pipeline, steps
+from ml_constructs.glue_etl.runtime.preprocessing import reference_rows
 from stacks.mapping import etl_spec
 from tests.glue.conftest import spark_rows
 from tests.glue.test_preprocessing_parity import mismatches, spark_engine_rows
@@ -140,7 +141,7 @@ def test_knn_reference_set_is_bounded_and_chosen_by_the_id_hash(base) -> None:
     chosen = sorted(key, key=key.__getitem__)[:40]
     values = dict(complete)
     target = [f["column"] for f in knn["features"]].index(COLUMN)
-    assert [row[target] for row in knn["reference"]] == [values[i] for i in chosen]
+    assert [row[target] for row in reference_rows(knn)] == [values[i] for i in chosen]
 
 
 # --- MICE on a known linear relation ------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ IMPUTE_METHODS = ("median", "mean", "knn", "regression", "mice", "drop")
 OUTLIER_MODES = ("flag", "clip")
 
 #: Bounds of the imputation parameters: the KNN reference set travels in fitted.json and in the Spark plan (5,000
-#: rows of the worked example are about 0.4 MB of JSON), and every MICE round is three passes over train.
+#: rows of the worked example are about 0.3 MB of JSON), and every MICE round is three passes over train.
 MAX_KNN_K = 100
 MAX_KNN_REFERENCE_ROWS = 5000
 MAX_MICE_ROUNDS = 50

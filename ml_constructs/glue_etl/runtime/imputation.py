@@ -132,14 +132,14 @@ def fit_knn(
             }
             for n, t in used
         ],
-        "reference": [[_compact(r[n]) for n, _ in used] for r in rows],
+        "reference": [",".join(_number(r[n]) for n, _ in used) for r in rows],
     }
     return {c: replace(fit, knn=entry) for c, fit in fits.items()}
 
 
-def _compact(value: float) -> float | int:
-    """An integral double as an int (one-hot 0/1, counts): a third of the JSON; the value is the same."""
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+def _number(value: float) -> str:
+    """A double as its shortest exact text (``repr``); integral ones without ``.0`` (one-hot 0/1, counts)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
 
 
 # --- MICE -------------------------------------------------------------------------------------------------------
