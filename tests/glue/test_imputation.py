@@ -3,14 +3,13 @@ only, the same whatever the file layout, and the same in Spark and at the endpoi
 
 Independent references: the standard library's ``statistics.fmean`` (mean), scikit-learn's ``KNNImputer`` (KNN:
 a test-only dependency), a data set with a known linear relation (MICE), and the generator's own missing values
-(drop). Small DataFrames on the session's Spark: a few hundred generated events. MICE's convergence and the
-per-method guarantees (train only, any layout, serving parity: two fits and a parity run per method) are marked
-``slow`` (``make test-slow``); the default run keeps the mean, KNN against scikit-learn, its reference set and drop.
+(drop). Small DataFrames on the session's Spark: a few hundred generated events. MICE's convergence is marked
+``slow`` (``make test-slow``). The per-method guarantees (train only, any layout, serving parity) are in
+``test_preprocessing_parity.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
 import zlib
@@ -24,11 +23,10 @@ from pyspark.sql import functions as F  # noqa: N812
 from sklearn.impute import KNNImputer
 
 from ml_constructs.glue_etl.runtime import contract as c
-from ml_constructs.glue_etl.runtime import exports, fitted, fitting, imputation, pipeline, steps
+from ml_constructs.glue_etl.runtime import fitting, imputation, steps
 from ml_constructs.glue_etl.runtime.preprocessing import reference_rows
 from stacks.mapping import etl_spec
 from tests.glue.conftest import spark_rows
-from tests.glue.test_preprocessing_parity import mismatches, spark_engine_rows
 from worked_example.generator import generate_events
 from worked_example.schema import FIELDS
 
@@ -238,49 +236,3 @@ def test_drop_leaves_incomplete_train_rows_out_and_fills_the_others_with_the_med
             assert values[e["event_id"]] == (fits[COLUMN].median, 1)  # as the endpoint will fill it
     # any other method keeps every row
     assert imputation.training_rows(prepared, spec, "median", stats)[2] == imputation.Dropped(0, 0)
-
-
-# --- Train only, whatever the layout, and the same at the endpoint: every method -------------------------------------
-
-
-def document_for(spark, rows: Sequence[Mapping[str, Any]], partitions: int, method: str) -> dict[str, Any]:
-    """fitted.json of the outlier, imputation and bin steps fitted (as the ETL does) on ``rows``."""
-    spec = etl_spec()
-    params = dataclasses.replace(PARAMS, impute_method=method, knn_reference_rows=100)
-    _, fits = pipeline._fit_and_apply(prepare(spark, rows, partitions), spec, params)
-    return fitted.document(spec, exports.fitted_steps(spec, fits, params.outlier_mode))
-
-
-def other_splits_changed(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validation and test rows changed (distances blanked or multiplied by 7, amounts doubled), train untouched,
-    in reverse order."""
-    out = []
-    for i, e in enumerate(events):
-        if split_of(e["event_id"]) != "train":
-            distance = None if i % 3 == 0 or e[COLUMN] is None else e[COLUMN] * 7
-            e = {**e, COLUMN: distance, "amount": e["amount"] * 2}
-        out.append(e)
-    return out[::-1]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", c.IMPUTE_METHODS)
-def test_fitted_on_train_only_whatever_the_layout_and_served_alike(spark, events, method: str) -> None:
-    """Per method: (1) validation and test rows changed and the data cut into other partitions in another order:
-    the same fitted.json; (2) Spark and the endpoint's preprocessor give the same rows, generated events and
-    events with missing and extreme values included."""
-    document = document_for(spark, events, 2, method)
-    assert document_for(spark, other_splits_changed(events), 5, method) == document
-    imputes = [s for s in document["steps"] if s["step"] == "impute"]
-    assert {s["method"] for s in imputes} == {method}
-    template = next(e for e in events if e[COLUMN] is not None)
-    extra = [
-        {**template, "event_id": "edge-0", COLUMN: None},
-        {**template, "event_id": "edge-1", COLUMN: None, "amount": 1e9, "channel": "online", "card_present": False},
-        {**template, "event_id": "edge-2", COLUMN: None, "account_age_days": 0, "prior_transactions_24h": 0},
-        {**template, "event_id": "edge-3", COLUMN: None, "customer_tier": "diamond", "merchant_category": "casino"},
-    ]
-    probe = list(generate_events(150, SEED + 1)) + extra
-    rows = spark_engine_rows(spark, probe, document)
-    assert mismatches(rows, probe, document) == []
-    assert all(rows[e["event_id"]][COLUMN] is not None for e in extra)
