@@ -163,8 +163,8 @@ def fit_imputation(
     predictors. ``method="regression"`` then fits a MICE-style chained equation per column: a linear
     regression of the column (``log1p`` scale for a log-normal column) on every other encoded feature,
     the columns imputed one after another, each regression seeing the previous ones already imputed.
-    With one nullable column (the worked example) this is regression imputation; full MICE would repeat
-    the rounds and draw from the predictive distribution to make several imputed data sets.
+    With one nullable column (the worked example) this is regression imputation; ``mice`` repeats the rounds
+    until they converge (single imputation: predictions, not draws from the predictive distribution).
 
     ``mean``, ``knn``, ``mice`` and ``drop`` are fitted by ``imputation`` on top of this (``params`` carries their
     settings); docs/glue-etl.md compares the methods.

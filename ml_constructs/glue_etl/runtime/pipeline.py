@@ -4,7 +4,8 @@ Rules every step follows (the syllabus's data-preparation chapter, and what goes
 
 * **Nothing vanishes.** A record that does not fit the schema goes to ``quarantine/`` with exactly one
   reason and its raw text; ``rows_in == rows_clean + rows_quarantined`` is checked in code (the syllabus calls
-  dropping rows "always a bad choice": a silently dropped record is also a silently biased data set).
+  dropping rows "always a bad choice": a silently dropped record is also a silently biased data set). The
+  ``drop`` imputation leaves incomplete train rows out of training only, counted in the report's steps.
 * **Fit on train only.** Every statistic is computed on the training split *before* oversampling and then
   applied unchanged to all splits (``fitting``).
 * **Deterministic.** Same input, same parameters -> the same split, statistics and CSV bytes, however the
