@@ -10,6 +10,7 @@ a test-only dependency), a data set with a known linear relation (MICE), and the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import zlib
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from sklearn.impute import KNNImputer
 
 from ml_constructs.glue_etl.runtime import contract as c
-from ml_constructs.glue_etl.runtime import fitting, imputation, steps
+from ml_constructs.glue_etl.runtime import fitting, imputation, pipeline, steps
 from ml_constructs.glue_etl.runtime.preprocessing import reference_rows
 from stacks.mapping import etl_spec
 from tests.glue.conftest import spark_rows
@@ -236,3 +237,24 @@ def test_drop_leaves_incomplete_train_rows_out_and_fills_the_others_with_the_med
             assert values[e["event_id"]] == (fits[COLUMN].median, 1)  # as the endpoint will fill it
     # any other method keeps every row
     assert imputation.training_rows(prepared, spec, "median", stats)[2] == imputation.Dropped(0, 0)
+
+
+def test_drop_is_a_step_of_the_report_and_the_rows_still_balance() -> None:
+    """The report of a ``drop`` run: the rows left out are a step between imputation and rebalancing (rebalancing
+    starts from what is left), and every column's entry gives them with the rule."""
+    fit = fitting.ImputationFit(COLUMN, "drop", 10.0, 90)
+    report: dict[str, Any] = {
+        "imputation": {COLUMN: {"method": "drop"}},
+        "split": {"rows": {"train": 100, "validation": 20, "test": 20}},
+        "steps": [{"step": "impute", "rows_in": 140, "rows_out": 140}, {"step": "rebalance", "rows_in": 100}],
+    }
+    fits = pipeline._Fits({}, {COLUMN: fit}, None)
+    params = dataclasses.replace(PARAMS, impute_method="drop")
+    pipeline._add_imputation_report(report, fits, params, imputation.Dropped(10, 1))
+    assert report["steps"] == [
+        {"step": "impute", "rows_in": 140, "rows_out": 140},
+        {"step": "drop_incomplete_train", "rows_in": 100, "rows_out": 90},
+        {"step": "rebalance", "rows_in": 90},
+    ]
+    assert report["imputation"][COLUMN]["dropped_from_training"]["rows"] == 10
+    assert report["imputation"][COLUMN]["dropped_from_training"]["positives"] == 1
