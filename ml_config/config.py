@@ -541,6 +541,15 @@ class WorkerType(StrEnum):
     G_8X = "G.8X"  # 32 vCPU, 128 GB, 8 DPU
 
 
+class ImputeMethod(StrEnum):
+    MEDIAN = "median"
+    MEAN = "mean"
+    KNN = "knn"
+    REGRESSION = "regression"
+    MICE = "mice"
+    DROP = "drop"
+
+
 class EtlSettings(_Section):
     """The Glue ETL job (raw -> curated) and the data preparation it performs (syllabus §2.7-2.10)."""
 
@@ -563,11 +572,30 @@ class EtlSettings(_Section):
         description="A job run is stopped after this many minutes (1-2880; Glue's default, 2880, would let a "
         "stuck run bill for two days).",
     )
-    impute_method: str = Field(
-        "regression",
-        pattern="^(median|regression)$",
-        description="Imputation of missing numeric values: regression (MICE-style, fit on train) or median "
-        "(the baseline).",
+    impute_method: ImputeMethod = Field(
+        ImputeMethod.REGRESSION,
+        description="Imputation of missing numeric values, fitted on train: median (the baseline), mean, knn "
+        "(k nearest neighbours in a bounded reference set), regression (one round of chained regressions), mice "
+        "(rounds until they converge) or drop (incomplete train rows are left out of training; validation, test "
+        "and the endpoint fill with the train median). docs/glue-etl.md compares them.",
+    )
+    knn_k: Int = Field(5, ge=1, le=100, description="knn: neighbours averaged per missing value (1-100).")
+    knn_reference_rows: Int = Field(
+        1000,
+        ge=1,
+        le=5000,
+        description="knn: the most train rows a missing value is compared with (etl.knn_k-5000): a deterministic "
+        "sample by id hash, shipped in the endpoint's fitted.json (about 63 kB per 1000 rows of the worked "
+        "example); exact KNN when train has no more complete rows. Cost: missing rows x this, in Spark and at the "
+        "endpoint.",
+    )
+    mice_max_rounds: Int = Field(10, ge=1, le=50, description="mice: the most rounds of chained regressions (1-50).")
+    mice_tolerance: Float = Field(
+        1e-3,
+        gt=0,
+        le=1,
+        description="mice: stop once the largest change of an imputed train value in a round, divided by the "
+        "column's largest observed absolute value, is below this (0 < t <= 1).",
     )
     outlier_k: Float = Field(
         3.0,
@@ -615,6 +643,10 @@ class EtlSettings(_Section):
 
     @model_validator(mode="after")
     def _fractions(self) -> EtlSettings:
+        if self.knn_reference_rows < self.knn_k:
+            raise ConfigValueError(
+                "etl.knn_reference_rows", self.knn_reference_rows, f"at least etl.knn_k ({self.knn_k})"
+            )
         if self.train_fraction + self.validation_fraction > 1:
             raise ConfigValueError(
                 "etl.validation_fraction",

@@ -11,6 +11,9 @@ equal to 1e-9 relative):
   beyond them, unseen categories, extreme amounts): the ETL's ``encode_features`` and ``spark_ops`` with the
   fitted steps against ``Preprocessor``.
 
+Every imputation method (``etl.impute_method``) is fitted on a few hundred events and compared the same way, with
+the fitted document checked to depend on the train rows only, whatever their layout (``slow``: two fits each).
+
 The full-size run (``pipeline.run`` on 10,000 events, and those events through both engines) is marked ``slow``
 (``make test-slow``); the default run compares the session's 3,000-event ETL run with serving, and 2,000 generated
 events plus the edge cases through both engines.
@@ -19,6 +22,7 @@ events plus the edge cases through both engines.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -29,10 +33,11 @@ import pytest
 from pyspark.sql import functions as F  # noqa: N812
 
 from ml_constructs.glue_etl.runtime import contract as c
-from ml_constructs.glue_etl.runtime import spark_ops, steps
+from ml_constructs.glue_etl.runtime import exports, fitted, pipeline, spark_ops, steps
 from ml_constructs.glue_etl.runtime.preprocessing import Preprocessor
 from stacks.mapping import etl_spec
 from tests.glue.conftest import RawData, Run, run_etl, spark_rows, write_raw_json
+from tests.glue.test_imputation import COLUMN, PARAMS, SEED, N, prepare, split_of
 from worked_example.generator import generate_events
 from worked_example.schema import FIELDS
 
@@ -190,3 +195,50 @@ def test_full_size_parity_through_the_whole_etl(spark, tmp_path: Path) -> None:
     assert mismatches(rows, events, document) == []
     edges = edge_events(document, events[0])
     assert mismatches(spark_engine_rows(spark, events + edges, document), events + edges, document) == []
+
+
+# --- Every imputation method: train only, whatever the layout, and the same at the endpoint -------------
+
+
+def document_for(spark, rows: Sequence[Mapping[str, Any]], partitions: int, method: str) -> dict[str, Any]:
+    """fitted.json of the outlier, imputation and bin steps fitted (as the ETL does) on ``rows``."""
+    spec = etl_spec()
+    params = dataclasses.replace(PARAMS, impute_method=method, knn_reference_rows=100)
+    _, fits = pipeline._fit_and_apply(prepare(spark, rows, partitions), spec, params)
+    return fitted.document(spec, exports.fitted_steps(spec, fits, params.outlier_mode))
+
+
+def other_splits_changed(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validation and test rows changed (distances blanked or multiplied by 7, amounts doubled), train untouched,
+    in reverse order."""
+    out = []
+    for i, e in enumerate(events):
+        if split_of(e["event_id"]) != "train":
+            distance = None if i % 3 == 0 or e[COLUMN] is None else e[COLUMN] * 7
+            e = {**e, COLUMN: distance, "amount": e["amount"] * 2}
+        out.append(e)
+    return out[::-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", c.IMPUTE_METHODS)
+def test_fitted_on_train_only_whatever_the_layout_and_served_alike(spark, method: str) -> None:
+    """Per method: (1) validation and test rows changed and the data cut into other partitions in another order:
+    the same fitted.json; (2) Spark and the endpoint's preprocessor give the same rows, generated events and
+    events with missing and extreme values included."""
+    events = list(generate_events(N, SEED))  # the events of test_imputation
+    document = document_for(spark, events, 2, method)
+    assert document_for(spark, other_splits_changed(events), 5, method) == document
+    imputes = [s for s in document["steps"] if s["step"] == "impute"]
+    assert {s["method"] for s in imputes} == {method}
+    template = next(e for e in events if e[COLUMN] is not None)
+    extra = [
+        {**template, "event_id": "edge-0", COLUMN: None},
+        {**template, "event_id": "edge-1", COLUMN: None, "amount": 1e9, "channel": "online", "card_present": False},
+        {**template, "event_id": "edge-2", COLUMN: None, "account_age_days": 0, "prior_transactions_24h": 0},
+        {**template, "event_id": "edge-3", COLUMN: None, "customer_tier": "diamond", "merchant_category": "casino"},
+    ]
+    probe = list(generate_events(150, SEED + 1)) + extra
+    rows = spark_engine_rows(spark, probe, document)
+    assert mismatches(rows, probe, document) == []
+    assert all(rows[e["event_id"]][COLUMN] is not None for e in extra)

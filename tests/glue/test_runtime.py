@@ -109,6 +109,11 @@ def test_params_round_trip_through_job_arguments() -> None:
         ({"split_fractions": "0.7,0.2,0.2"}, "--split_fractions="),
         ({"outlier_mode": "drop"}, "--outlier_mode='drop'"),
         ({"rebalance_ratio": "2"}, "--rebalance_ratio="),
+        ({"impute_method": "hot_deck"}, "--impute_method='hot_deck' is not allowed: one of "),
+        ({"knn_k": "0"}, "--knn_k=0 is not allowed: an integer from 1 to 100"),
+        ({"knn_k": "8", "knn_reference_rows": "5"}, "--knn_reference_rows=5 is not allowed: an integer from knn_k"),
+        ({"mice_max_rounds": "51"}, "--mice_max_rounds=51 is not allowed: 1 to 50 rounds"),
+        ({"mice_tolerance": "nan"}, "--mice_tolerance=nan is not allowed: a number in"),
     ],
 )
 def test_bad_parameters_fail_with_one_clear_line(args: dict[str, str], message: str) -> None:

@@ -136,7 +136,15 @@ def test_config_is_frozen():
         ({"etl.timeout_minutes": 0}, "etl.timeout_minutes=0", "greater than or equal to 1"),
         ({"etl.outlier_k": "0"}, "etl.outlier_k='0'", "greater than 0"),
         ({"etl.outlier_mode": "drop"}, "etl.outlier_mode='drop'", "pattern"),
-        ({"etl.impute_method": "mean"}, "etl.impute_method='mean'", "pattern"),
+        (
+            {"etl.impute_method": "hot_deck"},
+            "etl.impute_method='hot_deck'",
+            "allowed: 'median', 'mean', 'knn', 'regression', 'mice' or 'drop'",
+        ),
+        ({"etl.knn_k": 7, "etl.knn_reference_rows": 5}, "etl.knn_reference_rows=5", "at least etl.knn_k (7)"),
+        ({"etl.knn_reference_rows": 5001}, "etl.knn_reference_rows=5001", "less than or equal to 5000"),
+        ({"etl.mice_max_rounds": 0}, "etl.mice_max_rounds=0", "greater than or equal to 1"),
+        ({"etl.mice_tolerance": 0}, "etl.mice_tolerance=0", "greater than 0"),
         ({"etl.n_bins": 1}, "etl.n_bins=1", "greater than or equal to 2"),
         ({"etl.rebalance_ratio": 1.5}, "etl.rebalance_ratio=1.5", "less than or equal to 1"),
         (

@@ -116,6 +116,12 @@ def test_job_arguments_carry_the_schema_and_the_preparation_parameters(sandbox, 
     assert params.raw_format == sandbox.config.firehose.output_format.value
     assert (params.outlier_k, params.outlier_mode, params.n_bins) == (etl.outlier_k, etl.outlier_mode, etl.n_bins)
     assert params.rebalance_ratio == etl.rebalance_ratio
+    assert (params.impute_method, params.knn_k, params.knn_reference_rows) == (
+        etl.impute_method.value,
+        etl.knn_k,
+        etl.knn_reference_rows,
+    )
+    assert (params.mice_max_rounds, params.mice_tolerance) == (etl.mice_max_rounds, etl.mice_tolerance)
     assert params.split_fractions[:2] == (etl.train_fraction, etl.validation_fraction)
     assert sum(params.split_fractions) == pytest.approx(1.0)
     assert args["--raw_path"]["Fn::Join"][1][-1] == "/events/"
@@ -216,3 +222,10 @@ def test_job_and_logs_follow_the_profile(production, glue_t):
     job = one(template, "AWS::Glue::Job")
     assert job["MaxRetries"] == production.config.etl.max_retries == 1
     assert one(template, "AWS::Athena::WorkGroup")["RecursiveDeleteOption"] is False
+
+
+def test_the_config_offers_exactly_the_imputation_methods_the_job_knows() -> None:
+    from ml_config.config import ImputeMethod
+    from ml_constructs.glue_etl.runtime.contract import IMPUTE_METHODS
+
+    assert tuple(m.value for m in ImputeMethod) == IMPUTE_METHODS

@@ -51,12 +51,17 @@ RAW_RECORD_COLUMN = "raw_record"
 SOURCE_FILE_COLUMN = "source_file"
 
 RAW_FORMATS = ("parquet", "json")
-IMPUTE_METHODS = ("median", "regression")
+IMPUTE_METHODS = ("median", "mean", "knn", "regression", "mice", "drop")
 OUTLIER_MODES = ("flag", "clip")
 
 #: The longest training window in days (100 years, the configuration's MAX_DAYS); 0 reads the whole lake.
 MAX_WINDOW_DAYS = 36_500
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Bounds of the imputation parameters: the KNN reference set travels in fitted.json and in the Spark plan (5,000
+#: rows of the worked example are about 0.3 MB of JSON), and every MICE round is three passes over train.
+MAX_KNN_K = 100
+MAX_KNN_REFERENCE_ROWS = 5000
+MAX_MICE_ROUNDS = 50
 
 #: Job arguments every run needs (Glue passes ``JOB_NAME`` itself). All other arguments are optional.
 REQUIRED_ARGS: tuple[str, ...] = ("JOB_NAME", "raw_path", "curated_path", "etl_spec")
@@ -227,7 +232,14 @@ class EtlParams:
     - ``raw_format``: ``parquet`` (Firehose record format conversion) or ``json`` (GZIP JSON Lines).
     - ``split_fractions``: train, validation, test; ``--split_fractions 0.7,0.15,0.15``.
     - ``split_seed``: salts the ``event_id`` hash that assigns the split.
-    - ``impute_method``: ``regression`` (MICE-style linear regression) or ``median`` (the baseline).
+    - ``impute_method``: ``median`` (the baseline), ``mean``, ``knn``, ``regression`` (one round of chained
+      linear regressions), ``mice`` (rounds until they converge) or ``drop`` (train rows with a missing value are
+      left out of training; validation, test and serving fill with the train median); docs/glue-etl.md.
+    - ``knn_k``, ``knn_reference_rows``: neighbours averaged, and the most train rows searched (a deterministic
+      sample by the hash of the id; exact KNN when train has no more complete rows than this).
+    - ``mice_max_rounds``, ``mice_tolerance``: MICE stops once the largest change of an imputed train value in a
+      round, relative to the column's largest observed absolute value, is below the tolerance, or after the
+      rounds.
     - ``ridge``: L2 penalty on the standardised regression (keeps the normal equations solvable although
       each one-hot group sums to 1, the "dummy variable trap"); tiny on purpose.
     - ``outlier_k``: a value is an outlier beyond ``k`` standard deviations of the train mean.
@@ -271,11 +283,15 @@ class EtlParams:
     future_tolerance_minutes: int = 60
     window_days: int = 0
     window_end: str = ""
+    knn_k: int = 5
+    knn_reference_rows: int = 1000
+    mice_max_rounds: int = 10
+    mice_tolerance: float = 1e-3
 
     def __post_init__(self) -> None:
         self._check_window()
         train, validation, test = self.split_fractions
-        checks = (
+        checks: tuple[tuple[str, bool, str], ...] = (
             ("raw_format", self.raw_format in RAW_FORMATS, f"one of {list(RAW_FORMATS)}"),
             ("impute_method", self.impute_method in IMPUTE_METHODS, f"one of {list(IMPUTE_METHODS)}"),
             ("outlier_mode", self.outlier_mode in OUTLIER_MODES, f"one of {list(OUTLIER_MODES)}"),
@@ -299,6 +315,20 @@ class EtlParams:
                 "future_tolerance_minutes",
                 0 <= self.future_tolerance_minutes <= 10_080,
                 "an integer from 0 to 10080 (one week)",
+            ),
+        )
+        checks += (
+            ("knn_k", 1 <= self.knn_k <= MAX_KNN_K, f"an integer from 1 to {MAX_KNN_K}"),
+            (
+                "knn_reference_rows",
+                self.knn_k <= self.knn_reference_rows <= MAX_KNN_REFERENCE_ROWS,
+                f"an integer from knn_k ({self.knn_k}) to {MAX_KNN_REFERENCE_ROWS}",
+            ),
+            ("mice_max_rounds", 1 <= self.mice_max_rounds <= MAX_MICE_ROUNDS, f"1 to {MAX_MICE_ROUNDS} rounds"),
+            (
+                "mice_tolerance",
+                math.isfinite(self.mice_tolerance) and 0 < self.mice_tolerance <= 1,
+                "a number in (0, 1]",
             ),
         )
         for name, allowed, values in checks:

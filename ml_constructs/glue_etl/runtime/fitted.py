@@ -65,9 +65,11 @@ def outlier_step(fit: Any, mode: str, column_type: str) -> dict[str, Any]:
     }
 
 
-def imputation_step(fit: Any, fill: Mapping[str, float], column_type: str) -> dict[str, Any]:
+def imputation_step(fit: Any, fill: Mapping[str, float], column_type: str, round_: int = 1) -> dict[str, Any]:
     """The imputation step of a ``fitting.ImputationFit``; ``fill``: medians of nullable predictors not yet
-    imputed when this column is (MICE's starting values)."""
+    imputed when this column is (MICE's starting values). ``round_`` > 1: MICE's re-imputation with that round's
+    model (``fit.rounds[round_ - 2]``). A constant fill (``value``: the mean) or a KNN search (``knn``) are
+    written only for the methods that have one, so the document of the other methods is unchanged."""
     step: dict[str, Any] = {
         "step": "impute",
         "column": fit.column,
@@ -78,8 +80,15 @@ def imputation_step(fit: Any, fill: Mapping[str, float], column_type: str) -> di
         "fill": dict(fill),
         "model": None,
     }
-    if fit.model is not None:
-        m = fit.model
+    if fit.value is not None:
+        step["value"] = fit.value
+    if fit.knn is not None:
+        step["knn"] = dict(fit.knn)
+    model = fit.model if round_ == 1 else fit.rounds[round_ - 2]
+    if round_ > 1:
+        step["round"] = round_
+    if model is not None:
+        m = model
         step["model"] = {
             "target_transform": m.target_transform,
             "intercept": m.intercept,
@@ -100,6 +109,9 @@ def imputation_steps(fits: Mapping[str, Any], types: Mapping[str, str]) -> list[
     for c, fit in fits.items():
         steps.append(imputation_step(fit, {o: m for o, m in medians.items() if o not in done and o != c}, types[c]))
         done.add(c)
+    rounds = max((len(f.rounds) for f in fits.values()), default=0)
+    for r in range(2, rounds + 2):  # MICE: every column again, round after round, in the fitted order
+        steps += [imputation_step(fit, {}, types[c], r) for c, fit in fits.items()]
     return steps
 
 

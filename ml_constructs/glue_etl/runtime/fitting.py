@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
 from ml_constructs.glue_etl.runtime import preprocessing
-from ml_constructs.glue_etl.runtime.contract import IMPUTE_METHODS, EtlSpec, encoded_base_columns
+from ml_constructs.glue_etl.runtime.contract import IMPUTE_METHODS, EtlParams, EtlSpec, encoded_base_columns
 
 # --- Reproducible aggregates --------------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ def fit_outliers(train: DataFrame, spec: EtlSpec, k: float) -> dict[str, Outlier
     return fits
 
 
-# --- Imputation: the median, and a MICE-style regression -----------------------------------------------------
+# --- Imputation: the median, chained regressions (the other methods: ``imputation``) ------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,28 +137,37 @@ class RegressionModel:
 
 @dataclass(frozen=True, slots=True)
 class ImputationFit:
+    """One imputed column. ``median`` is always fitted (the baseline, MICE's start, ``drop``'s serving fill); the
+    other fields belong to one method each (``imputation`` fits them): ``value`` the train mean (``mean``),
+    ``model`` the first round's regression (``regression``, ``mice``), ``rounds`` MICE's later rounds and
+    ``changes`` the largest relative change of this column's imputed train values in each round, ``knn`` the KNN
+    step's entry (k, standardisation, reference rows)."""
+
     column: str
     method: str
     median: float
     n_observed: int
     model: RegressionModel | None = None
+    value: float | None = None
+    rounds: tuple[RegressionModel, ...] = ()
+    changes: tuple[float, ...] = ()
+    knn: Mapping[str, Any] | None = None
 
 
-def fit_imputation(train: DataFrame, spec: EtlSpec, method: str, ridge: float = 1e-4) -> dict[str, ImputationFit]:
+def fit_imputation(
+    train: DataFrame, spec: EtlSpec, method: str, ridge: float = 1e-4, params: EtlParams | None = None
+) -> dict[str, ImputationFit]:
     """Fit the imputation of every column in ``spec.impute_columns`` on train (syllabus §2.7).
 
     The median is always computed: it is the baseline, and the starting value of not-yet-imputed
     predictors. ``method="regression"`` then fits a MICE-style chained equation per column: a linear
     regression of the column (``log1p`` scale for a log-normal column) on every other encoded feature,
     the columns imputed one after another, each regression seeing the previous ones already imputed.
-    With one nullable column (the worked example) this is regression imputation; full MICE would repeat
-    the rounds and draw from the predictive distribution to make several imputed data sets.
+    With one nullable column (the worked example) this is regression imputation; ``mice`` repeats the rounds
+    until they converge (single imputation: predictions, not draws from the predictive distribution).
 
-    Why not the mean (the syllabus's bad choice): it ignores the correlations between columns (here the
-    distance from home depends strongly on card-present and the channel) and, for a skewed column, sits
-    far above the typical value. Why not dropping the rows: 5 % of the data and its labels would go.
-    Why not KNN: exact nearest neighbours need every missing row compared with every train row, a
-    cross join that does not scale in Spark; the regression needs two aggregation passes.
+    ``mean``, ``knn``, ``mice`` and ``drop`` are fitted by ``imputation`` on top of this (``params`` carries their
+    settings); docs/glue-etl.md compares the methods.
     """
     if method not in IMPUTE_METHODS:
         raise ValueError(f"impute_method={method!r}, allowed: {list(IMPUTE_METHODS)}")
@@ -174,13 +183,20 @@ def fit_imputation(train: DataFrame, spec: EtlSpec, method: str, ridge: float = 
     counts = train.agg(*[F.count(F.col(c)).alias(c) for c in columns]).collect()[0]
     fits: dict[str, ImputationFit] = {}
     current = train
+    regression = method in ("regression", "mice")
     for c in columns:
         pending = {other: medians[other] for other in columns if other not in fits and other != c}
-        model = _fit_regression(current, spec, c, ridge, pending) if method == "regression" else None
+        model = _fit_regression(current, spec, c, ridge, pending) if regression else None
         fits[c] = ImputationFit(c, method, float(medians[c]), int(counts[c]), model)
+        if not regression:
+            continue
         # the next regressions see this column imputed (the chained equations), in its own type
         filled = F.coalesce(F.col(c).cast("double"), imputed_value(fits[c], pending))
         current = current.withColumn(c, filled.cast(dict(current.dtypes)[c]))
+    if method in ("mean", "knn", "mice"):
+        from ml_constructs.glue_etl.runtime import imputation
+
+        return imputation.extend(train, spec, fits, ridge, params or EtlParams())
     return fits
 
 

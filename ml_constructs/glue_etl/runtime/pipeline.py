@@ -4,7 +4,8 @@ Rules every step follows (the syllabus's data-preparation chapter, and what goes
 
 * **Nothing vanishes.** A record that does not fit the schema goes to ``quarantine/`` with exactly one
   reason and its raw text; ``rows_in == rows_clean + rows_quarantined`` is checked in code (the syllabus calls
-  dropping rows "always a bad choice": a silently dropped record is also a silently biased data set).
+  dropping rows "always a bad choice": a silently dropped record is also a silently biased data set). The
+  ``drop`` imputation leaves incomplete train rows out of training only, counted in the report's steps.
 * **Fit on train only.** Every statistic is computed on the training split *before* oversampling and then
   applied unchanged to all splits (``fitting``).
 * **Deterministic.** Same input, same parameters -> the same split, statistics and CSV bytes, however the
@@ -27,7 +28,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
-from ml_constructs.glue_etl.runtime import exports, fitted
+from ml_constructs.glue_etl.runtime import exports, fitted, imputation
 from ml_constructs.glue_etl.runtime.contract import (
     BIAS_ANALYSIS_KEY,
     COPY_COLUMN,
@@ -167,8 +168,14 @@ def _run(
     _check_splits(stats, counts.rows_clean)
     bias_report = _pre_training_bias(base, spec, bias_facets, curated_path)  # before rebalancing
 
+    # `drop` imputation: incomplete train rows leave the training data here (counted; every split was filled)
+    training, training_stats, dropped = imputation.training_rows(prepared, spec, params.impute_method, stats)
+    if dropped.rows:
+        positives = {s: training_stats[s]["positives"] for s in SPLITS}
+        check_positives(positives, params.min_positives, spec, params.split_fractions[2])
+
     _step("rebalancing train")
-    final, balance, written = _rebalance(prepared, spec, params, stats, persisted)
+    final, balance, written = _rebalance(training, spec, params, training_stats, persisted)
 
     _step(f"writing outputs under {curated_path}")
     for split in SPLITS:
@@ -177,6 +184,7 @@ def _run(
     write_prepared_parquet(final, _join(curated_path, PREPARED_PREFIX), spec)
     serving = _write_serving(spark, base, curated_path, spec, params, fits)
     report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
+    _add_imputation_report(report, fits, params, dropped)
     report["outputs"]["serving"] = serving
     report["input"]["window"] = counts.window
     if bias_report is not None:
@@ -236,7 +244,7 @@ def _fit_and_apply(base: DataFrame, spec: EtlSpec, params: EtlParams) -> tuple[D
     outlier_fits = fit_outliers(_train(base), spec, params.outlier_k)
     with_outliers = apply_outliers(base, outlier_fits, params.outlier_mode)
     _step(f"imputation ({params.impute_method}): fitting on train")
-    imputation_fits = fit_imputation(_train(with_outliers), spec, params.impute_method, params.ridge)
+    imputation_fits = fit_imputation(_train(with_outliers), spec, params.impute_method, params.ridge, params)
     imputed = apply_imputation(with_outliers, imputation_fits)
     _step("binning: fitting on train")
     bin_fit = fit_bins(_train(imputed), spec, params.n_bins)
@@ -479,6 +487,19 @@ def _imputation_report(fit: ImputationFit, stats: Mapping[str, Mapping[str, int]
             "r2_train": m.r2_train,
         }
     return entry
+
+
+def _add_imputation_report(report: dict[str, Any], fits: _Fits, params: EtlParams, dropped: imputation.Dropped) -> None:
+    """The method's parameters, fill statistics, MICE's rounds; for ``drop`` the rows left out of training, also as
+    a step between ``impute`` and ``rebalance`` (the rows still balance: rebalance starts from what is left)."""
+    for column, fit in fits.imputation.items():
+        report["imputation"][column].update(imputation.report_entry(fit, params, dropped))
+    if params.impute_method == "drop":
+        steps = report["steps"]
+        at = next(i for i, s in enumerate(steps) if s["step"] == "rebalance")
+        train = report["split"]["rows"]["train"]
+        steps.insert(at, {"step": "drop_incomplete_train", "rows_in": train, "rows_out": train - dropped.rows})
+        steps[at + 1]["rows_in"] = train - dropped.rows
 
 
 def _outlier_report(fit: OutlierFit, params: EtlParams, stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:

@@ -54,6 +54,10 @@ class EventError(ValueError):
         self.field = field
 
 
+#: ``(ops, query, weight, reference coordinates) -> distance`` (``nan_euclidean``).
+Distance = Callable[[Any, Sequence[Any], Any, Sequence[Any]], Any]
+
+
 class Ops(Protocol):
     """The operations the formulas use, with SQL's null semantics (``PythonOps``, ``spark_ops.SparkOps``)."""
 
@@ -74,6 +78,13 @@ class Ops(Protocol):
     def coalesce(self, a: Any, b: Any) -> Any: ...
     def when(self, condition: Any, then: Any, otherwise: Any) -> Any: ...
     def cast(self, a: Any, type_name: str) -> Any: ...
+    def sub(self, a: Any, b: Any) -> Any: ...
+    def div(self, a: Any, b: Any) -> Any: ...
+    def sqrt(self, a: Any) -> Any: ...
+    def lazy(self, condition: Any, value: Callable[[], Any]) -> Any: ...
+    def nearest_mean(
+        self, query: Sequence[Any], weight: Any, reference: Sequence[Sequence[float]], k: int, distance: Distance
+    ) -> Any: ...
 
 
 class PythonOps:
@@ -143,6 +154,35 @@ class PythonOps:
             return int(a)  # truncates toward zero, as Spark's cast of a double does
         raise ValueError(f"cast to {type_name!r} is not one of the preprocessing's types")
 
+    def sub(self, a: Any, b: Any) -> Any:
+        return None if a is None or b is None else a - b
+
+    def div(self, a: Any, b: Any) -> Any:  # Spark (non-ANSI): division by zero is null
+        return None if a is None or b is None or b == 0 else a / b
+
+    def sqrt(self, a: Any) -> Any:
+        return None if a is None else math.sqrt(a) if a >= 0 else math.nan
+
+    def lazy(self, condition: Any, value: Callable[[], Any]) -> Any:
+        """``value()`` where ``condition`` holds, else null; computed only when needed (``when`` without otherwise)."""
+        return value() if condition is True else None
+
+    def nearest_mean(
+        self, query: Sequence[Any], weight: Any, reference: Sequence[Sequence[float]], k: int, distance: Distance
+    ) -> Any:
+        """Mean target of the ``k`` reference rows nearest to ``query`` by ``distance``; rows are ``[target, index,
+        *coords]`` and ties go to the smaller index (``SparkOps.nearest_mean`` sorts the same triples)."""
+        scored = sorted((_distance_key(distance(self, query, weight, row[2:])), row[1], row[0]) for row in reference)
+        scored = scored[:k]
+        total = 0.0
+        for _, _, target in scored:  # left to right, as Spark's aggregate
+            total += target
+        return total / len(scored)
+
+
+def _distance_key(distance: float | None) -> float:
+    return math.inf if distance is None else distance  # no present coordinate: the caller ignores the result
+
 
 PYTHON_OPS = PythonOps()
 
@@ -202,19 +242,28 @@ def _outliers(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> dict[str, Any
 
 
 def _impute(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> dict[str, Any]:
-    """``<col>_was_missing`` = 1 when missing, and the missing value replaced by ``imputed_value``."""
+    """``<col>_was_missing`` = 1 when missing, and the missing value replaced by ``imputed_value`` (computed only
+    for a missing value). A MICE round after the first (``round`` > 1) re-imputes the values its indicator marks
+    as missing from the current values of the other columns, and leaves the indicator alone."""
     x = cols[step["column"]]
-    filled = ops.coalesce(ops.cast(x, "double"), imputed_value(ops, cols, step))
+    if step.get("round", 1) > 1:
+        missing = ops.eq(cols[step["indicator_column"]], ops.lit(1))
+        value = ops.coalesce(ops.lazy(missing, lambda: imputed_value(ops, cols, step)), ops.cast(x, "double"))
+        return {step["column"]: ops.cast(value, step["type"])}
+    filled = ops.coalesce(ops.cast(x, "double"), ops.lazy(ops.is_null(x), lambda: imputed_value(ops, cols, step)))
     return {step["indicator_column"]: ops.cast(ops.is_null(x), "int"), step["column"]: ops.cast(filled, step["type"])}
 
 
 def imputed_value(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> Any:
-    """The median, or the regression's prediction: ``intercept + sum(coefficient * transform(predictor))``,
-    back-transformed (``expm1`` for a ``log1p`` target) and clamped to the observed train range. A nullable
-    predictor not imputed yet counts as its median (``fill``)."""
+    """The constant fill (``value``: the train mean for ``mean``, the median otherwise), the KNN mean (``knn``),
+    or the regression's prediction: ``intercept + sum(coefficient * transform(predictor))``, back-transformed
+    (``expm1`` for a ``log1p`` target) and clamped to the observed train range. A nullable predictor not imputed
+    yet counts as its median (``fill``)."""
+    if step.get("knn") is not None:
+        return knn_value(ops, cols, step)
     model = step.get("model")
     if model is None:
-        return ops.lit(step["median"])
+        return ops.lit(step["median"] if step.get("value") is None else step["value"])
     fill = step.get("fill") or {}
     y_hat = ops.lit(model["intercept"])
     for predictor in model["predictors"]:
@@ -227,6 +276,86 @@ def imputed_value(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> Any:
             y_hat = ops.add(y_hat, ops.mul(ops.lit(predictor["coefficient"]), value))
     value = ops.expm1(y_hat) if model["target_transform"] == "log1p" else y_hat
     return ops.least(ops.greatest(value, ops.lit(model["lower"])), ops.lit(model["upper"]))
+
+
+def knn_value(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> Any:
+    """KNN imputation, as scikit-learn's ``KNNImputer(n_neighbors=k, weights="uniform", metric="nan_euclidean")``
+    on the standardised matrix: every feature ``f`` becomes ``z = (transform(x) - mean) / std`` (train mean and
+    population standard deviation); the query's missing coordinates (the imputed column itself, and any other
+    imputed column the row is missing, by its indicator) are left out and the squared distance over the present
+    ones is scaled by ``n_features / n_present`` (the nan_euclidean rescaling); the ``k`` nearest reference rows
+    (ties: smaller index) give the mean of their ``z`` of the column, back-transformed. A query with no present
+    coordinate gets the mean over the whole reference set (``KNNImputer`` uses the column mean there)."""
+    knn = step["knn"]
+    query = []
+    for f in knn["features"]:
+        value = ops.null() if f["column"] == step["column"] else ops.cast(cols[f["column"]], "double")
+        indicator = f.get("indicator")
+        if indicator is not None and indicator in cols:
+            value = ops.when(ops.eq(cols[indicator], ops.lit(1)), ops.null(), value)
+        if f["transform"] == "log1p":
+            value = ops.log1p(value)
+        query.append(ops.div(ops.sub(value, ops.lit(f["mean"])), ops.lit(f["std"])))
+    present = ops.lit(0)
+    for q in query:
+        present = ops.add(present, ops.cast(ops.is_null(q), "int"))
+    n = len(query)
+    present = ops.sub(ops.lit(n), present)
+    weight = ops.div(ops.lit(float(n)), ops.cast(present, "double"))
+    reference, everything = knn_reference(step)
+    nearest = ops.nearest_mean(query, weight, reference, knn["k"], nan_euclidean)
+    z = ops.when(ops.eq(present, ops.lit(0)), ops.lit(everything), nearest)
+    target = next(f for f in knn["features"] if f["column"] == step["column"])
+    value = ops.add(ops.mul(z, ops.lit(target["std"])), ops.lit(target["mean"]))
+    return ops.expm1(value) if target["transform"] == "log1p" else value
+
+
+def nan_euclidean(ops: Ops, query: Sequence[Any], weight: Any, row: Sequence[Any]) -> Any:
+    """``sqrt(weight * sum((q - r)^2 over the query's present coordinates))``, summed in coordinate order;
+    ``weight`` = coordinates / present coordinates (the reference rows are complete)."""
+    total = ops.lit(0.0)
+    for q, r in zip(query, row, strict=True):
+        diff = ops.sub(q, r)
+        total = ops.add(total, ops.coalesce(ops.mul(diff, diff), ops.lit(0.0)))
+    return ops.sqrt(ops.mul(weight, total))
+
+
+def knn_reference(step: Mapping[str, Any]) -> tuple[list[list[float]], float]:
+    """The reference rows of a KNN step as ``[z of the target, index, z of every feature...]`` (standardised here,
+    in Python, for both engines: the same doubles), and the mean ``z`` of the target over all of them."""
+    knn = step["knn"]
+    cached = knn.get(_STANDARDISED)
+    if cached is not None:
+        return cached
+    features = knn["features"]
+    target = next(j for j, f in enumerate(features) if f["column"] == step["column"])
+    rows: list[list[float]] = []
+    for index, raw in enumerate(reference_rows(knn)):
+        z = []
+        for f, x in zip(features, raw, strict=True):
+            v = math.log1p(x) if f["transform"] == "log1p" else float(x)
+            z.append((v - f["mean"]) / f["std"])
+        rows.append([z[target], float(index), *z])
+    total = 0.0
+    for row in rows:
+        total += row[0]
+    return rows, total / len(rows)
+
+
+def reference_rows(knn: Mapping[str, Any]) -> list[list[float]]:
+    """The raw reference rows of a KNN entry: each one a line of comma-separated numbers in the order of
+    ``features`` (one string per row keeps fitted.json, which is indented, about 50 bytes a row)."""
+    return [[float(v) for v in row.split(",")] for row in knn["reference"]]
+
+
+_STANDARDISED = "_standardised"  # the serving copy's precomputed ``knn_reference`` (never written to fitted.json)
+
+
+def _serving_step(step: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A KNN step with its standardised reference computed once, at load (a copy: the document is unchanged)."""
+    if step.get("knn") is None:
+        return step
+    return {**step, "knn": {**step["knn"], _STANDARDISED: knn_reference(step)}}
 
 
 def _bin(ops: Ops, cols: Columns, step: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,7 +380,7 @@ class Preprocessor:
         self.document = document
         self.fields: list[Mapping[str, Any]] = list(document["fields"])
         self.encoding: list[Mapping[str, Any]] = list(document["encoding"])
-        self.steps: list[Mapping[str, Any]] = list(document["steps"])
+        self.steps: list[Mapping[str, Any]] = [_serving_step(s) for s in document["steps"]]
         self.columns: list[str] = list(document["columns"])
         self._timestamp_re = re.compile(document["timestamp_regex"])
         self._ignored = {document["label"]}
@@ -375,4 +504,6 @@ __all__ = [
     "csv_line",
     "encode",
     "imputed_value",
+    "knn_value",
+    "nan_euclidean",
 ]

@@ -384,23 +384,16 @@ def apply_outliers(df: DataFrame, fits: Mapping[str, OutlierFit], mode: str) -> 
     return out
 
 
-def apply_imputation(
-    df: DataFrame, fits: Mapping[str, ImputationFit], medians: Mapping[str, float] | None = None
-) -> DataFrame:
-    """Add ``<col>_was_missing`` and fill the nulls, column by column in the fitted order
-    (``preprocessing._impute``, the definition the endpoint shares).
+def apply_imputation(df: DataFrame, fits: Mapping[str, ImputationFit]) -> DataFrame:
+    """Add ``<col>_was_missing`` and fill the nulls, step by step in the fitted order (MICE: every round)
+    (``preprocessing._impute``, the definition the endpoint shares; ``fitted.imputation_steps``).
 
     The indicator keeps the fact that the value was missing (it can be informative: "no location" may
     itself relate to fraud), which any imputation would otherwise erase.
     """
-    all_medians = {c: f.median for c, f in fits.items()}
-    all_medians.update(medians or {})
     out = df
-    done: set[str] = set()
-    for c, fit in fits.items():
-        pending = {o: all_medians[o] for o in all_medians if o not in done and o != c}
-        out = spark_ops.apply_step(out, fitted.imputation_step(fit, pending, col_type(df, c)))
-        done.add(c)
+    for step in fitted.imputation_steps(fits, {c: col_type(df, c) for c in fits}):
+        out = spark_ops.apply_step(out, step)
     return out
 
 
