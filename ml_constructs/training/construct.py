@@ -1,7 +1,8 @@
 """The training workflow: Step Functions runs the ETL, trains built-in XGBoost, evaluates, gates, registers::
 
     Names -> RunEtl (Glue) -> PinPreprocessing, PinStatistics, PinConstraints (the ETL's files -> models/<run>/)
-          -> Train | Tune -> BestTrainingJob -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
+          -> Train | Tune -> BestTrainingJob -> Explain (SHAP -> models/<run>/explainability/analysis.json)
+          -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
           -> EvaluateMetrics -> QualityGate
                fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
                pass, no endpoint -> Register -> [TestTransform] -> Handover -> Done
@@ -59,7 +60,7 @@ from ml_constructs.nag import (
     acknowledge_packs,
 )
 from ml_constructs.serving.rollout import DEFAULT_ROLLOUT, Rollout
-from ml_constructs.training import permissions
+from ml_constructs.training import explain, permissions
 from ml_constructs.training.alarms import workflow_alarms
 from ml_constructs.training.states import Jobs, WorkflowStates
 
@@ -157,6 +158,7 @@ class TrainingPipeline(Construct):
         schedule: str | None = None,
         endpoint: EndpointTarget | None = None,
         job_prefix: str = DEFAULT_JOB_PREFIX,
+        explanation: explain.Explanation = explain.DEFAULT_EXPLANATION,
         tags: Mapping[str, str] = {},
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
@@ -175,6 +177,10 @@ class TrainingPipeline(Construct):
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
         permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
         self.package_group = self._model_package_group()
+        data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
+        self.explain_role = explain.explain_role(self)
+        script = explain.script_asset(self)
+        explain.grant_explain(self.explain_role, script, data, job_prefix=job_prefix, ledger=ledger)
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
@@ -184,6 +190,10 @@ class TrainingPipeline(Construct):
         definition = self._definition(
             states,
             job=states.training_job(instance_type, instance_count, volume_size_gb, max_runtime_minutes),
+            explain_state=states.explain(
+                explain.processing_request(jobs, self.explain_role.role_arn, script, explanation),
+                cdk.Duration.minutes(explanation.max_runtime_minutes + 15),
+            ),
             hyperparameters=hyperparameters,
             tuning=tuning,
             max_runtime_minutes=max_runtime_minutes,
@@ -198,12 +208,19 @@ class TrainingPipeline(Construct):
         )
         runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
         rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
+        runs += explanation.max_runtime_minutes
         timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
-            self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
+            self.job_role,
+            key,
+            self.package_group,
+            etl_job_name,
+            job_prefix,
+            self.evaluate_function,
+            run,
+            explain_role=self.explain_role,
         )
-        data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
         self._grant_workflow(workflow, data, endpoint, ledger)
         self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
@@ -233,7 +250,7 @@ class TrainingPipeline(Construct):
 
     def _acknowledge_packs(self) -> None:
         """The conformance packs' findings kept on purpose, one resource at a time."""
-        for role in (self.job_role, self.evaluate_function.role, self.state_machine.role):
+        for role in (self.job_role, self.explain_role, self.evaluate_function.role, self.state_machine.role):
             acknowledge_grant_policy(role)
         events_role = self.state_machine.node.try_find_child("EventsRole")  # only with a schedule
         if events_role is not None:
@@ -268,6 +285,7 @@ class TrainingPipeline(Construct):
         states: WorkflowStates,
         *,
         job: dict[str, Any],
+        explain_state: sfn.IChainable,
         hyperparameters: Mapping[str, str],
         tuning: Tuning | None,
         max_runtime_minutes: int,
@@ -332,6 +350,7 @@ class TrainingPipeline(Construct):
             names.next(run_etl)
             .next(pin)
             .next(training)
+            .next(explain_state)
             .next(create_model)
             .next(evaluate_transform)
             .next(evaluate)

@@ -307,6 +307,17 @@ class WorkflowStates:
         )
         return tune.next(best)
 
+    def explain(self, request: dict[str, Any], timeout: cdk.Duration) -> sfn.CustomState:
+        """The Processing job that writes the trained model's feature attributions next to it (``explain.py``
+        builds ``request``); waited for, its result discarded: what it wrote is in the model's folder."""
+        return self._sagemaker(
+            "Explain",
+            "createProcessingJob.sync",
+            {**request, "ProcessingJobName.$": "States.Format('{}-shap', $.names.run)", **self._tags},
+            timeout=timeout,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
     # --- evaluation and the gate ----------------------------------------------------------------------------
 
     def containers(self) -> list[dict[str, Any]]:
