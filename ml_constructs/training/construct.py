@@ -1,7 +1,7 @@
 """The training workflow: Step Functions runs the ETL, trains built-in XGBoost, evaluates, gates, registers::
 
     Names -> RunEtl (Glue) -> PinPreprocessing, PinStatistics, PinConstraints (the ETL's files -> models/<run>/)
-          -> Train | Tune -> BestTrainingJob -> Explain (SHAP -> models/<run>/explainability/analysis.json)
+          -> Train | Tune -> BestTrainingJob -> PinExplainScript -> Explain (TreeSHAP -> models/<run>/explainability/)
           -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
           -> EvaluateMetrics -> QualityGate
                fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
@@ -180,7 +180,7 @@ class TrainingPipeline(Construct):
         data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
         self.explain_role = explain.explain_role(self)
         script = explain.script_asset(self)
-        explain.grant_explain(self.explain_role, script, data, job_prefix=job_prefix, ledger=ledger)
+        explain.grant_explain(self.explain_role, data, job_prefix=job_prefix, ledger=ledger)
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
@@ -191,7 +191,8 @@ class TrainingPipeline(Construct):
             states,
             job=states.training_job(instance_type, instance_count, volume_size_gb, max_runtime_minutes),
             explain_state=states.explain(
-                explain.processing_request(jobs, self.explain_role.role_arn, script, explanation),
+                explain.processing_request(jobs, self.explain_role.role_arn, explanation),
+                explain.script_copy(script),
                 cdk.Duration.minutes(explanation.max_runtime_minutes + 15),
             ),
             hyperparameters=hyperparameters,
@@ -222,6 +223,7 @@ class TrainingPipeline(Construct):
             explain_role=self.explain_role,
         )
         self._grant_workflow(workflow, data, endpoint, ledger)
+        explain.grant_script_copy(self.state_machine.role, script)
         self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
 

@@ -2,13 +2,17 @@
 attributions (TreeSHAP, in SageMaker Clarify's ``analysis.json`` layout) into the run's model folder.
 
 It runs the built-in XGBoost image the model was trained with (so the same xgboost release reads the model) with
-``explain_runtime/explain.py`` as its entrypoint, shipped as an S3 asset. Inputs, at the paths the script is given:
-the model artifact the run trained (or the tuning job's best), the ETL's validation CSV and its ``fitted.json``
-(the column names and the raw field of each); output: ``models/<run>/explainability/analysis.json``.
+``explain_runtime/explain.py`` as its entrypoint. The script ships as an S3 asset; the jobs' S3 gateway endpoint
+admits the lake buckets only, so the workflow first copies it next to the model (``models/<run>/code/explain.py``,
+S3 CopyObject like the pinned ETL files: no deploy-time copy function), which also keeps the code that explained a
+model beside it. Inputs, at the paths the script is given: that script, the model artifact the run trained (or the
+tuning job's best), the ETL's validation CSV and its ``fitted.json`` (the column names and the raw field of each);
+output: ``models/<run>/explainability/analysis.json``.
 
 The job runs like the workflow's other jobs (isolated subnets, network isolation, volume and output encryption
-with the project key) but under a role of its own: it reads one more thing than they do (the script) and lists the
-prefixes it reads, while it never writes under evaluation/ or predictions/ nor reads the training split.
+with the project key) but under a role of its own: it lists the prefixes it reads (an S3Prefix input lists its
+URI), which the job role never needs, and it never writes under evaluation/ or predictions/ nor reads the
+training split.
 docs/bias-and-explainability.md explains the file.
 """
 
@@ -33,8 +37,9 @@ SCRIPT = Path(__file__).resolve().parent / "explain_runtime" / "explain.py"
 #: Where the job finds its inputs and leaves its output (SageMaker Processing's local paths).
 PROCESSING_ROOT = "/opt/ml/processing"
 CODE_DIR = f"{PROCESSING_ROOT}/input/code"
-#: The run's explanation, below its model folder (``models/<run>/``).
+#: The run's explanation and the script that wrote it, below its model folder (``models/<run>/``).
 EXPLAINABILITY_FOLDER = "explainability/"
+CODE_FOLDER = "code/"
 #: The ETL's files the job reads (below the curated ETL prefix).
 VALIDATION_SPLIT = "validation/"
 FITTED_FILE = f"{ETL_PREPROCESSING}fitted.json"
@@ -53,7 +58,7 @@ DEFAULT_EXPLANATION = Explanation()
 
 
 def script_asset(scope: Construct) -> s3_assets.Asset:
-    """The script, one file in the CDK assets bucket (the job reads that object only)."""
+    """The script, one file in the CDK assets bucket (the workflow copies that object only)."""
     return s3_assets.Asset(scope, "ExplainScript", path=str(SCRIPT))
 
 
@@ -66,7 +71,7 @@ def explain_role(scope: Construct) -> iam.Role:
     )
 
 
-def _inputs(jobs: Jobs, script: s3_assets.Asset) -> list[dict[str, Any]]:
+def _inputs(jobs: Jobs) -> list[dict[str, Any]]:
     def channel(name: str, uri: str | None = None, **path: str) -> dict[str, Any]:
         source = {"S3Uri": uri} if uri else path
         return {
@@ -81,17 +86,25 @@ def _inputs(jobs: Jobs, script: s3_assets.Asset) -> list[dict[str, Any]]:
         }
 
     return [
-        channel("code", script.s3_object_url),
+        channel(
+            "code",
+            **{"S3Uri.$": f"States.Format('{jobs.artifacts_uri}{{}}{CODE_FOLDER}{SCRIPT.name}', $.names.model_folder)"},
+        ),
         channel("model", **{"S3Uri.$": "$.training.model_data_url"}),
         channel("validation", f"{jobs.curated_uri}{VALIDATION_SPLIT}"),
         channel("fitted", f"{jobs.curated_uri}{FITTED_FILE}"),
     ]
 
 
-def processing_request(jobs: Jobs, role_arn: str, script: s3_assets.Asset, settings: Explanation) -> dict[str, Any]:
+def script_copy(script: s3_assets.Asset) -> tuple[str, str]:
+    """The copy the workflow makes before the job: the asset's ``bucket/key``, and the key below the model folder."""
+    return f"{script.s3_bucket_name}/{script.s3_object_key}", f"{CODE_FOLDER}{SCRIPT.name}"
+
+
+def processing_request(jobs: Jobs, role_arn: str, settings: Explanation) -> dict[str, Any]:
     """The CreateProcessingJob request without name and tags: the script on the training image, isolated in the
     jobs' subnets and security group, volume and output encrypted with the key."""
-    inputs = _inputs(jobs, script)
+    inputs = _inputs(jobs)
     arguments = [
         *("--model", f"{PROCESSING_ROOT}/input/model"),
         *("--validation", f"{PROCESSING_ROOT}/input/validation"),
@@ -137,15 +150,20 @@ def processing_request(jobs: Jobs, role_arn: str, script: s3_assets.Asset, setti
     }
 
 
-def grant_explain(
-    role: iam.Role,
-    script: s3_assets.Asset,
-    data: Any,
-    *,
-    job_prefix: str,
-    ledger: WildcardLedger,
-) -> None:
-    """The Explain job's role: list and read what its inputs name (the script, the run's model under
+def grant_script_copy(machine_role: iam.IRole, script: s3_assets.Asset) -> None:
+    """The workflow reads the script asset (that one object) to copy it next to the model (its PinWriteModel grant
+    covers the target)."""
+    machine_role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PinReadExplainScript",
+            actions=["s3:GetObject"],
+            resources=[script.bucket.arn_for_objects(script.s3_object_key)],
+        )
+    )
+
+
+def grant_explain(role: iam.Role, data: Any, *, job_prefix: str, ledger: WildcardLedger) -> None:
+    """The Explain job's role: list and read what its inputs name (the run's script and model under
     ``models/<job_prefix>``, the validation split, fitted.json), write the run's explainability/ folder, run in the
     VPC, log and report. ``data``: the workflow's ``permissions.Data`` (buckets, ETL prefix, key, SSE-KMS)."""
     curated, artifacts, key = data.curated, data.artifacts, data.key
@@ -153,7 +171,6 @@ def grant_explain(
     fitted = f"{data.curated_prefix}{FITTED_FILE}"
     models = f"{MODELS_PREFIX}{job_prefix}"
     reads = [
-        script.bucket.arn_for_objects(script.s3_object_key),
         artifacts.arn_for_objects(f"{models}*"),
         curated.arn_for_objects(f"{validation}*"),
         curated.arn_for_objects(fitted),
@@ -161,7 +178,6 @@ def grant_explain(
     output = artifacts.arn_for_objects(f"{models}*/{EXPLAINABILITY_FOLDER}*")
     statements = [
         iam.PolicyStatement(sid="ReadInputs", actions=["s3:GetObject"], resources=reads),
-        _list("ListScript", script.bucket, [script.s3_object_key]),
         _list("ListModels", artifacts, [f"{models}*"]),
         _list("ListEtlFiles", curated, [f"{validation}*", fitted]),
         iam.PolicyStatement(sid="WriteExplanation", actions=["s3:PutObject"], resources=[output]),
@@ -182,7 +198,7 @@ def grant_explain(
     ]
     for statement in statements:
         role.add_to_policy(statement)
-    ledger.track(role, *reads[1:3], output, "*", logs_arn)
+    ledger.track(role, *reads[:2], output, "*", logs_arn)
 
 
 def _list(sid: str, bucket: s3.IBucket, prefixes: list[str]) -> iam.PolicyStatement:

@@ -99,6 +99,7 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
         "Explain",
         "CreateModel",
         "EvaluateTransform",
@@ -181,6 +182,11 @@ def test_the_explain_job_runs_the_training_image_isolated_and_encrypted_on_the_d
     state = machine["Explain"]
     assert state["Resource"].endswith(":states:::sagemaker:createProcessingJob.sync")
     assert state["Next"] == "CreateModel"
+    copy = machine["PinExplainScript"]
+    assert copy["Next"] == "Explain"
+    assert copy["Resource"].endswith(":states:::aws-sdk:s3:copyObject")
+    assert copy["Parameters"]["Key.$"] == "States.Format('{}code/explain.py', $.names.model_folder)"
+    assert copy["Parameters"]["CopySource"].endswith(".py")  # the asset: <assets bucket>/<hash>.py
     assert state["TimeoutSeconds"] == (12 + 15) * 60  # the job's limit plus a margin for start-up
     assert state["ResultPath"] is None  # what it wrote is in the model's folder; $ keeps $.training
     job = state["Parameters"]
@@ -188,6 +194,7 @@ def test_the_explain_job_runs_the_training_image_isolated_and_encrypted_on_the_d
     assert job["AppSpecification"]["ImageUri"] == IMAGE
     assert job["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/explain.py"]
     inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert inputs["code"]["S3Uri.$"] == "States.Format('s3://TOKEN/{}code/explain.py', $.names.model_folder)"
     assert inputs["model"]["S3Uri.$"] == "$.training.model_data_url"  # the same field CreateModel deploys
     assert machine["CreateModel"]["Parameters"]["Containers"][1]["ModelDataUrl.$"] == "$.training.model_data_url"
     assert inputs["validation"]["S3Uri"] == f"s3://TOKEN/{CURATED_ROOT}validation/"
@@ -230,16 +237,11 @@ def test_the_explain_job_has_a_role_of_its_own_scoped_to_what_it_reads_and_write
     )
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     reads = sorted(r["Fn::Join"][1][-1] for r in statements["ReadInputs"]["Resource"])
-    script = next(r for r in reads if r.endswith(".py"))  # the asset: one object named by its hash
-    assert reads == sorted(
-        [
-            script,
-            f"/{CURATED_ROOT}preprocessing/fitted.json",
-            f"/{CURATED_ROOT}validation/*",
-            f"/{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}*",
-        ]
-    )
-    assert statements["ListScript"]["Condition"] == {"StringLike": {"s3:prefix": [script.rsplit("/", 1)[-1]]}}
+    assert reads == [
+        f"/{CURATED_ROOT}preprocessing/fitted.json",
+        f"/{CURATED_ROOT}validation/*",
+        f"/{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}*",  # the run's script and model (a tuning job's best too)
+    ]
     assert statements["WriteExplanation"]["Action"] == "s3:PutObject"
     assert statements["WriteExplanation"]["Resource"]["Fn::Join"][1][-1].endswith(
         f"/{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}*/explainability/*"
@@ -247,8 +249,9 @@ def test_the_explain_job_has_a_role_of_its_own_scoped_to_what_it_reads_and_write
     assert statements["ListEtlFiles"]["Condition"] == {
         "StringLike": {"s3:prefix": [f"{CURATED_ROOT}validation/*", f"{CURATED_ROOT}preprocessing/fitted.json"]}
     }
-    # the workflow passes both roles to SageMaker, and runs processing jobs of its own prefix only
+    # the workflow passes both roles to SageMaker, runs processing jobs of its own prefix only, copies the script
     workflow = workflow_statements(template)
+    assert workflow["PinReadExplainScript"]["Resource"]["Fn::Join"][1][-1].endswith(".py")
     assert workflow["PassJobRole"]["Resource"] == [
         {"Fn::GetAtt": [job_role, "Arn"]},
         {"Fn::GetAtt": [explain_role, "Arn"]},
@@ -506,7 +509,7 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
     machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
     assert "Train" not in machine
-    assert happy_path(machine)[5:9] == ["Tune", "BestTrainingJob", "Explain", "CreateModel"]
+    assert happy_path(machine)[5:10] == ["Tune", "BestTrainingJob", "PinExplainScript", "Explain", "CreateModel"]
     params = machine["Tune"]["Parameters"]
     config = params["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"

@@ -295,13 +295,14 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
     assert execution is not None
     assert execution.status == "SUCCEEDED", execution
     visited = [name for name, _, _ in execution.history]
-    assert visited[:16] == [
+    assert visited[:17] == [
         "Names",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
         "Explain",
         "CreateModel",
         "EvaluateTransform",

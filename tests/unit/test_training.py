@@ -48,6 +48,7 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_hand
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
         "Explain",
         "CreateModel",
         "EvaluateTransform",
@@ -205,7 +206,7 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:9] == [
+    assert path(states)[:10] == [
         "Names",
         "RunEtl",
         "PinPreprocessing",
@@ -213,6 +214,7 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
         "PinConstraints",
         "Tune",
         "BestTrainingJob",
+        "PinExplainScript",
         "Explain",
         "CreateModel",
     ]
