@@ -98,3 +98,56 @@ def test_hyperparameter_draws_stay_in_their_ranges_and_repeat_with_the_seed():
     below = sum(float(d["eta"]) < (0.01 * 0.3) ** 0.5 for d in draws)
     assert 70 < below < 130
     assert sample_hyperparameters(RANGES, random.Random(7)) == sample_hyperparameters(RANGES, random.Random(7))
+
+
+def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_out(aws, tmp_path):
+    """The workflow's real CreateProcessingJob request (resolved as Step Functions would), its inputs in moto's S3:
+    the script, the shipped default model, its fitted.json and validation rows of its width."""
+    import json
+
+    import numpy as np
+
+    from local_sandbox.workflow import resolve
+    from ml_constructs.training.explain import SCRIPT, Explanation, processing_request
+    from ml_constructs.training.states import Jobs
+    from tests.training.test_explain import DEFAULT_MODEL
+
+    s3 = aws.client("s3")
+    columns = json.loads((DEFAULT_MODEL / "fitted.json").read_text())["columns"]
+    rows = np.random.default_rng(5).normal(size=(40, len(columns)))
+    body = "\n".join(",".join(["0", *(f"{v:.4f}" for v in row)]) for row in rows) + "\n"
+    s3.put_object(Bucket=BUCKET, Key="explain-etl/validation/part-00000.csv", Body=body.encode())
+    fitted = (DEFAULT_MODEL / "fitted.json").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="explain-etl/preprocessing/fitted.json", Body=fitted)
+    s3.put_object(Bucket=BUCKET, Key="models/run-1/code/explain.py", Body=SCRIPT.read_bytes())
+    model = (DEFAULT_MODEL / "model.tar.gz").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="models/run-1/output/model.tar.gz", Body=model)
+    jobs = Jobs(
+        image_uri="xgboost:3.2-0",
+        preprocessing_image_uri="sklearn",
+        role_arn="arn:aws:iam::123456789012:role/job",
+        security_group_id="sg-1",
+        subnet_ids=["subnet-1"],
+        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        output_key_arn=None,
+        curated_uri=f"s3://{BUCKET}/explain-etl/",
+        artifacts_uri=f"s3://{BUCKET}/",
+        curated_bucket=BUCKET,
+        curated_prefix="explain-etl/",
+        artifacts_bucket=BUCKET,
+    )
+    state = {
+        "names": {"run": "run-1", "model_folder": "models/run-1/"},
+        "training": {"model_data_url": f"s3://{BUCKET}/models/run-1/output/model.tar.gz"},
+    }
+    request = resolve(processing_request(jobs, jobs.role_arn, Explanation()), state, {})
+    messages: list[str] = []
+    resource = "arn:aws:states:::sagemaker:createProcessingJob.sync"
+    tasks = LocalTasks(aws, tmp_path, progress=messages.append)
+    result = tasks(resource, {"ProcessingJobName": "run-1-shap", **request})
+    assert result == {"ProcessingJobName": "run-1-shap", "ProcessingJobStatus": "Completed"}
+    written = s3.get_object(Bucket=BUCKET, Key="models/run-1/explainability/analysis.json")["Body"].read()
+    document = json.loads(written)
+    assert document["treeshap"]["rows"] == 40
+    assert set(document["explanations"]["kernel_shap"]["label0"]) == {"global_shap_values", "expected_value"}
+    assert "40 rows" in messages[-1]
