@@ -28,6 +28,7 @@ explains the workflow.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +179,6 @@ class TrainingPipeline(Construct):
         permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms=s3_kms, ledger=ledger)
         self.package_group = self._model_package_group()
         data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
-        self.explain_role = explain.explain_role(self)
-        script = explain.script_asset(self)
-        explain.grant_explain(self.explain_role, data, job_prefix=job_prefix, ledger=ledger)
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
@@ -190,11 +188,7 @@ class TrainingPipeline(Construct):
         definition = self._definition(
             states,
             job=states.training_job(instance_type, instance_count, volume_size_gb, max_runtime_minutes),
-            explain_state=states.explain(
-                explain.processing_request(jobs, self.explain_role.role_arn, explanation),
-                explain.script_copy(script),
-                cdk.Duration.minutes(explanation.max_runtime_minutes + 15),
-            ),
+            explain_state=self._explain_step(states, jobs, data, explanation, job_prefix, ledger),
             hyperparameters=hyperparameters,
             tuning=tuning,
             max_runtime_minutes=max_runtime_minutes,
@@ -207,25 +201,34 @@ class TrainingPipeline(Construct):
             batch_transform_test=batch_transform_test,
             endpoint=endpoint,
         )
-        runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
-        rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
-        runs += explanation.max_runtime_minutes
-        timeout = cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
+        timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, explanation, endpoint)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
-            self.job_role,
-            key,
-            self.package_group,
-            etl_job_name,
-            job_prefix,
-            self.evaluate_function,
-            run,
-            explain_role=self.explain_role,
+            self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
         )
+        workflow = dataclasses.replace(workflow, explain_role=self.explain_role)
         self._grant_workflow(workflow, data, endpoint, ledger)
-        explain.grant_script_copy(self.state_machine.role, script)
         self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
+
+    def _explain_step(
+        self,
+        states: WorkflowStates,
+        jobs: Jobs,
+        data: permissions.Data,
+        explanation: explain.Explanation,
+        job_prefix: str,
+        ledger: WildcardLedger,
+    ) -> sfn.IChainable:
+        """The Explain job's role and grants, its script asset, and its states (copy the script, run the job)."""
+        self.explain_role = explain.explain_role(self)
+        explain.grant_explain(self.explain_role, data, job_prefix=job_prefix, ledger=ledger)
+        self._explain_script = explain.script_asset(self)
+        return states.explain(
+            explain.processing_request(jobs, self.explain_role.role_arn, explanation),
+            explain.script_copy(self._explain_script),
+            cdk.Duration.minutes(explanation.max_runtime_minutes + 15),
+        )
 
     def _grant_workflow(
         self,
@@ -240,6 +243,7 @@ class TrainingPipeline(Construct):
         if endpoint is not None and endpoint.model_role is not None:
             permissions.grant_champion(self, endpoint.model_role, data)
         permissions.acknowledge(ledger, workflow.job_prefix)
+        explain.grant_script_copy(self.state_machine.role, self._explain_script)
 
     def _alarms(self, alerts: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         """Failed, timed-out and aborted executions; with a schedule, a start it could not make (its queue)."""
@@ -475,3 +479,16 @@ class TrainingPipeline(Construct):
                 targets=[targets.SfnStateMachine(machine, dead_letter_queue=self.schedule_dead_letters)],
             )
         return machine
+
+
+def _workflow_timeout(
+    etl_timeout: cdk.Duration,
+    max_runtime_minutes: int,
+    tuning: Tuning | None,
+    explanation: explain.Explanation,
+    endpoint: EndpointTarget | None,
+) -> cdk.Duration:
+    """The execution's bound: the ETL's, every training job's, the Explain job's, the roll-out's, and 3 hours."""
+    runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1) + explanation.max_runtime_minutes
+    rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
+    return cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)
