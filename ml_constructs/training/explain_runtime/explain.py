@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 #: The layout version Clarify writes at the top of ``analysis.json``.
 ANALYSIS_VERSION = "1.0"
 #: Clarify's key for SHAP explanations and for the (only) label of a binary model's output.
@@ -100,8 +102,6 @@ def contributions(booster: Any, features: Any) -> tuple[Any, Any]:
 def to_fields(values: Any, columns: Sequence[str], mapping: Mapping[str, str]) -> tuple[list[str], Any]:
     """Per row, the contributions of each raw field's columns added up: ``(fields, rows x fields)``. The bias
     column, if present beyond ``columns``, is left out (it belongs to no field)."""
-    import numpy as np
-
     fields = fields_in_order(mapping)
     index = {field: i for i, field in enumerate(fields)}
     out = np.zeros((values.shape[0], len(fields)), dtype=np.float64)
@@ -112,16 +112,12 @@ def to_fields(values: Any, columns: Sequence[str], mapping: Mapping[str, str]) -
 
 def mean_abs(values: Any, names: Sequence[str]) -> dict[str, float]:
     """Clarify's default global aggregation (``agg_method`` ``mean_abs``): the mean of |value| over rows."""
-    import numpy as np
-
     means = np.abs(values).mean(axis=0) if values.shape[0] else np.zeros(len(names))
     return {name: float(m) for name, m in zip(names, means, strict=True)}
 
 
 def analysis(columns: Sequence[str], mapping: Mapping[str, str], contribs: Any, margin: Any) -> dict[str, Any]:
     """The ``analysis.json`` document: Clarify's keys with the raw fields, and ``treeshap`` with the rest."""
-    import numpy as np
-
     per_column, bias = contribs[:, : len(columns)], contribs[:, len(columns)]
     fields, per_field = to_fields(per_column, columns, mapping)
     identity = float(np.abs(contribs.sum(axis=1) - margin).max()) if len(margin) else 0.0
@@ -158,8 +154,6 @@ def data_files(directory: Path) -> list[Path]:
 
 def read_rows(files: Iterable[Path], width: int) -> Any:
     """The feature columns of the CSV files (label first, no header; an empty field is missing), as a matrix."""
-    import numpy as np
-
     rows: list[list[float]] = []
     for path in files:
         with path.open(newline="") as f:
