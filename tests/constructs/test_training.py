@@ -177,8 +177,10 @@ def test_default_training_job(stack):
 
 
 def test_the_explain_job_runs_the_training_image_isolated_and_encrypted_on_the_deployed_model(stack):
-    """After training (the artifact CreateModel deploys), a processing job on the same image runs the script."""
-    machine = states(pipeline(stack, explanation=Explanation(instance_type="ml.c5.xlarge", max_runtime_minutes=12)))
+    """After training (the artifact CreateModel deploys), a processing job on the same image runs the script, with a
+    role of its own."""
+    template = pipeline(stack, explanation=Explanation(instance_type="ml.c5.xlarge", max_runtime_minutes=12))
+    machine = states(template)
     state = machine["Explain"]
     assert state["Resource"].endswith(":states:::sagemaker:createProcessingJob.sync")
     assert state["Next"] == "CreateModel"
@@ -223,10 +225,11 @@ def test_the_explain_job_runs_the_training_image_isolated_and_encrypted_on_the_d
     assert network["EnableNetworkIsolation"] is True
     assert network["VpcConfig"] == machine["Train"]["Parameters"]["VpcConfig"]  # the training job's subnets and group
     assert job["RoleArn"] == "TOKEN"
+    _explain_role_is_scoped(template)
 
 
-def test_the_explain_job_has_a_role_of_its_own_scoped_to_what_it_reads_and_writes(stack):
-    template = pipeline(stack)
+def _explain_role_is_scoped(template: Template) -> None:
+    """The Explain job has a role of its own, scoped to what it reads and writes."""
     roles = template.find_resources("AWS::IAM::Role")
     explain_role = next(k for k in roles if k.startswith("TrainingExplainRole"))
     job_role = next(k for k in roles if k.startswith("TrainingJobRole"))

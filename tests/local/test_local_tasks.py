@@ -100,9 +100,10 @@ def test_hyperparameter_draws_stay_in_their_ranges_and_repeat_with_the_seed():
     assert sample_hyperparameters(RANGES, random.Random(7)) == sample_hyperparameters(RANGES, random.Random(7))
 
 
-def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_out(aws, tmp_path):
+def explain_request(aws: MotoAws, width_offset: int = 0) -> dict[str, Any]:
     """The workflow's real CreateProcessingJob request (resolved as Step Functions would), its inputs in moto's S3:
-    the script, the shipped default model, its fitted.json and validation rows of its width."""
+    the script, the shipped default model, its fitted.json and 40 validation rows of its width (plus
+    ``width_offset`` columns)."""
     import json
 
     import numpy as np
@@ -114,14 +115,16 @@ def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_ou
 
     s3 = aws.client("s3")
     columns = json.loads((DEFAULT_MODEL / "fitted.json").read_text())["columns"]
-    rows = np.random.default_rng(5).normal(size=(40, len(columns)))
+    rows = np.random.default_rng(5).normal(size=(40, len(columns) + width_offset))
     body = "\n".join(",".join(["0", *(f"{v:.4f}" for v in row)]) for row in rows) + "\n"
-    s3.put_object(Bucket=BUCKET, Key="explain-etl/validation/part-00000.csv", Body=body.encode())
-    fitted = (DEFAULT_MODEL / "fitted.json").read_bytes()
-    s3.put_object(Bucket=BUCKET, Key="explain-etl/preprocessing/fitted.json", Body=fitted)
-    s3.put_object(Bucket=BUCKET, Key="models/run-1/code/explain.py", Body=SCRIPT.read_bytes())
-    model = (DEFAULT_MODEL / "model.tar.gz").read_bytes()
-    s3.put_object(Bucket=BUCKET, Key="models/run-1/output/model.tar.gz", Body=model)
+    objects = {
+        "explain-etl/validation/part-00000.csv": body.encode(),
+        "explain-etl/preprocessing/fitted.json": (DEFAULT_MODEL / "fitted.json").read_bytes(),
+        "models/run-1/code/explain.py": SCRIPT.read_bytes(),
+        "models/run-1/output/model.tar.gz": (DEFAULT_MODEL / "model.tar.gz").read_bytes(),
+    }
+    for key, data in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data)
     jobs = Jobs(
         image_uri="xgboost:3.2-0",
         preprocessing_image_uri="sklearn",
@@ -141,13 +144,27 @@ def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_ou
         "training": {"model_data_url": f"s3://{BUCKET}/models/run-1/output/model.tar.gz"},
     }
     request = resolve(processing_request(jobs, jobs.role_arn, Explanation()), state, {})
+    return {"ProcessingJobName": "run-1-shap", **request}
+
+
+PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
+
+
+def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_out(aws, tmp_path):
+    import json
+
     messages: list[str] = []
-    resource = "arn:aws:states:::sagemaker:createProcessingJob.sync"
-    tasks = LocalTasks(aws, tmp_path, progress=messages.append)
-    result = tasks(resource, {"ProcessingJobName": "run-1-shap", **request})
+    result = LocalTasks(aws, tmp_path, progress=messages.append)(PROCESSING, explain_request(aws))
     assert result == {"ProcessingJobName": "run-1-shap", "ProcessingJobStatus": "Completed"}
-    written = s3.get_object(Bucket=BUCKET, Key="models/run-1/explainability/analysis.json")["Body"].read()
-    document = json.loads(written)
+    written = aws.client("s3").get_object(Bucket=BUCKET, Key="models/run-1/explainability/analysis.json")
+    document = json.loads(written["Body"].read())
     assert document["treeshap"]["rows"] == 40
     assert set(document["explanations"]["kernel_shap"]["label0"]) == {"global_shap_values", "expected_value"}
     assert "40 rows" in messages[-1]
+
+
+def test_a_failing_processing_script_fails_the_task_with_its_last_line(aws, tmp_path):
+    from local_sandbox.workflow import TaskFailed
+
+    with pytest.raises(TaskFailed, match=r"run-1-shap failed: explain: part-00000.csv line 1: 25 fields; expected"):
+        LocalTasks(aws, tmp_path, progress=lambda _: None)(PROCESSING, explain_request(aws, width_offset=1))
