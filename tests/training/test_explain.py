@@ -158,3 +158,18 @@ def test_rows_of_the_wrong_width_end_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert err.startswith("explain: part-00000.csv line 1: 5 fields; expected the label and")
+
+
+def test_the_script_needs_only_what_the_xgboost_image_has():
+    """The asset is the one file: every import is the standard library, numpy or xgboost (never the project)."""
+    import ast
+    import sys
+
+    tree = ast.parse(Path(explain.__file__).read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported - set(sys.stdlib_module_names) == {"numpy", "xgboost"}
