@@ -19,10 +19,10 @@
     any task error -> NotifyFailure (SNS) -> Failed
     any failed, timed-out or aborted execution -> an alarm (SNS), for what no Catch sees (``alarms.py``)
 
-The caller controls the jobs (instances, runtime, hyperparameters, tuning), the gate, the schedule, the tags
-of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets with network
-isolation and KMS on volumes and outputs; every task has a timeout, a Retry and a Catch; IAM is scoped to the
-``job_prefix`` names. The states are in ``states.py``, the grants in ``permissions.py``; docs/training.md
+The caller controls the jobs (instances, runtime, hyperparameters, tuning, the Explain job), the gate, the
+schedule, the tags of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets
+with network isolation and KMS on volumes and outputs; every task has a timeout, a Retry and a Catch; IAM is
+scoped to the ``job_prefix`` names. The states are in ``states.py``, the grants in ``permissions.py``; docs/training.md
 explains the workflow.
 """
 

@@ -31,6 +31,7 @@ from constructs import Construct
 from ml_constructs.common import key_through, sagemaker_logs, sagemaker_vpc_access
 from ml_constructs.lake_layout import ETL_PREPROCESSING, MODELS_PREFIX
 from ml_constructs.nag import WildcardLedger
+from ml_constructs.training.permissions import Data
 from ml_constructs.training.states import Jobs
 
 SCRIPT = Path(__file__).resolve().parent / "explain_runtime" / "explain.py"
@@ -162,10 +163,10 @@ def grant_script_copy(machine_role: iam.IRole, script: s3_assets.Asset) -> None:
     )
 
 
-def grant_explain(role: iam.Role, data: Any, *, job_prefix: str, ledger: WildcardLedger) -> None:
+def grant_explain(role: iam.Role, data: Data, *, job_prefix: str, ledger: WildcardLedger) -> None:
     """The Explain job's role: list and read what its inputs name (the run's script and model under
     ``models/<job_prefix>``, the validation split, fitted.json), write the run's explainability/ folder, run in the
-    VPC, log and report. ``data``: the workflow's ``permissions.Data`` (buckets, ETL prefix, key, SSE-KMS)."""
+    VPC, log and report."""
     curated, artifacts, key = data.curated, data.artifacts, data.key
     validation = f"{data.curated_prefix}{VALIDATION_SPLIT}"
     fitted = f"{data.curated_prefix}{FITTED_FILE}"
