@@ -16,9 +16,9 @@ location those parameters name in the local S3:
   ``<input file name>.out`` per input object under ``S3OutputPath``.
 - ``sagemaker:createProcessingJob.sync``: every ``S3Input`` downloaded under a temporary directory that stands in
   for ``/opt/ml/processing`` (each object at its ``LocalPath`` as SageMaker lays an S3Prefix input out), the
-  ``ContainerEntrypoint`` script run as ``__main__`` in this process (its xgboost stands in for the image's) with the
-  ``ContainerArguments`` the job gets, every path below ``/opt/ml/processing`` mapped into that directory; each
-  output's ``LocalPath`` uploaded to its ``S3Uri`` with the ``KmsKeyId``.
+  ``ContainerEntrypoint`` script run by this Python in a process of its own (its xgboost stands in for the
+  image's) with the ``ContainerArguments`` the job gets, every path below ``/opt/ml/processing`` mapped into that
+  directory; each output's ``LocalPath`` uploaded to its ``S3Uri`` with the ``KmsKeyId``.
 - ``sagemaker:createModel``, ``aws-sdk:<service>:<action>`` and ``sns:publish``: the same API call on the
   local server (``UpdateEndpoint``, which moto lacks, is applied to moto's endpoint record).
 - a Lambda function ARN: the function's handler module, run in this process (its boto3 clients reach the
@@ -417,6 +417,9 @@ class LocalTasks:
     def processing_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """``createProcessingJob.sync``: the inputs laid out as SageMaker lays them out, the entrypoint run on local
         Python, the outputs uploaded; a non-zero exit fails the task with the script's last line."""
+        import subprocess
+        import sys
+
         name, started = parameters["ProcessingJobName"], time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="processing-", dir=self.work) as tmp:
             local = _processing_paths(Path(tmp))
@@ -429,7 +432,10 @@ class LocalTasks:
             program, *entry = app["ContainerEntrypoint"]
             if program not in ("python3", "python"):
                 raise NotEmulatedError(f"processing entrypoint {program!r}: only a Python script is emulated")
-            status, out, err = _run_script([*map(local, entry), *map(local, app.get("ContainerArguments", []))])
+            # a process of its own, as in the container: the script shares nothing with the sandbox's process
+            command = [sys.executable, *map(local, entry), *map(local, app.get("ContainerArguments", []))]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            status, out, err = done.returncode, done.stdout, done.stderr
             if status != 0:
                 lines = (err or out).strip().splitlines() or [f"exit status {status}"]
                 raise TaskFailed("States.TaskFailed", f"processing job {name} failed: {lines[-1]}")
@@ -476,26 +482,3 @@ def _processing_paths(root: Path) -> Callable[[str], str]:
         return value
 
     return local
-
-
-def _run_script(argv: list[str]) -> tuple[int, str, str]:
-    """Run a Python script as ``python3 <script> <args>`` would, in this process (its xgboost is already loaded):
-    ``(exit status, stdout, stderr)``."""
-    import io
-    import runpy
-    import sys
-
-    out, err, saved = io.StringIO(), io.StringIO(), sys.argv
-    status: int | str | None = 0
-    sys.argv = list(argv)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            runpy.run_path(argv[0], run_name="__main__")
-    except SystemExit as exc:
-        status = exc.code
-    finally:
-        sys.argv = saved
-    if isinstance(status, str):  # sys.exit("message"): printed to stderr, status 1
-        err.write(status + "\n")
-        status = 1
-    return status or 0, out.getvalue(), err.getvalue()
