@@ -15,6 +15,11 @@ location those parameters name in the local S3:
 - ``sagemaker:createTransformJob.sync``: the model's ``ModelDataUrl`` loaded as the container loads it,
   every input object scored line by line with the ``DataProcessing`` filters and join, one
   ``<input file name>.out`` per input object under ``S3OutputPath``.
+- ``sagemaker:createProcessingJob.sync``: every ``S3Input`` downloaded under a temporary directory that stands in
+  for ``/opt/ml/processing`` (each object at its ``LocalPath`` as SageMaker lays an S3Prefix input out), the
+  ``ContainerEntrypoint`` script run by this Python in a process of its own (its xgboost stands in for the
+  image's) with the ``ContainerArguments`` the job gets, every path below ``/opt/ml/processing`` mapped into that
+  directory; each output's ``LocalPath`` uploaded to its ``S3Uri`` with the ``KmsKeyId``.
 - ``sagemaker:createModel``, ``aws-sdk:<service>:<action>`` and ``sns:publish``: the same API call on the
   local server (``UpdateEndpoint``, which moto lacks, is applied to moto's endpoint record).
 - a Lambda function ARN: the function's handler module, run in this process (its boto3 clients reach the
@@ -130,6 +135,16 @@ def _transform_lines(
     return out
 
 
+#: The ``.sync`` job integrations (the part of the resource after ``:states:::``) and the method that runs each.
+SYNC_JOBS = {
+    "glue:startJobRun.sync": "glue_job",
+    "sagemaker:createTrainingJob.sync": "training_job",
+    "sagemaker:createHyperParameterTuningJob.sync": "tuning_job",
+    "sagemaker:createTransformJob.sync": "transform_job",
+    "sagemaker:createProcessingJob.sync": "processing_job",
+}
+
+
 class LocalTasks:
     """Callable: ``(resource, parameters) -> result``, as Step Functions' integrations return it."""
 
@@ -144,14 +159,9 @@ class LocalTasks:
         self._owns_spark = False
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
-        if resource.endswith(":states:::glue:startJobRun.sync"):
-            return self.glue_job(parameters)
-        if resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
-            return self.training_job(parameters)
-        if resource.endswith(":states:::sagemaker:createHyperParameterTuningJob.sync"):
-            return self.tuning_job(parameters)
-        if resource.endswith(":states:::sagemaker:createTransformJob.sync"):
-            return self.transform_job(parameters)
+        job = SYNC_JOBS.get(resource.rsplit(":states:::", 1)[-1]) if ":states:::" in resource else None
+        if job is not None:
+            return getattr(self, job)(parameters)
         if resource.endswith(":states:::sagemaker:createModel"):
             return self.sdk_call("sagemaker", "createModel", parameters)
         if resource.endswith(":states:::sns:publish"):
@@ -405,6 +415,52 @@ class LocalTasks:
         )
         return {"TransformJobName": parameters["TransformJobName"], "TransformJobStatus": "Completed"}
 
+    def processing_job(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``createProcessingJob.sync``: the inputs laid out as SageMaker lays them out, the entrypoint run on local
+        Python, the outputs uploaded; a non-zero exit fails the task with the script's last line."""
+        import subprocess
+        import sys
+
+        name, started = parameters["ProcessingJobName"], time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="processing-", dir=self.work) as tmp:
+            local = _processing_paths(Path(tmp))
+            for item in parameters.get("ProcessingInputs", []):
+                self._processing_input(item["S3Input"], Path(local(item["S3Input"]["LocalPath"])))
+            outputs = parameters.get("ProcessingOutputConfig", {})
+            for output in outputs.get("Outputs", []):
+                Path(local(output["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+            app = parameters["AppSpecification"]
+            program, *entry = app["ContainerEntrypoint"]
+            if program not in ("python3", "python"):
+                raise NotEmulatedError(f"processing entrypoint {program!r}: only a Python script is emulated")
+            # a process of its own, as in the container: the script shares nothing with the sandbox's process
+            command = [sys.executable, *map(local, entry), *map(local, app.get("ContainerArguments", []))]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            status, out, err = done.returncode, done.stdout, done.stderr
+            if status != 0:
+                lines = (err or out).strip().splitlines() or [f"exit status {status}"]
+                raise TaskFailed("States.TaskFailed", f"processing job {name} failed: {lines[-1]}")
+            for output in outputs.get("Outputs", []):
+                target = output["S3Output"]
+                self.upload(Path(local(target["LocalPath"])), target["S3Uri"], outputs.get("KmsKeyId"))
+        self.progress(f"processing {name}: {out.strip()} ({time.perf_counter() - started:.1f} s)")
+        return {"ProcessingJobName": name, "ProcessingJobStatus": "Completed"}
+
+    def _processing_input(self, source: dict[str, Any], target: Path) -> None:
+        """An S3Prefix input: each object under the URI, at its key below the URI's last ``/`` (a URI naming one
+        object puts that object in ``target`` under its own name)."""
+        _, prefix = parse_s3_uri(source["S3Uri"], "S3Uri")
+        base = prefix[: prefix.rfind("/") + 1]
+        target.mkdir(parents=True, exist_ok=True)
+        s3 = self.aws.client("s3")
+        objects = self.objects(source["S3Uri"])
+        if not objects:
+            raise TaskFailed("SageMaker.ClientError", f"no object under the processing input {source['S3Uri']}")
+        for bucket, key in objects:
+            path = target / key[len(base) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(path))
+
     def close(self) -> None:
         if self._spark is not None and self._owns_spark:
             if interrupts.received() is None:
@@ -412,3 +468,18 @@ class LocalTasks:
             else:  # the interrupted py4j call's answer is still pending: no py4j call can stop the session now
                 interrupts.stop_spark_jvm()
         self._spark = None
+
+
+#: A processing job's container paths, and where the local emulation puts them.
+PROCESSING_ROOT = "/opt/ml/processing"
+
+
+def _processing_paths(root: Path) -> Callable[[str], str]:
+    """Map a path below ``/opt/ml/processing`` into ``root`` (any other argument stays as it is)."""
+
+    def local(value: str) -> str:
+        if value == PROCESSING_ROOT or value.startswith(f"{PROCESSING_ROOT}/"):
+            return str(root / value[len(PROCESSING_ROOT) :].lstrip("/"))
+        return value
+
+    return local

@@ -43,6 +43,7 @@ from ml_config.checks import (
     EndpointInstanceType,
     Float,
     Int,
+    ProcessingInstanceType,
     TrainingInstanceType,
     TransformInstanceType,
     check_account,
@@ -826,6 +827,18 @@ class TrainingSettings(_Section):
     transform_instance_type: TransformInstanceType = Field(
         "ml.m5.large",
         description="Batch transform instance type: one of the SageMaker API's TransformInstanceType values.",
+    )
+    explain_instance_type: ProcessingInstanceType = Field(
+        "ml.m5.large",
+        description="Instance type of the Explain step's processing job (TreeSHAP feature attributions): one of the "
+        "SageMaker API's ProcessingInstanceType values.",
+    )
+    explain_max_runtime_minutes: Int = Field(
+        30,
+        ge=1,
+        le=12960,
+        description="The Explain step's processing job is stopped after this many minutes (SageMaker allows up to "
+        "9 days).",
     )
     decision_threshold: Float = Field(
         0.5, gt=0, lt=1, description="Probability above which an event is predicted fraudulent (0-1, exclusive)."

@@ -12,6 +12,7 @@ from ml_constructs.data_lake.construct import DataLake
 from ml_constructs.glue_etl.construct import GlueEtl
 from ml_constructs.lake_layout import CURATED_ROOT
 from ml_constructs.training.construct import EndpointTarget, GateThresholds, TrainingPipeline, Tuning
+from ml_constructs.training.explain import Explanation
 from sagemaker_images.resolve import sklearn_image, xgboost_image
 from stacks.alerts_stack import AlertsStack
 from stacks.mapping import removal_policy, retention, tags
@@ -58,6 +59,10 @@ class TrainingStack(cdk.Stack):
             tuning=Tuning(**training.tuning.model_dump(exclude={"enabled"})) if training.tuning.enabled else None,
             batch_transform_test=training.batch_transform_test,
             transform_instance_type=training.transform_instance_type,
+            explanation=Explanation(
+                instance_type=training.explain_instance_type,
+                max_runtime_minutes=training.explain_max_runtime_minutes,
+            ),
             schedule=training.schedule,
             endpoint=endpoint,
             job_prefix=f"{config.prefix}-",

@@ -119,10 +119,10 @@ PRICES: dict[str, Price] = {
     ),
     "sagemaker.processing.ml.m5.large": Price(
         0.115,
-        "per instance-hour (processing: Model Monitor jobs)",
+        "per instance-hour (processing: the workflow's Explain job, Model Monitor jobs)",
         SAGEMAKER_PRICING,
         UNVERIFIED,
-        "assumed equal to the training rate; only used with monitoring.engine=model_monitor",
+        "assumed equal to the training rate; the Explain job, and Model Monitor with monitoring.engine=model_monitor",
     ),
     # --- KMS ---
     "kms.key": Price(
@@ -363,6 +363,10 @@ DPU_PER_WORKER = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 ASSUMED_ETL_MINUTES = 5
 ASSUMED_TRAINING_MINUTES = 5
 ASSUMED_TRANSFORM_MINUTES = 5
+#: The Explain processing job: instance start-up and the image pull dominate; TreeSHAP of the validation split
+#: takes seconds (ml_constructs.training.explain: one instance).
+ASSUMED_EXPLAIN_MINUTES = 5
+EXPLAIN_INSTANCES_PER_JOB = 1
 ASSUMED_ENDPOINT_ROLL_MINUTES = 10  # the new instances run beside the old ones until the update completes
 ASSUMED_CRAWLER_DPUS = 1  # Glue chooses the DPUs of a crawl; docs/glue-etl.md's 0.07 USD a run is 1 DPU x 10 min
 CRAWLER_MINIMUM_MINUTES = 10
@@ -796,11 +800,11 @@ def glue_etl_lines(config: AppConfig) -> list[Line]:
 
 def state_transitions_per_run(config: AppConfig) -> int:
     """States entered by one successful workflow run (ml_constructs.training.TrainingPipeline's happy path):
-    Names, RunEtl, Train (Tune + BestTrainingJob), CreateModel, EvaluateTransform, EvaluateMetrics, QualityGate,
-    Register, [TestTransform], CreateEndpointConfig, UpdateEndpoint, then Wait/Describe/Choice once a minute
-    while the endpoint updates, Handover, Done."""
+    Names, RunEtl, Train (Tune + BestTrainingJob), PinExplainScript, Explain, CreateModel, EvaluateTransform,
+    EvaluateMetrics, QualityGate, Register, [TestTransform], CreateEndpointConfig, UpdateEndpoint, then
+    Wait/Describe/Choice once a minute while the endpoint updates, Handover, Done."""
     settings = config.training
-    base = 8 + (1 if settings.tuning.enabled else 0) + (1 if settings.batch_transform_test else 0)
+    base = 10 + (1 if settings.tuning.enabled else 0) + (1 if settings.batch_transform_test else 0)
     return base + 2 + 3 * ASSUMED_ENDPOINT_ROLL_MINUTES + 2
 
 
@@ -816,6 +820,10 @@ def training_run_cost(config: AppConfig) -> dict[str, float]:
         * ASSUMED_TRANSFORM_MINUTES
         / 60
         * sagemaker_price("transform", t.transform_instance_type),
+        "explain": EXPLAIN_INSTANCES_PER_JOB
+        * min(ASSUMED_EXPLAIN_MINUTES, t.explain_max_runtime_minutes)
+        / 60
+        * sagemaker_price("processing", t.explain_instance_type),
         "roll": s.instance_count * ASSUMED_ENDPOINT_ROLL_MINUTES / 60 * sagemaker_price("hosting", s.instance_type),
         "transitions": state_transitions_per_run(config) * price("stepfunctions.transitions") / 1000,
         "etl": etl_run_cost(config),
@@ -859,6 +867,16 @@ def training_lines(config: AppConfig) -> list[Line]:
             per="run",
             count=1 + t.batch_transform_test,
             prices=(f"sagemaker.transform.{t.transform_instance_type}",),
+        ),
+        Line(
+            stack,
+            f"Explain processing job (TreeSHAP): {t.explain_instance_type}",
+            f"1 job x {ASSUMED_EXPLAIN_MINUTES} min",
+            f"{_exact(sagemaker_price('processing', t.explain_instance_type))} per instance-hour",
+            per_use=costs["explain"],
+            per="run",
+            count=EXPLAIN_INSTANCES_PER_JOB,
+            prices=(f"sagemaker.processing.{t.explain_instance_type}",),
         ),
         Line(
             stack,

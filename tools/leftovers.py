@@ -21,9 +21,9 @@ finds, and why it looks where it looks. In every region given (``--region``, rep
    - fixed names that block the next deploy: Glue security configurations ``<prefix without hyphens><stack>...``
      (not taggable), the database ``<prefix>_lake`` (CloudFormation cannot tag it), data quality rulesets
      ``<prefix>-<stack>-...`` (tagged too, but moto 5.2.5 has no ruleset API: only this check can be tested);
-   - info only, to check by hand: log streams ``<prefix>-...`` in ``/aws/sagemaker/TrainingJobs`` and
-     ``TransformJobs``. A stream cannot be tagged, and a copy whose prefix extends this one (``mlspec-dev``)
-     names its jobs ``mlspec-...`` too.
+   - info only, to check by hand: log streams ``<prefix>-...`` in ``/aws/sagemaker/TrainingJobs``,
+     ``TransformJobs`` and ``ProcessingJobs`` (the Explain step). A stream cannot be tagged, and a copy whose
+     prefix extends this one (``mlspec-dev``) names its jobs ``mlspec-...`` too.
 
 What it cannot see: untagged resources not named above (``/aws/sagemaker/Endpoints/<endpoint>`` log groups: the
 endpoint's generated name has no prefix), IAM (global, deleted with the stacks), objects written into other
@@ -53,7 +53,7 @@ EXIT_CLEAN, EXIT_LEFTOVERS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: The stacks of ``stacks.build_app``, as ``<prefix>-<suffix>`` (a test pins this list to stacks/__init__.py).
 STACK_SUFFIXES = ("data-lake", "network", "alerts", "streaming", "glue-etl", "training", "serving")
 #: Shared log groups SageMaker writes the workflow's job logs into; they outlive every stack.
-JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
+JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 #: moto 5.2.5 (local sandbox) lists an endpoint config's ARN as a 1-tuple's repr, ``('arn:...',)``: unwrapped.
 _TUPLE_ARN = re.compile(r"^\('(arn:[^']+)',\)$")
@@ -105,6 +105,7 @@ _KINDS = {
     ("sagemaker", "model-package-group"): "sagemaker model package group",
     ("sagemaker", "training-job"): "sagemaker training job",
     ("sagemaker", "transform-job"): "sagemaker transform job",
+    ("sagemaker", "processing-job"): "sagemaker processing job",
     ("sagemaker", "hyper-parameter-tuning-job"): "sagemaker tuning job",
 }
 RUNBOOK = "docs/runbook.md#remove-what-is-left"  # a test checks the heading exists
@@ -122,6 +123,7 @@ _SAGEMAKER = {
     "model": ("describe_model", "ModelName", ""),
     "training-job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "transform-job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "processing-job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
     "hyper-parameter-tuning-job": (
         "describe_hyper_parameter_tuning_job",
         "HyperParameterTuningJobName",

@@ -1,7 +1,8 @@
 """The training workflow: Step Functions runs the ETL, trains built-in XGBoost, evaluates, gates, registers::
 
     Names -> RunEtl (Glue) -> PinPreprocessing, PinStatistics, PinConstraints (the ETL's files -> models/<run>/)
-          -> Train | Tune -> BestTrainingJob -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
+          -> Train | Tune -> BestTrainingJob -> PinExplainScript -> Explain (TreeSHAP -> models/<run>/explainability/)
+          -> CreateModel (preprocessing + XGBoost) -> EvaluateTransform
           -> EvaluateMetrics -> QualityGate
                fail -> DeleteRejectedModel -> NotifyGateFailure -> GateFailed
                pass, no endpoint -> Register -> [TestTransform] -> Handover -> Done
@@ -18,15 +19,16 @@
     any task error -> NotifyFailure (SNS) -> Failed
     any failed, timed-out or aborted execution -> an alarm (SNS), for what no Catch sees (``alarms.py``)
 
-The caller controls the jobs (instances, runtime, hyperparameters, tuning), the gate, the schedule, the tags
-of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets with network
-isolation and KMS on volumes and outputs; every task has a timeout, a Retry and a Catch; IAM is scoped to the
-``job_prefix`` names. The states are in ``states.py``, the grants in ``permissions.py``; docs/training.md
+The caller controls the jobs (instances, runtime, hyperparameters, tuning, the Explain job), the gate, the
+schedule, the tags of what a run creates and the endpoint it rolls. Fixed: the jobs run in the isolated subnets
+with network isolation and KMS on volumes and outputs; every task has a timeout, a Retry and a Catch; IAM is
+scoped to the ``job_prefix`` names. The states are in ``states.py``, the grants in ``permissions.py``; docs/training.md
 explains the workflow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +63,7 @@ from ml_constructs.nag import (
     acknowledge_packs,
 )
 from ml_constructs.serving.rollout import DEFAULT_ROLLOUT, Rollout
-from ml_constructs.training import permissions
+from ml_constructs.training import explain, permissions
 from ml_constructs.training.alarms import workflow_alarms
 from ml_constructs.training.states import Jobs, WorkflowStates
 
@@ -162,6 +164,7 @@ class TrainingPipeline(Construct):
         schedule: str | None = None,
         endpoint: EndpointTarget | None = None,
         job_prefix: str = DEFAULT_JOB_PREFIX,
+        explanation: explain.Explanation = explain.DEFAULT_EXPLANATION,
         tags: Mapping[str, str] = {},
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
@@ -182,6 +185,7 @@ class TrainingPipeline(Construct):
         self.evaluate_function = self._evaluation_function(key, log_retention, removal_policy)
         permissions.grant_evaluation(self.evaluate_function, artifacts, key, s3_kms, ledger, bool(bias_facets))
         self.package_group = self._model_package_group()
+        data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
 
         # --- the workflow ------------------------------------------------------------------------------------------
         jobs = self._jobs(
@@ -191,6 +195,7 @@ class TrainingPipeline(Construct):
         definition = self._definition(
             states,
             job=states.training_job(instance_type, instance_count, volume_size_gb, max_runtime_minutes),
+            explain_state=self._explain_step(states, jobs, data, explanation, job_prefix, ledger),
             hyperparameters=hyperparameters,
             tuning=tuning,
             max_runtime_minutes=max_runtime_minutes,
@@ -204,15 +209,34 @@ class TrainingPipeline(Construct):
             endpoint=endpoint,
             bias_bounds=bias_bounds,
         )
-        timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, endpoint)
+        timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, explanation, endpoint)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
         workflow = permissions.Workflow(
             self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
         )
-        data = permissions.Data(curated, curated_prefix, artifacts, key, s3_kms)
+        workflow = dataclasses.replace(workflow, explain_role=self.explain_role)
         self._grant_workflow(workflow, data, endpoint, ledger)
         self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
+
+    def _explain_step(
+        self,
+        states: WorkflowStates,
+        jobs: Jobs,
+        data: permissions.Data,
+        explanation: explain.Explanation,
+        job_prefix: str,
+        ledger: WildcardLedger,
+    ) -> sfn.IChainable:
+        """The Explain job's role and grants, its script asset, and its states (copy the script, run the job)."""
+        self.explain_role = explain.explain_role(self)
+        explain.grant_explain(self.explain_role, data, job_prefix=job_prefix, ledger=ledger)
+        self._explain_script = explain.script_asset(self)
+        return states.explain(
+            explain.processing_request(jobs, self.explain_role.role_arn, explanation),
+            explain.script_copy(self._explain_script),
+            cdk.Duration.minutes(explanation.max_runtime_minutes + 15),
+        )
 
     def _grant_workflow(
         self,
@@ -227,6 +251,7 @@ class TrainingPipeline(Construct):
         if endpoint is not None and endpoint.model_role is not None:
             permissions.grant_champion(self, endpoint.model_role, data)
         permissions.acknowledge(ledger, workflow.job_prefix)
+        explain.grant_script_copy(self.state_machine.role, self._explain_script)
 
     def _alarms(self, alerts: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         """Failed, timed-out and aborted executions; with a schedule, a start it could not make (its queue)."""
@@ -239,7 +264,7 @@ class TrainingPipeline(Construct):
 
     def _acknowledge_packs(self) -> None:
         """The conformance packs' findings kept on purpose, one resource at a time."""
-        for role in (self.job_role, self.evaluate_function.role, self.state_machine.role):
+        for role in (self.job_role, self.explain_role, self.evaluate_function.role, self.state_machine.role):
             acknowledge_grant_policy(role)
         events_role = self.state_machine.node.try_find_child("EventsRole")  # only with a schedule
         if events_role is not None:
@@ -274,6 +299,7 @@ class TrainingPipeline(Construct):
         states: WorkflowStates,
         *,
         job: dict[str, Any],
+        explain_state: sfn.IChainable,
         hyperparameters: Mapping[str, str],
         tuning: Tuning | None,
         max_runtime_minutes: int,
@@ -336,7 +362,9 @@ class TrainingPipeline(Construct):
             register.next(after_gate)
         quality_gate = states.quality_gate(gate, passed=passed, rejected=states.reject(gate))
         names.next(states.etl_window(then=run_etl))
-        run_etl.next(pin).next(training).next(create_model).next(evaluate_transform).next(evaluate).next(quality_gate)
+        run_etl.next(pin).next(training).next(explain_state).next(create_model).next(evaluate_transform).next(
+            evaluate
+        ).next(quality_gate)
         return names
 
     def _jobs(
@@ -461,9 +489,13 @@ class TrainingPipeline(Construct):
 
 
 def _workflow_timeout(
-    etl_timeout: cdk.Duration, max_runtime_minutes: int, tuning: Tuning | None, endpoint: EndpointTarget | None
+    etl_timeout: cdk.Duration,
+    max_runtime_minutes: int,
+    tuning: Tuning | None,
+    explanation: explain.Explanation,
+    endpoint: EndpointTarget | None,
 ) -> cdk.Duration:
-    """The ETL, every training job, the roll-out, and three hours for the rest (transforms, waits, retries)."""
-    runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1)
+    """The execution's bound: the ETL's, every training job's, the Explain job's, the roll-out's, and 3 hours."""
+    runs = max_runtime_minutes * (tuning.max_jobs if tuning else 1) + explanation.max_runtime_minutes
     rollout = endpoint.rollout.max_seconds // 60 + 30 if endpoint else 0
     return cdk.Duration.minutes(etl_timeout.to_minutes() + runs + rollout + 180)

@@ -186,6 +186,7 @@ class Workflow:
     job_prefix: str
     evaluate_function: lambda_.IFunction
     run: Run
+    explain_role: iam.IRole | None = None  # the Explain processing job's role (passed to SageMaker too)
 
 
 def grant_workflow(machine: sfn.StateMachine, workflow: Workflow, ledger: WildcardLedger) -> None:
@@ -201,6 +202,7 @@ def grant_workflow(machine: sfn.StateMachine, workflow: Workflow, ledger: Wildca
             ("transform-job", names),
             ("model", names),
             ("hyper-parameter-tuning-job", names),
+            ("processing-job", names),
             ("model-package", f"{stack.stack_name.lower()}-models/*"),
             ("endpoint-config", names),
             ("endpoint", "*"),
@@ -240,7 +242,10 @@ def _job_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.Policy
         ]
     else:
         training = [_job("TrainingJobs", "TrainingJob", arns["training-job"], tagged)]
-    return [*training, _job("TransformJobs", "TransformJob", arns["transform-job"], tagged)]
+    jobs = [*training, _job("TransformJobs", "TransformJob", arns["transform-job"], tagged)]
+    if workflow.explain_role is not None:
+        jobs.append(_job("ProcessingJobs", "ProcessingJob", arns["processing-job"], tagged))
+    return jobs
 
 
 def _model_statements(arns: dict[str, str], workflow: Workflow) -> list[iam.PolicyStatement]:
@@ -313,12 +318,15 @@ SYNC_RULES = {
     "training": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "tuning": "StepFunctionsGetEventsForSageMakerTuningJobsRule",
     "transform": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    "processing": "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
 }
 
 
-def sync_rules(*, tuning: bool) -> list[str]:
-    """The rules the workflow's .sync states use: the training or the tuning job's, and the transform jobs'."""
-    return [SYNC_RULES["tuning" if tuning else "training"], SYNC_RULES["transform"]]
+def sync_rules(*, tuning: bool, processing: bool = False) -> list[str]:
+    """The rules the workflow's .sync states use: the training or the tuning job's, the transform jobs', and
+    (with the Explain step) the processing jobs'."""
+    rules = [SYNC_RULES["tuning" if tuning else "training"], SYNC_RULES["transform"]]
+    return rules + ([SYNC_RULES["processing"]] if processing else [])
 
 
 def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> list[iam.PolicyStatement]:
@@ -335,7 +343,7 @@ def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> lis
         iam.PolicyStatement(
             sid="PassJobRole",
             actions=["iam:PassRole"],
-            resources=[workflow.job_role.role_arn],
+            resources=[r.role_arn for r in (workflow.job_role, workflow.explain_role) if r is not None],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ),
         # .sync integrations watch the jobs through EventBridge rules managed by Step Functions
@@ -344,7 +352,7 @@ def _supporting_statements(machine: sfn.StateMachine, workflow: Workflow) -> lis
             actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[
                 stack.format_arn(service="events", resource="rule", resource_name=rule)
-                for rule in sync_rules(tuning=workflow.run.tuning)
+                for rule in sync_rules(tuning=workflow.run.tuning, processing=workflow.explain_role is not None)
             ],
         ),
     ]

@@ -334,6 +334,35 @@ class WorkflowStates:
         )
         return tune.next(best)
 
+    def explain(self, request: dict[str, Any], script: tuple[str, str], timeout: cdk.Duration) -> sfn.Chain:
+        """Copy the script (``script``: the source ``bucket/key`` and the key below the model folder) next to the
+        model, where the jobs' S3 endpoint admits it, then the Processing job that writes the trained model's feature
+        attributions there too (``explain.py`` builds ``request``); its result is discarded."""
+        source, target = script
+        copy = sfn.CustomState(
+            self._scope,
+            "PinExplainScript",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{self._partition}:states:::aws-sdk:s3:copyObject",
+                "Parameters": {
+                    "Bucket": self._jobs.artifacts_bucket,
+                    "CopySource": source,
+                    "Key.$": f"States.Format('{{}}{target}', $.names.model_folder)",
+                },
+                "ResultPath": sfn.JsonPath.DISCARD,
+                "TimeoutSeconds": 120,
+            },
+        )
+        job = self._sagemaker(
+            "Explain",
+            "createProcessingJob.sync",
+            {**request, "ProcessingJobName.$": "States.Format('{}-shap', $.names.run)", **self._tags},
+            timeout=timeout,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        return sfn.Chain.start(self._harden(copy, "s3")).next(job)
+
     # --- evaluation and the gate ----------------------------------------------------------------------------
 
     def containers(self) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from ml_constructs.training.construct import (
     TrainingPipeline,
     Tuning,
 )
+from ml_constructs.training.explain import DEFAULT_EXPLANATION, Explanation
 from ml_constructs.training.states import TRANSIENT, TUNED
 from tests.unit.test_training import path as happy_path
 
@@ -100,6 +101,8 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
+        "Explain",
         "CreateModel",
         "EvaluateTransform",
         "EvaluateMetrics",
@@ -188,6 +191,98 @@ def test_default_training_job(stack):
     assert {source["S3DataDistributionType"] for source in channels.values()} == {"FullyReplicated"}
     assert job["OutputDataConfig"] == {"S3OutputPath": f"s3://TOKEN/{MODELS_PREFIX}", "KmsKeyId": "TOKEN"}
     assert "Tags" not in job  # no tags given, none sent
+
+
+def test_the_explain_job_runs_the_training_image_isolated_and_encrypted_on_the_deployed_model(stack):
+    """After training (the artifact CreateModel deploys), a processing job on the same image runs the script, with a
+    role of its own."""
+    template = pipeline(stack, explanation=Explanation(instance_type="ml.c5.xlarge", max_runtime_minutes=12))
+    machine = states(template)
+    state = machine["Explain"]
+    assert state["Resource"].endswith(":states:::sagemaker:createProcessingJob.sync")
+    assert state["Next"] == "CreateModel"
+    copy = machine["PinExplainScript"]
+    assert copy["Next"] == "Explain"
+    assert copy["Resource"].endswith(":states:::aws-sdk:s3:copyObject")
+    assert copy["Parameters"]["Key.$"] == "States.Format('{}code/explain.py', $.names.model_folder)"
+    assert copy["Parameters"]["CopySource"].endswith(".py")  # the asset: <assets bucket>/<hash>.py
+    assert state["TimeoutSeconds"] == (12 + 15) * 60  # the job's limit plus a margin for start-up
+    assert state["ResultPath"] is None  # what it wrote is in the model's folder; $ keeps $.training
+    job = state["Parameters"]
+    assert job["ProcessingJobName.$"] == "States.Format('{}-shap', $.names.run)"
+    assert job["AppSpecification"]["ImageUri"] == IMAGE
+    assert job["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/explain.py"]
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert inputs["code"]["S3Uri.$"] == "States.Format('s3://TOKEN/{}code/explain.py', $.names.model_folder)"
+    assert inputs["model"]["S3Uri.$"] == "$.training.model_data_url"  # the same field CreateModel deploys
+    assert machine["CreateModel"]["Parameters"]["Containers"][1]["ModelDataUrl.$"] == "$.training.model_data_url"
+    assert inputs["validation"]["S3Uri"] == f"s3://TOKEN/{CURATED_ROOT}validation/"
+    assert inputs["fitted"]["S3Uri"] == f"s3://TOKEN/{CURATED_ROOT}preprocessing/fitted.json"
+    assert {name: i["LocalPath"] for name, i in inputs.items()} == {
+        name: f"/opt/ml/processing/input/{name}" for name in ("code", "model", "validation", "fitted")
+    }
+    arguments = job["AppSpecification"]["ContainerArguments"]
+    assert dict(zip(arguments[::2], arguments[1::2], strict=True)) == {
+        "--model": "/opt/ml/processing/input/model",
+        "--validation": "/opt/ml/processing/input/validation",
+        "--fitted": "/opt/ml/processing/input/fitted",
+        "--output": "/opt/ml/processing/output",
+    }
+    (output,) = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri.$"] == "States.Format('s3://TOKEN/{}explainability/', $.names.model_folder)"
+    assert job["ProcessingOutputConfig"]["KmsKeyId"] == "TOKEN"
+    assert job["ProcessingResources"]["ClusterConfig"] == {
+        "InstanceCount": 1,
+        "InstanceType": "ml.c5.xlarge",
+        "VolumeSizeInGB": 10,
+        "VolumeKmsKeyId": "TOKEN",
+    }
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 12 * 60}
+    network = job["NetworkConfig"]
+    assert network["EnableNetworkIsolation"] is True
+    assert network["VpcConfig"] == machine["Train"]["Parameters"]["VpcConfig"]  # the training job's subnets and group
+    assert job["RoleArn"] == "TOKEN"
+    _explain_role_is_scoped(template)
+
+
+def _explain_role_is_scoped(template: Template) -> None:
+    """The Explain job has a role of its own, scoped to what it reads and writes."""
+    roles = template.find_resources("AWS::IAM::Role")
+    explain_role = next(k for k in roles if k.startswith("TrainingExplainRole"))
+    job_role = next(k for k in roles if k.startswith("TrainingJobRole"))
+    policy = next(
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": explain_role} in p["Properties"]["Roles"]
+    )
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    reads = sorted(r["Fn::Join"][1][-1] for r in statements["ReadInputs"]["Resource"])
+    assert reads == [
+        f"/{CURATED_ROOT}preprocessing/fitted.json",
+        f"/{CURATED_ROOT}validation/*",
+        f"/{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}*",  # the run's script and model (a tuning job's best too)
+    ]
+    assert statements["WriteExplanation"]["Action"] == "s3:PutObject"
+    assert statements["WriteExplanation"]["Resource"]["Fn::Join"][1][-1].endswith(
+        f"/{MODELS_PREFIX}{DEFAULT_JOB_PREFIX}*/explainability/*"
+    )
+    assert statements["ListEtlFiles"]["Condition"] == {
+        "StringLike": {"s3:prefix": [f"{CURATED_ROOT}validation/*", f"{CURATED_ROOT}preprocessing/fitted.json"]}
+    }
+    # the workflow passes both roles to SageMaker, runs processing jobs of its own prefix only, copies the script
+    workflow = workflow_statements(template)
+    assert workflow["PinReadExplainScript"]["Resource"]["Fn::Join"][1][-1].endswith(".py")
+    assert workflow["PassJobRole"]["Resource"] == [
+        {"Fn::GetAtt": [job_role, "Arn"]},
+        {"Fn::GetAtt": [explain_role, "Arn"]},
+    ]
+    assert sorted(workflow["ProcessingJobs"]["Action"]) == [
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:ListTags",
+        "sagemaker:StopProcessingJob",
+    ]
+    assert workflow["ProcessingJobs"]["Resource"]["Fn::Join"][1][-1].endswith(f":processing-job/{DEFAULT_JOB_PREFIX}*")
 
 
 def test_default_names_and_prefixes(stack):
@@ -280,7 +375,8 @@ def test_state_machine_logs_everything_encrypted_and_times_out_after_the_whole_r
     definition = json.loads(
         "".join(p if isinstance(p, str) else "TOKEN" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
     )
-    assert definition["TimeoutSeconds"] == (ETL_MINUTES + 60 + 180) * 60  # ETL, one training job, the rest
+    # ETL, one training job, the Explain job, the rest
+    assert definition["TimeoutSeconds"] == (ETL_MINUTES + 60 + DEFAULT_EXPLANATION.max_runtime_minutes + 180) * 60
     template.resource_count_is("AWS::Logs::LogGroup", 2)  # the workflow's and the evaluation function's
     template.has_resource_properties(
         "AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 30}
@@ -411,8 +507,9 @@ def test_workflow_role_follows_the_states_it_has(stack):
     assert rules == [
         "StepFunctionsGetEventsForSageMakerTuningJobsRule",
         "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+        "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
     ]
-    for sid in ("TuningJobs", "TransformJobs", "Models", "RegisterModels"):
+    for sid in ("TuningJobs", "TransformJobs", "ProcessingJobs", "Models", "RegisterModels"):
         assert "sagemaker:AddTags" in statements[sid]["Action"], sid
     assert statements["TagOnCreate"]["Resource"]["Fn::Join"][1][-1].endswith(f":endpoint-config/{DEFAULT_JOB_PREFIX}*")
     assert statements["EndpointConfigEncryption"]["Action"] == "kms:CreateGrant"
@@ -427,6 +524,7 @@ def test_tags_go_on_everything_a_run_creates(stack):
     expected = [{"Key": k, "Value": v} for k, v in tags.items()]
     creating = (
         "Train",
+        "Explain",
         "CreateModel",
         "EvaluateTransform",
         "ChampionTransform",
@@ -444,7 +542,7 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
     machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
     assert "Train" not in machine
-    assert happy_path(machine)[7:10] == ["Tune", "BestTrainingJob", "CreateModel"]
+    assert happy_path(machine)[7:12] == ["Tune", "BestTrainingJob", "PinExplainScript", "Explain", "CreateModel"]
     params = machine["Tune"]["Parameters"]
     config = params["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"

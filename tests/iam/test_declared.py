@@ -147,6 +147,7 @@ def test_tag_on_create_asks_for_add_tags_on_each_resource_a_tagged_create_call_m
         "model",
         "model-package",
         "model-package",
+        "processing-job",  # Explain
         "training-job",
         "transform-job",
         "transform-job",
@@ -159,7 +160,7 @@ def test_tag_on_create_asks_for_add_tags_on_each_resource_a_tagged_create_call_m
 def test_sagemaker_jobs_list_their_tags_as_step_functions_documents(sandbox_deployment):
     calls = list(ROWS["sfn-sync-jobs"].calls(sandbox_deployment))
     listed = {c.resource.split(":")[5].split("/")[0] for c in calls if c.action == "sagemaker:ListTags"}
-    assert listed == {"training-job", "transform-job"}
+    assert listed == {"training-job", "transform-job", "processing-job"}
 
 
 def test_model_monitor_decrypts_the_capture_with_the_key_its_endpoint_config_names(variant):
@@ -189,6 +190,10 @@ def test_the_roll_out_describes_its_rollback_alarms_and_the_pins_copy_the_etl_fi
     assert alarms == {"mlspec-serving-Serving-Errors5xx", "mlspec-serving-Serving-Latency"}
     copies = list(ROWS["sfn-s3-copy"].calls(sandbox_deployment))
     gets = {c.resource.split("/", 1)[1] for c in copies if c.action == "s3:GetObject"}
+    script = next(g for g in gets if g.endswith(".py"))  # the Explain script's asset (its key is its hash)
+    script_bucket = next(c.resource for c in copies if c.resource.endswith(".py")).split(":::", 1)[1]
+    assert script_bucket.startswith("cdk-hnb659fds-assets-")  # the CDK assets bucket
+    gets.discard(script)
     puts = {c.resource.split("/", 1)[1] for c in copies if c.action == "s3:PutObject"}
     assert gets == {
         "etl/preprocessing/model.tar.gz",
@@ -200,4 +205,18 @@ def test_the_roll_out_describes_its_rollback_alarms_and_the_pins_copy_the_etl_fi
         f"{run}preprocessing/model.tar.gz",
         f"{run}baseline/statistics.json",
         f"{run}baseline/constraints.json",
+        f"{run}code/explain.py",
     }
+
+
+def test_the_explain_job_lists_each_s3prefix_input_and_reports_in_its_own_namespace(sandbox_deployment):
+    """An S3Prefix input naming one object's key is still listed with that key as the prefix (the job role's
+    ListModels and ListEtlFiles statements exist for these calls); the job's metrics are the processing jobs'."""
+    lists = list(ROWS["sagemaker-processing-prefix-list"].calls(sandbox_deployment))
+    run = "models/mlspec-run20261201-0001/"
+    assert sorted(c.context["s3:prefix"] for c in lists) == sorted(
+        [f"{run}code/explain.py", f"{run}output/model.tar.gz", "etl/preprocessing/fitted.json"]
+    )
+    assert all("ExplainRole" in c.principal and c.action == "s3:ListBucket" for c in lists)
+    metrics = [c for c in ROWS["sagemaker-metrics"].calls(sandbox_deployment) if "ExplainRole" in c.principal]
+    assert [c.context["cloudwatch:namespace"] for c in metrics] == ["/aws/sagemaker/ProcessingJobs"]

@@ -467,12 +467,16 @@ def test_job_log_streams_are_info_to_check_by_hand(aws, capsys):
         job_stream("/aws/sagemaker/TrainingJobs", job)
     job_stream("/aws/sagemaker/TransformJobs", "mlspec-8d3f0c2e-5b1a-4f7e-9c6d-2a4b6c8d0e1f-val")
     job_stream("/aws/sagemaker/TransformJobs", "alice-run-1-val")
-    job_stream("/aws/sagemaker/ProcessingJobs", "mlspec-processing-1")  # not a group the workflow writes to
+    job_stream("/aws/sagemaker/ProcessingJobs", "mlspec-8d3f0c2e-5b1a-4f7e-9c6d-2a4b6c8d0e1f-shap")  # Explain
+    job_stream("/aws/sagemaker/ProcessingJobs", "model-monitoring-202612010000-abc")  # Model Monitor's: not ours
 
     code, lines, _ = run(capsys)
 
     assert code == 0
     assert lines == [
+        "info      log streams  /aws/sagemaker/ProcessingJobs (1 x mlspec-*)  (us-east-1)  named like the training "
+        "workflow's jobs; the shared group outlives the stacks; not taggable, and a copy whose prefix starts with "
+        "mlspec- names its jobs so too: check by hand",
         "info      log streams  /aws/sagemaker/TrainingJobs (3 x mlspec-*)  (us-east-1)  named like the training "
         "workflow's jobs; the shared group outlives the stacks; not taggable, and a copy whose prefix starts with "
         "mlspec- names its jobs so too: check by hand",

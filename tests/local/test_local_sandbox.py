@@ -23,7 +23,7 @@ from local_sandbox.run import DRIFT_COLUMN, RunResult, run_worked_example
 from local_sandbox.server import LocalAws, local_aws
 from ml_config import load_config
 from worked_example.generator import generate_events, relative_start
-from worked_example.schema import FIELDS
+from worked_example.schema import FIELDS, feature_fields
 
 EVENTS = 8_000
 SEED = 20261124
@@ -314,6 +314,8 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
+        "Explain",
         "CreateModel",
         "EvaluateTransform",
         "EvaluateMetrics",
@@ -356,6 +358,14 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
         "baseline/statistics.json",
         "baseline/constraints.json",
     }
+    # the Explain step's attributions, in Clarify's layout, beside the model with the script that wrote them
+    analysis = json.loads(
+        s3.get_object(Bucket=bucket_name, Key=f"models/{run_name}/explainability/analysis.json")["Body"].read()
+    )
+    shap = analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    assert list(shap) == [f.name for f in feature_fields()]  # every raw feature field, in schema order
+    assert analysis["treeshap"]["identity_check"]["max_abs_error_columns"] < 1e-4
+    assert analysis["treeshap"]["rows"] > 0.1 * EVENTS
     packages = sagemaker.list_model_packages(ModelPackageGroupName=f"{CONFIG.prefix}-training-models")
     assert [p["ModelPackageArn"] for p in packages["ModelPackageSummaryList"]] == [package]
     endpoint = sagemaker.describe_endpoint(EndpointName=deployed.outputs[f"{CONFIG.prefix}-serving"]["EndpointName"])

@@ -98,3 +98,73 @@ def test_hyperparameter_draws_stay_in_their_ranges_and_repeat_with_the_seed():
     below = sum(float(d["eta"]) < (0.01 * 0.3) ** 0.5 for d in draws)
     assert 70 < below < 130
     assert sample_hyperparameters(RANGES, random.Random(7)) == sample_hyperparameters(RANGES, random.Random(7))
+
+
+def explain_request(aws: MotoAws, width_offset: int = 0) -> dict[str, Any]:
+    """The workflow's real CreateProcessingJob request (resolved as Step Functions would), its inputs in moto's S3:
+    the script, the shipped default model, its fitted.json and 40 validation rows of its width (plus
+    ``width_offset`` columns)."""
+    import json
+
+    import numpy as np
+
+    from local_sandbox.workflow import resolve
+    from ml_constructs.training.explain import SCRIPT, Explanation, processing_request
+    from ml_constructs.training.states import Jobs
+    from tests.training.test_explain import DEFAULT_MODEL
+
+    s3 = aws.client("s3")
+    columns = json.loads((DEFAULT_MODEL / "fitted.json").read_text())["columns"]
+    rows = np.random.default_rng(5).normal(size=(40, len(columns) + width_offset))
+    body = "\n".join(",".join(["0", *(f"{v:.4f}" for v in row)]) for row in rows) + "\n"
+    objects = {
+        "explain-etl/validation/part-00000.csv": body.encode(),
+        "explain-etl/preprocessing/fitted.json": (DEFAULT_MODEL / "fitted.json").read_bytes(),
+        "models/run-1/code/explain.py": SCRIPT.read_bytes(),
+        "models/run-1/output/model.tar.gz": (DEFAULT_MODEL / "model.tar.gz").read_bytes(),
+    }
+    for key, data in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    jobs = Jobs(
+        image_uri="xgboost:3.2-0",
+        preprocessing_image_uri="sklearn",
+        role_arn="arn:aws:iam::123456789012:role/job",
+        security_group_id="sg-1",
+        subnet_ids=["subnet-1"],
+        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        output_key_arn=None,
+        curated_uri=f"s3://{BUCKET}/explain-etl/",
+        artifacts_uri=f"s3://{BUCKET}/",
+        curated_bucket=BUCKET,
+        curated_prefix="explain-etl/",
+        artifacts_bucket=BUCKET,
+    )
+    state = {
+        "names": {"run": "run-1", "model_folder": "models/run-1/"},
+        "training": {"model_data_url": f"s3://{BUCKET}/models/run-1/output/model.tar.gz"},
+    }
+    request = resolve(processing_request(jobs, jobs.role_arn, Explanation()), state, {})
+    return {"ProcessingJobName": "run-1-shap", **request}
+
+
+PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
+
+
+def test_the_explain_job_runs_its_script_on_the_inputs_as_sagemaker_lays_them_out(aws, tmp_path):
+    import json
+
+    messages: list[str] = []
+    result = LocalTasks(aws, tmp_path, progress=messages.append)(PROCESSING, explain_request(aws))
+    assert result == {"ProcessingJobName": "run-1-shap", "ProcessingJobStatus": "Completed"}
+    written = aws.client("s3").get_object(Bucket=BUCKET, Key="models/run-1/explainability/analysis.json")
+    document = json.loads(written["Body"].read())
+    assert document["treeshap"]["rows"] == 40
+    assert set(document["explanations"]["kernel_shap"]["label0"]) == {"global_shap_values", "expected_value"}
+    assert "40 rows" in messages[-1]
+
+
+def test_a_failing_processing_script_fails_the_task_with_its_last_line(aws, tmp_path):
+    from local_sandbox.workflow import TaskFailed
+
+    with pytest.raises(TaskFailed, match=r"run-1-shap failed: explain: part-00000.csv line 1: 25 fields; expected"):
+        LocalTasks(aws, tmp_path, progress=lambda _: None)(PROCESSING, explain_request(aws, width_offset=1))

@@ -159,6 +159,37 @@ def test_a_broken_bias_bound_rejects_a_model_whose_metrics_pass(sandbox):
     assert tasks.calls[-1][1]["Message"]["failures"] == [failure]  # the notification names facet, value, bound
 
 
+def test_the_explain_job_reads_the_model_the_run_deploys_and_writes_beside_it(sandbox):
+    tasks = StubTasks(PASSING)
+    assert execute(sandbox, tasks).status == "SUCCEEDED"
+    actions = [action for action, _ in tasks.calls]
+    # after training, before any model exists: the script copied next to the model, then the job
+    assert actions[actions.index("createTrainingJob.sync") + 1 : actions.index("createModel")] == [
+        "copyObject",
+        "createProcessingJob.sync",
+    ]
+    calls = dict(tasks.calls)
+    job = calls["createProcessingJob.sync"]
+    assert job["ProcessingJobName"] == "mlspec-exec-1-shap"
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"]}
+    assert (
+        inputs["model"] == calls["createModel"]["Containers"][1]["ModelDataUrl"] == "s3://b/mlspec-exec-1/model.tar.gz"
+    )
+    assert inputs["code"] == "s3://TOKEN/models/mlspec-exec-1/code/explain.py"
+    assert calls["copyObject"]["Key"] == "models/mlspec-exec-1/code/explain.py"  # where the job reads it
+    (output,) = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == "s3://TOKEN/models/mlspec-exec-1/explainability/"
+
+
+def test_a_failed_explain_job_fails_the_run_before_any_model_is_created(sandbox):
+    tasks = StubTasks(PASSING, fail="createProcessingJob")
+    execution = execute(sandbox, tasks)
+    assert (execution.status, execution.error) == ("FAILED", "TrainingWorkflowFailed")
+    assert execution.caught == [("Explain", "SageMaker.AmazonSageMakerException", "stub failure")]
+    assert "createModel" not in [action for action, _ in tasks.calls]
+    assert tasks.calls[-1][0] == "publish"
+
+
 def test_a_failed_job_goes_to_the_failure_notification(sandbox):
     tasks = StubTasks(PASSING, fail="createTrainingJob")
     execution = execute(sandbox, tasks)
@@ -297,6 +328,10 @@ def test_the_tuning_path_names_its_job_from_the_execution_and_trains_the_best_mo
     assert calls["describeTrainingJob"]["TrainingJobName"] == "alice-3f2a9c1b-004-0a1b2c3d"
     assert execution.output["model_data_url"] == "s3://b/alice-3f2a9c1b-004-0a1b2c3d/model.tar.gz"
     assert "createTrainingJob.sync" not in calls
+    # the best training job's model is the one explained, and the one deployed
+    explained = {i["InputName"]: i["S3Input"] for i in calls["createProcessingJob.sync"]["ProcessingInputs"]}
+    assert explained["model"]["S3Uri"] == "s3://b/alice-3f2a9c1b-004-0a1b2c3d/model.tar.gz"
+    assert calls["createModel"]["Containers"][1]["ModelDataUrl"] == explained["model"]["S3Uri"]
 
 
 def test_a_failure_before_any_metric_is_reported_in_one_line():

@@ -50,6 +50,8 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_hand
         "PinStatistics",
         "PinConstraints",
         "Train",
+        "PinExplainScript",
+        "Explain",
         "CreateModel",
         "EvaluateTransform",
         "EvaluateMetrics",
@@ -212,7 +214,7 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:10] == [
+    assert path(states)[:12] == [
         "Names",
         "EtlWindow",
         "EtlWindowFromStart",
@@ -222,6 +224,8 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
         "PinConstraints",
         "Tune",
         "BestTrainingJob",
+        "PinExplainScript",
+        "Explain",
         "CreateModel",
     ]
     config = states["Tune"]["Parameters"]["HyperParameterTuningJobConfig"]
@@ -310,17 +314,20 @@ def test_workflow_role_is_scoped_to_this_workflows_names(training):
 
 def test_the_workflow_may_use_the_sync_rules_of_its_own_states_only(training, variant):
     """Step Functions manages one EventBridge rule per .sync SageMaker integration: Train and the transforms use
-    the training and transform rules; with tuning, Tune uses StepFunctionsGetEventsForSageMakerTuningJobsRule."""
+    the training and transform rules, Explain the processing jobs' rule; with tuning, Tune uses
+    StepFunctionsGetEventsForSageMakerTuningJobsRule."""
     rules = {
         which: sorted(t.rsplit("/", 1)[-1] for t in arn_tails(workflow_statements(template)["SyncRules"]))
         for which, template in (("training", training), ("tuning", variant.template(variant.stacks.training)))
     }
     assert rules == {
         "training": [
+            "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
             "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
             "StepFunctionsGetEventsForSageMakerTransformJobsRule",
         ],
         "tuning": [
+            "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
             "StepFunctionsGetEventsForSageMakerTransformJobsRule",
             "StepFunctionsGetEventsForSageMakerTuningJobsRule",
         ],
@@ -494,6 +501,7 @@ def test_job_names_and_their_iam_follow_the_prefix(variant):
 CREATING_CALLS = {  # state -> the API call that creates a resource (its Tags are the resource's tags)
     "Train": "createTrainingJob.sync",
     "Tune": "createHyperParameterTuningJob.sync",  # its training jobs inherit the tuning job's tags
+    "Explain": "createProcessingJob.sync",
     "CreateModel": "createModel",
     "EvaluateTransform": "createTransformJob.sync",
     "TestTransform": "createTransformJob.sync",

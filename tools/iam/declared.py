@@ -126,6 +126,12 @@ DECLARED: tuple[Row, ...] = (
         ml.sagemaker_s3_reads,
     ),
     Row(
+        "sagemaker-processing-prefix-list",
+        "a processing job's S3Prefix input: SageMaker lists the keys under its URI (one object's key included)",
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Input.html",
+        ml.sagemaker_s3_prefix_lists,
+    ),
+    Row(
         "sagemaker-s3-write",
         "jobs and endpoints write model artifacts, predictions, capture and reports, SSE-KMS",
         _SAGEMAKER_ROLES,

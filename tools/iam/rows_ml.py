@@ -12,7 +12,7 @@ from typing import Any
 from tools.iam import asl
 from tools.iam.calls import Call
 from tools.iam.deployment import Deployment
-from tools.iam.derive import Emitter, key_arn
+from tools.iam.derive import Emitter, key_arn, list_context, split_s3
 
 MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 
@@ -33,10 +33,14 @@ class Job:
     subnets: list[str] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=list)
     image: str = ""  # one image, or several separated by spaces (an inference pipeline's containers)
+    lists: list[str] = field(default_factory=list)  # input URIs SageMaker lists as a prefix even when they name a key
+    monitoring: bool = True  # a ProcessingJobs job: Model Monitor's (its metrics namespace) or a workflow's own
 
     @property
     def namespace(self) -> str:
-        return MONITOR_NAMESPACE if self.kind == "ProcessingJobs" else f"/aws/sagemaker/{self.kind}"
+        if self.kind == "ProcessingJobs" and self.monitoring:
+            return MONITOR_NAMESPACE
+        return f"/aws/sagemaker/{self.kind}"
 
 
 def _in_vpc(job: Job, config: dict[str, Any] | None) -> Job:
@@ -70,6 +74,28 @@ def serving_models(d: Deployment) -> list[dict[str, Any]]:
             if model is not None:
                 found.append(model.props)
     return found
+
+
+def _processing(p: dict[str, Any], why: str, d: Deployment) -> Job:
+    """A workflow's processing job: its S3Prefix inputs are listed, then read; its outputs are written."""
+    inputs = [i["S3Input"] for i in p.get("ProcessingInputs", []) if "S3Input" in i]
+    output = p.get("ProcessingOutputConfig", {})
+    cluster = p.get("ProcessingResources", {}).get("ClusterConfig", {})
+    uris = [i.get("S3Uri", "") for i in inputs]
+    job = Job(
+        "ProcessingJobs",
+        p.get("ProcessingJobName", ""),
+        p["RoleArn"],
+        why,
+        reads=uris,
+        writes=[f"{o['S3Output']['S3Uri'].rstrip('/')}/analysis.json" for o in output.get("Outputs", [])],
+        output_key=key_arn(d, output.get("KmsKeyId")),
+        volume_key=key_arn(d, cluster.get("VolumeKmsKeyId")),
+        image=p.get("AppSpecification", {}).get("ImageUri", ""),
+        lists=[i.get("S3Uri", "") for i in inputs if i.get("S3DataType") == "S3Prefix"],
+        monitoring=False,
+    )
+    return _in_vpc(job, p.get("NetworkConfig", {}).get("VpcConfig"))
 
 
 def _training(name: str, p: dict[str, Any], why: str, d: Deployment) -> Job:
@@ -118,6 +144,8 @@ class _Workflow:
             self.jobs.append(_training(best, p.get("TrainingJobDefinition", {}), why, self.d))
         elif api == "createTransformJob":
             self._transform(p, why)
+        elif api == "createProcessingJob":
+            self.jobs.append(_processing(p, why, self.d))
         elif api == "updateEndpoint":
             self._endpoint(p, why)
 
@@ -235,6 +263,19 @@ def sagemaker_s3_reads(d: Deployment, e: Emitter) -> Iterator[Call]:
     for job in jobs(d):
         for uri in filter(None, job.reads):
             yield from e.s3_read(job.role, uri, job.why, endpoints=_endpoint_ids(d, job), kms=job.read_keys.get(uri))
+
+
+def sagemaker_s3_prefix_lists(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """A processing job's S3Prefix input names a key prefix: SageMaker lists the keys under it, even when the URI
+    is one object's key (a prefix URI's listing is already in ``sagemaker_s3_reads``)."""
+    for job in jobs(d):
+        for uri in filter(None, job.lists):
+            name, key = split_s3(uri)
+            if key and not key.endswith("/"):
+                resource = d.env.s3(name)
+                yield from e.call(
+                    job.role, "s3:ListBucket", resource, job.why, list_context(key), _endpoint_ids(d, job)
+                )
 
 
 def sagemaker_s3_writes(d: Deployment, e: Emitter) -> Iterator[Call]:

@@ -18,6 +18,7 @@ MANAGED_RULES = {
     "createTrainingJob": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "createTransformJob": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
     "createHyperParameterTuningJob": "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+    "createProcessingJob": "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
 }
 
 #: .sync SageMaker integrations: the job resource type, the name parameter, the Describe/Stop actions' suffix.
@@ -29,6 +30,7 @@ _SAGEMAKER_JOBS = {
         "HyperParameterTuningJobName",
         "HyperParameterTuningJob",
     ),
+    "createProcessingJob": ("processing-job", "ProcessingJobName", "ProcessingJob"),
 }
 
 #: Request-response SageMaker calls of a workflow: the resources each is authorized against.
@@ -137,6 +139,7 @@ _CREATED = {
     "createTrainingJob": ("training-job", "TrainingJobName"),
     "createHyperParameterTuningJob": ("hyper-parameter-tuning-job", "HyperParameterTuningJobName"),
     "createTransformJob": ("transform-job", "TransformJobName"),
+    "createProcessingJob": ("processing-job", "ProcessingJobName"),
     "createModel": ("model", "ModelName"),
     "createEndpointConfig": ("endpoint-config", "EndpointConfigName"),
     "createEndpoint": ("endpoint", "EndpointName"),

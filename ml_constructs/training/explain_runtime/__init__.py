@@ -1,0 +1,1 @@
+"""The Explain step's script: ``explain.py`` is the whole asset (the processing job's entrypoint)."""
