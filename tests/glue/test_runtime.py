@@ -107,7 +107,10 @@ def test_params_round_trip_through_job_arguments() -> None:
         ({"raw_format": "csv"}, "--raw_format='csv'"),
         ({"split_fractions": "0.5,0.2"}, "--split_fractions="),
         ({"split_fractions": "0.7,0.2,0.2"}, "--split_fractions="),
-        ({"outlier_mode": "drop"}, "--outlier_mode='drop'"),
+        ({"outlier_mode": "winsorize"}, "--outlier_mode='winsorize'"),
+        ({"rebalance_method": "adasyn"}, "--rebalance_method='adasyn' is not allowed: one of ['none', 'oversample'"),
+        ({"bin_method": "kmeans"}, "--bin_method='kmeans' is not allowed: one of ['quantile', 'equal_width']"),
+        ({"smote_k": "0"}, "--smote_k=0 is not allowed: an integer from 1 to 100"),
         ({"rebalance_ratio": "2"}, "--rebalance_ratio="),
     ],
 )
