@@ -61,7 +61,7 @@ from ml_constructs.nag import (
 from ml_constructs.serving.rollout import DEFAULT_ROLLOUT, Rollout
 from ml_constructs.training import permissions
 from ml_constructs.training.alarms import workflow_alarms
-from ml_constructs.training.states import Jobs, WorkflowStates
+from ml_constructs.training.states import TUNED, Jobs, WorkflowStates
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: Every job, model and endpoint config a run creates is named ``<job_prefix><execution name>``, and the
@@ -287,10 +287,14 @@ class TrainingPipeline(Construct):
         pin = states.pin_etl_outputs()
         training: sfn.IChainable
         if tuning is None:
-            training = states.train(job, hyperparameters, cdk.Duration.minutes(max_runtime_minutes + 30))
+            read_hyperparameters = states.etl_hyperparameters(hyperparameters)
+            training = states.train(job, cdk.Duration.minutes(max_runtime_minutes + 30))
         else:
+            read_hyperparameters = states.etl_hyperparameters(
+                {k: v for k, v in hyperparameters.items() if k not in TUNED}
+            )
             tuning_time = cdk.Duration.minutes(max_runtime_minutes * tuning.max_jobs + 30)
-            training = states.tune(job, hyperparameters, tuning, job_prefix=job_prefix, timeout=tuning_time)
+            training = states.tune(job, tuning, job_prefix=job_prefix, timeout=tuning_time)
         create_model = states.create_model()
         evaluate_transform = states.transform(
             "EvaluateTransform",
@@ -331,6 +335,7 @@ class TrainingPipeline(Construct):
         return (
             names.next(run_etl)
             .next(pin)
+            .next(read_hyperparameters)
             .next(training)
             .next(create_model)
             .next(evaluate_transform)
