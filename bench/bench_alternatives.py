@@ -70,8 +70,12 @@ def measure(spark: Any, n: int, work: Path, smote_max: int) -> dict[str, tuple[f
         ("outliers=drop", {"outlier_mode": "drop"}),
         ("bins=equal_width", {"bin_method": "equal_width"}),
     ):
-        chosen = dataclasses.replace(params, **changes)
-        out[label] = timed(lambda c=chosen: pipeline._fit_and_apply(base, spec, c)[0].count())
+        chosen: contract.EtlParams = dataclasses.replace(params, **changes)  # type: ignore[arg-type]
+
+        def fit_apply(c: contract.EtlParams = chosen) -> int:
+            return int(pipeline._fit_and_apply(base, spec, c)[0].count())
+
+        out[label] = timed(fit_apply)
         log(f"  {label}: {out[label][0]:.1f} s")
     prepared, fits = pipeline._fit_and_apply(base, spec, params)
     train = prepared.filter(F.col(contract.SPLIT_COLUMN) == "train").persist()
@@ -80,9 +84,11 @@ def measure(spark: Any, n: int, work: Path, smote_max: int) -> dict[str, tuple[f
     log(f"  train: {counts[0]} positives, {counts[1]} negatives")
     for method in contract.REBALANCE_METHODS:
         chosen = dataclasses.replace(params, rebalance_method=method)
-        out[f"rebalance={method}"] = timed(
-            lambda c=chosen: rebalancing.rebalance_train(train, spec, c, counts, fits.bins)[0].count()
-        )
+
+        def rebalance(c: contract.EtlParams = chosen) -> int:
+            return int(rebalancing.rebalance_train(train, spec, c, counts, fits.bins)[0].count())
+
+        out[f"rebalance={method}"] = timed(rebalance)
         log(f"  rebalance={method}: {out[f'rebalance={method}'][0]:.1f} s")
     train.unpersist()
     base.unpersist()
