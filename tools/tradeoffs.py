@@ -1,12 +1,14 @@
 """Measure the data-preparation alternatives: ``python -m tools.tradeoffs [--events N] [--seeds 1,2,3,4,5]``.
 
-For each generator seed the worked example's events are written once as Firehose's json mode lays them out; then
-for each variant (one ETL choice changed from the defaults at a time: every imputation method of
-``contract.IMPUTE_METHODS``, every rebalancing method, binning method and outlier mode, plus a few combinations) the
-real Glue job (``pipeline.run``) prepares them on ONE local Spark session and xgboost trains on the train channel
-exactly as the workflow's job would (``tools.build_default_model.train``: the config's hyperparameters, with the
-hyperparameters the ETL wrote merged over them, one thread, seed 0). The model scores the held-out test split and
-``metrics.binary_metrics`` gives AUC, precision, recall and F1 at the config's decision threshold.
+For each generator seed the worked example's events are written once as Firehose's json mode lays them out and the
+Glue job's own steps read, validate, order, encode and split them once (``prepare_base``, in ``pipeline.run``'s
+order, on ONE local Spark session for the whole command). Then for each variant (one ETL choice changed from the
+defaults at a time: every imputation method of ``contract.IMPUTE_METHODS``, every rebalancing method, binning method
+and outlier mode, plus a few combinations) the job's fitting and rebalancing run with their count checks
+(``pipeline._fit_and_apply``, ``_split_statistics``, ``_check_splits``, ``_rebalance``; only the writes are skipped)
+and xgboost trains on the train rows with the training workflow's hyperparameters (the config's, with the ETL's
+``scale_pos_weight`` merged over them for ``class_weight``, one thread, seed 0). The model scores the held-out test
+split and ``metrics.binary_metrics`` gives AUC, precision, recall and F1 at the config's decision threshold.
 
 The measured numbers go to ``docs/data-prep-tradeoffs.json`` and the page ``docs/data-prep-tradeoffs.md`` is rendered
 from that file only (``render``), so the page is reproducible: a default-run test checks that the committed page is
@@ -81,49 +83,80 @@ def variant_name(changes: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in changes.items()) or "default"
 
 
-# --- One run: ETL, training, test metrics -------------------------------------------------------------------------
+# --- One run: the ETL's steps, training, test metrics ---------------------------------------------------------------
 
 
-def _train_and_score(curated: Path, hyperparameters: Mapping[str, str], work: Path, threshold: float) -> dict[str, Any]:
-    """Train on the train channel as the built-in algorithm does; score the test split; the four metrics."""
-    import warnings
+def prepare_base(spark: Any, raw: Path, work: Path) -> tuple[Any, Any]:
+    """What every variant of one seed shares, computed once with the ETL's own steps in ``pipeline.run``'s order: read,
+    validate (quarantine), canonical order, encoding, split. Returns the cached frame and the validation counts."""
+    from ml_constructs.glue_etl.runtime import pipeline, steps
+    from stacks.mapping import etl_spec
 
+    spec, params = etl_spec(), contract.EtlParams(**BASE_PARAMS)
+    persisted = pipeline._Persisted()
+    not_after = RUN_TIME + timedelta(minutes=params.future_tolerance_minutes)
+    validated, counts = pipeline._validate(
+        spark, str(raw), str(work / "quarantine"), spec, params, persisted, not_after
+    )
+    base = steps.canonical_order(steps.clean_records(validated, spec), spec, params.canonical_partitions)
+    base = steps.assign_split(steps.encode_features(base, spec), spec, params.split_fractions, params.split_seed)
+    base = base.persist()
+    base.count()
+    persisted.release()
+    return base, counts
+
+
+def _matrix(df: Any, spec: contract.EtlSpec) -> tuple[Any, Any]:
+    """Labels and features of the CSV columns, rows in (id, copy) order: a reproducible input for xgboost."""
     import numpy
+
+    rows = df.orderBy(spec.id_column, contract.COPY_COLUMN).select(*contract.csv_columns(spec)).collect()
+    data = numpy.array([[math.nan if v is None else float(v) for v in r] for r in rows], dtype=numpy.float64)
+    return data[:, 0], data[:, 1:]
+
+
+def _train_and_score(final: Any, spec: contract.EtlSpec, hyperparameters: Mapping[str, str], threshold: float) -> dict:
+    """xgboost on the train rows with the workflow's hyperparameters (strings, ``num_round`` rounds, as the built-in
+    algorithm calls it); the test split scored; the four metrics at the decision threshold."""
     import xgboost as xgb
+    from pyspark.sql import functions as F  # noqa: N812
 
-    from tools.build_default_model import csv_files, train
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Text file input has been deprecated")
-        booster = train(csv_files(curated / "train"), hyperparameters, work)
-    rows = [line.split(",") for p in csv_files(curated / "test") for line in p.read_text().splitlines()]
-    labels = [int(float(r[0])) for r in rows]
-    features = numpy.array([[float(v) if v else math.nan for v in r[1:]] for r in rows], dtype=numpy.float64)
-    scores = booster.predict(xgb.DMatrix(features)).tolist()
-    found = metrics.binary_metrics(labels, scores, threshold)
+    train_labels, train_features = _matrix(final.filter(F.col(contract.SPLIT_COLUMN) == "train"), spec)
+    test_labels, test_features = _matrix(final.filter(F.col(contract.SPLIT_COLUMN) == "test"), spec)
+    params = dict(hyperparameters)
+    rounds = int(params.pop("num_round"))
+    booster = xgb.train(params, xgb.DMatrix(train_features, label=train_labels), num_boost_round=rounds)
+    scores = booster.predict(xgb.DMatrix(test_features)).tolist()
+    found = metrics.binary_metrics([int(v) for v in test_labels], scores, threshold)
     return {name: round(float(found[name]), 6) for name in METRICS}
 
 
-def run_variant(spark: Any, raw: Path, work: Path, changes: Mapping[str, str], config: Any) -> dict[str, Any]:
-    """One ETL run with ``changes`` and one training; the test metrics, the rows dropped and synthesised, the time."""
+def run_variant(base: Any, counts: Any, changes: Mapping[str, str], config: Any) -> dict[str, Any]:
+    """The fitted steps and rebalancing of ``pipeline.run`` with ``changes`` (with its count checks), then training;
+    the test metrics, the rows dropped and synthesised, the time."""
     from ml_constructs.glue_etl.runtime import pipeline
     from stacks.mapping import etl_spec
     from tools.build_default_model import REPRODUCIBILITY_PARAMS
 
     started = time.perf_counter()
-    params = contract.EtlParams(**{**BASE_PARAMS, **changes})
-    curated = Path(tempfile.mkdtemp(prefix="curated-", dir=work))
-    report = pipeline.run(spark, str(raw), str(curated), etl_spec(), params, run_time=RUN_TIME)
-    etl_hyperparameters = json.loads((curated / contract.HYPERPARAMETERS_KEY).read_text())
-    hyperparameters = {**config.algorithm_hyperparameters(), **REPRODUCIBILITY_PARAMS, **etl_hyperparameters}
-    scores = _train_and_score(curated, hyperparameters, curated, config.decision_threshold)
-    steps = {s["step"]: s for s in report["steps"]}
+    spec, params = etl_spec(), contract.EtlParams(**{**BASE_PARAMS, **changes})
+    prepared, fits = pipeline._fit_and_apply(base, spec, params)
+    stats = pipeline._split_statistics(prepared, spec, fits.bins)
+    dropped = int(getattr(fits, "outliers_dropped", 0))
+    pipeline._check_splits(stats, counts.rows_clean - dropped)
+    persisted = pipeline._Persisted()
+    try:
+        final, balance, written = pipeline._rebalance(prepared, spec, params, stats, persisted, fits.bins)
+        hyperparameters = {**config.algorithm_hyperparameters(), **REPRODUCIBILITY_PARAMS, **balance.hyperparameters()}
+        scores = _train_and_score(final, spec, hyperparameters, config.decision_threshold)
+    finally:
+        persisted.release()
     return {
         **scores,
-        "train_rows": int(report["outputs"]["train"]["rows"]),
-        "rows_dropped": int(steps["outliers"].get("rows_dropped", 0)) + int(steps["rebalance"].get("rows_dropped", 0)),
-        "rows_synthesised": int(steps["rebalance"].get("rows_synthesised", 0)),
-        "scale_pos_weight": etl_hyperparameters.get("scale_pos_weight", hyperparameters.get("scale_pos_weight")),
+        "train_rows": int(written["train"]),
+        "rows_dropped": dropped + int(balance.negatives_dropped),
+        "rows_synthesised": int(balance.synthesised),
+        "scale_pos_weight": hyperparameters.get("scale_pos_weight"),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -140,14 +173,16 @@ def measure(
     runs: dict[str, list[dict[str, Any]]] = {variant_name(v): [] for v in chosen}
     for s, seed in enumerate(seeds, 1):
         raw = write_raw_json(list(generate_events(events, seed, start=START, span=SPAN)), work / f"raw-{seed}")
+        base, counts = prepare_base(spark, raw, work / f"curated-{seed}")
         for v, changes in enumerate(chosen, 1):
-            result = run_variant(spark, raw, work, changes, config)
+            result = run_variant(base, counts, changes, config)
             runs[variant_name(changes)].append({"seed": seed, **result})
             figures = " ".join(f"{m}={result[m]:.3f}" for m in METRICS)
             log(
                 f"seed {seed} ({s}/{len(seeds)}), {v}/{len(chosen)} {variant_name(changes)}: {figures} "
                 f"({result['seconds']} s)"
             )
+        base.unpersist()
     return [{"name": variant_name(v), "changes": v, "runs": runs[variant_name(v)]} for v in chosen]
 
 
@@ -238,17 +273,18 @@ Generated by `make tradeoffs` (`tools/tradeoffs.py`) from `docs/data-prep-tradeo
 
 Each row changes one step of the Glue ETL from its defaults (docs/glue-etl.md), or a few steps together; everything
 else (the data, the split, the XGBoost hyperparameters of the training workflow) stays the same. For each of {n}
-generator seeds ({seeds}) the worked example's {events} events go through the real ETL on local Spark, XGBoost trains
-on the train channel as the built-in algorithm does (with the hyperparameters the ETL asks for merged in: the
-`class_weight` method's `scale_pos_weight`), and the model scores the **held-out test split** (natural balance) at
-the decision threshold {threshold}.
+generator seeds ({seeds}) the worked example's {events} events go through the Glue job's own steps on local Spark
+(validation, split, fitting, rebalancing, with their count checks; the writes skipped), XGBoost trains on the train
+rows with the training workflow's hyperparameters (and the ETL's `scale_pos_weight` merged in for `class_weight`),
+and the model scores the **held-out test split** (natural balance) at the decision threshold {threshold}.
 
 How to read it: each cell is the mean ± standard deviation over the seeds, and for a variant the mean paired
 difference from the default (same seed, same data). **▲**/**▼** marks a difference larger than {z:g} standard errors of
 that paired difference: smaller differences are not told apart from the noise of {n} seeds. Rows: train rows written
 (after rebalancing), rows dropped (train outliers and undersampled negatives) and rows synthesised (SMOTE), means
-over the seeds. Seconds: ETL plus training per run on the machine that ran the command (not reproducible, and not
-compared by the tests)."""
+over the seeds. Seconds: fitting, rebalancing and training per run (the shared read, validation and split of a seed
+excluded) on the machine that ran the command, which was shared with other work: indicative only, not reproducible,
+and not compared by the tests."""
 
 _FOOTER = """Reproducibility: `docs/data-prep-tradeoffs.json` also holds a smaller run ({check_events} events, seed
 {check_seeds}, every variant); `make test-slow` re-runs it and requires the same metrics and row counts (timings
