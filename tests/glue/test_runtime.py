@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def test_params_round_trip_through_job_arguments() -> None:
     ],
 )
 def test_bad_parameters_fail_with_one_clear_line(args: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")) as info:
+    with pytest.raises(ValueError, match="^" + re.escape(message)) as info:
         c.EtlParams.from_args(args)
     assert "\n" not in str(info.value)
 

@@ -47,6 +47,7 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_hand
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Train",
         "CreateModel",
         "EvaluateTransform",
@@ -205,12 +206,13 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:8] == [
+    assert path(states)[:9] == [
         "Names",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Tune",
         "BestTrainingJob",
         "CreateModel",
