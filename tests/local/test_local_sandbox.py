@@ -295,12 +295,13 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
     assert execution is not None
     assert execution.status == "SUCCEEDED", execution
     visited = [name for name, _, _ in execution.history]
-    assert visited[:15] == [
+    assert visited[:16] == [
         "Names",
         "RunEtl",
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Train",
         "CreateModel",
         "EvaluateTransform",
