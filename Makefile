@@ -26,7 +26,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK_FLAGS := --no-notices
 
-.PHONY: help setup setup-dev check-env lock upgrade synth test test-slow verify-iam lint format bench bench-local local leftovers default-model bootstrap deploy destroy restore-endpoint diff docs-config docs-costs clean
+.PHONY: help setup setup-dev check-env lock upgrade synth test test-slow verify-iam lint format bench bench-local local leftovers default-model tradeoffs bootstrap deploy destroy restore-endpoint diff docs-config docs-costs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -127,6 +127,9 @@ local: setup-dev ## deploy every stack into a local moto server and run the work
 
 leftovers: setup ## list what the project left in the account (tags and name prefixes); non-zero exit if anything remains
 	$(PY) -m tools.leftovers $(LEFTOVERS_ARGS)
+
+tradeoffs: setup-dev ## measure the ETL's data-preparation alternatives (several minutes) and write docs/data-prep-tradeoffs.md
+	$(PY) -m tools.tradeoffs $(TRADEOFFS_ARGS)
 
 default-model: setup-dev ## rebuild the endpoint's default model and baseline (ml_constructs/serving/default_model)
 	$(PY) -m tools.build_default_model

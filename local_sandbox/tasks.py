@@ -198,6 +198,8 @@ class LocalTasks:
             code = exc.response["Error"]["Code"]
             raise TaskFailed(f"{service.capitalize()}.{code}", str(exc)) from exc
         response.pop("ResponseMetadata", None)
+        if (service, action) == ("s3", "getObject"):  # Step Functions returns the body as text
+            response["Body"] = response["Body"].read().decode("utf-8")
         return json.loads(json.dumps(response, default=str))
 
     def lambda_function(self, arn: str, payload: dict[str, Any]) -> Any:

@@ -7,7 +7,8 @@ the Amazon States Language semantics the definition uses:
 - state types Pass, Task, Choice, Wait (not slept: the step is logged), Succeed, Fail;
 - ``Parameters`` / ``ResultSelector`` with ``.$`` keys (JSONPath ``$.a.b``, the context object ``$$.Execution.*``
   with ``Name``, ``Id``, ``Input`` and ``StartTime``, and the intrinsics ``States.Format``, ``StringSplit``,
-  ``ArrayGetItem``, ``MathAdd``), ``ResultPath`` (including ``null``), ``InputPath``/``OutputPath``;
+  ``ArrayGetItem``, ``MathAdd``, ``StringToJson``, ``JsonMerge`` (shallow)), ``ResultPath`` (including ``null``),
+  ``InputPath``/``OutputPath``;
 - ``Catch`` (``States.ALL`` or the error name) with the ``{"Error", "Cause"}`` object at its ``ResultPath``;
 - Choice rules ``And``/``Or``/``Not`` with the ``Numeric*``, ``String*``, ``BooleanEquals`` and ``IsPresent``
   comparators.
@@ -106,17 +107,33 @@ def _argument(text: str, data: Any, context: Mapping[str, Any]) -> Any:
     return json.loads(text)  # a number, true/false/null
 
 
+_INTRINSICS = ("Format", "StringSplit", "ArrayGetItem", "MathAdd", "StringToJson", "JsonMerge")
+
+
+def _json_intrinsic(expression: str, function: str, values: list[Any]) -> Any:
+    """``States.StringToJson(text)``; ``States.JsonMerge(a, b, false)``: b's keys over a's (shallow: the only mode
+    Step Functions supports, the third argument must be false)."""
+    if function == "StringToJson":
+        (text,) = values
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise TaskFailed("States.IntrinsicFailure", f"{expression}: not a JSON string ({exc})") from exc
+    first, second, deep = values
+    if not isinstance(first, dict) or not isinstance(second, dict) or deep is not False:
+        raise TaskFailed("States.IntrinsicFailure", f"{expression}: JsonMerge takes two objects and false")
+    return {**first, **second}
+
+
 def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
     """A ``.$`` value: a path, or ``States.Format``, ``States.StringSplit``, ``States.ArrayGetItem``,
-    ``States.MathAdd`` (nested)."""
+    ``States.MathAdd``, ``States.StringToJson``, ``States.JsonMerge`` (nested)."""
     if expression.startswith("$"):
         return read_path(expression, data, context)
     match = re.match(r"^States\.(\w+)\((.*)\)$", expression, re.DOTALL)
-    if not match or match.group(1) not in ("Format", "StringSplit", "ArrayGetItem", "MathAdd"):
-        raise NotEmulatedError(
-            f"intrinsic {expression[:60]!r}: only States.Format, States.StringSplit, States.ArrayGetItem, "
-            "States.MathAdd and paths are emulated"
-        )
+    if not match or match.group(1) not in _INTRINSICS:
+        names = ", ".join(f"States.{n}" for n in _INTRINSICS)
+        raise NotEmulatedError(f"intrinsic {expression[:60]!r}: only {names} and paths are emulated")
     function, raw_args = match.group(1), _split_args(match.group(2))
     if function == "Format":
         template, values = raw_args[0].strip("'"), [_argument(a, data, context) for a in raw_args[1:]]
@@ -128,6 +145,13 @@ def intrinsic(expression: str, data: Any, context: Mapping[str, Any]) -> Any:
             out += (value if isinstance(value, str) else json.dumps(value)) + piece
         return out
     values = [_argument(a, data, context) for a in raw_args]
+    if function in ("StringToJson", "JsonMerge"):
+        return _json_intrinsic(expression, function, values)
+    return _value_intrinsic(expression, function, values)
+
+
+def _value_intrinsic(expression: str, function: str, values: list[Any]) -> Any:
+    """``States.MathAdd``, ``States.StringSplit``, ``States.ArrayGetItem`` on evaluated arguments."""
     if function == "MathAdd":
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise TaskFailed("States.IntrinsicFailure", f"{expression}: MathAdd takes integers, got {values!r}")

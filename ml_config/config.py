@@ -551,6 +551,25 @@ class ImputeMethod(StrEnum):
     DROP = "drop"
 
 
+class RebalanceMethod(StrEnum):
+    NONE = "none"
+    OVERSAMPLE = "oversample"
+    UNDERSAMPLE = "undersample"
+    SMOTE = "smote"
+    CLASS_WEIGHT = "class_weight"
+
+
+class BinMethod(StrEnum):
+    QUANTILE = "quantile"
+    EQUAL_WIDTH = "equal_width"
+
+
+class OutlierMode(StrEnum):
+    CLIP = "clip"
+    FLAG = "flag"
+    DROP = "drop"
+
+
 class EtlSettings(_Section):
     """The Glue ETL job (raw -> curated) and the data preparation it performs (syllabus §2.7-2.10)."""
 
@@ -604,16 +623,37 @@ class EtlSettings(_Section):
         le=10,
         description="Values beyond k standard deviations of the train mean are outliers (0 < k <= 10).",
     )
-    outlier_mode: str = Field(
-        "clip", pattern="^(clip|flag)$", description="clip (cap at the bound and flag) or flag (flag only)."
+    outlier_mode: OutlierMode = Field(
+        OutlierMode.CLIP,
+        description="clip (cap at the bound and flag), flag (flag only) or drop (remove the train rows beyond the "
+        "bounds; validation, test and the endpoint clip and flag). docs/data-prep-tradeoffs.md compares them.",
     )
-    n_bins: Int = Field(10, ge=2, le=100, description="Quantile bins of the binned numeric feature (2-100).")
+    n_bins: Int = Field(10, ge=2, le=100, description="Bins of the binned numeric feature (2-100).")
+    bin_method: BinMethod = Field(
+        BinMethod.QUANTILE,
+        description="quantile (edges at exact train quantiles: equal counts) or equal_width (equal widths between "
+        "the train minimum and maximum).",
+    )
+    rebalance_method: RebalanceMethod = Field(
+        RebalanceMethod.OVERSAMPLE,
+        description="How the train split reaches etl.rebalance_ratio: oversample (copies of positives), "
+        "undersample (drops negatives), smote (synthetic positives between neighbours), class_weight (no "
+        "resampling: the training job gets scale_pos_weight from the ETL) or none.",
+    )
     rebalance_ratio: Float = Field(
         0.25,
         ge=0,
         le=1,
-        description="Positives per negative in the train split after oversampling (0 = keep the natural "
+        description="Positives per negative in the train split after rebalancing (0 = keep the natural "
         "balance, 1 = as many positives as negatives). Validation and test keep the natural balance.",
+    )
+    smote_k: Int = Field(5, ge=1, le=100, description="SMOTE: nearest positive neighbours per positive (1-100).")
+    smote_max_positives: Int = Field(
+        20_000,
+        ge=2,
+        le=200_000,
+        description="SMOTE: above this many train positives the O(P^2) neighbour search is skipped and the job "
+        "oversamples instead, saying so in its report (2-200000).",
     )
     train_fraction: Float = Field(0.7, gt=0, lt=1, description="Share of events in the train split.")
     validation_fraction: Float = Field(
@@ -673,7 +713,8 @@ class Hyperparameters(_Section):
         1.0,
         gt=0,
         le=1000,
-        description="Weight of positive examples. 1: the ETL already rebalanced the training split.",
+        description="Weight of positive examples. 1: the ETL already rebalanced the training split; with "
+        "etl.rebalance_method=class_weight the ETL's computed weight replaces it.",
     )
 
 
@@ -1120,6 +1161,15 @@ class AppConfig(_Section):
                 "stream.retention_hours",
                 self.stream.retention_hours,
                 "168-8760 in production: keep at least 7 days of events to replay after an incident",
+            )
+        if (
+            self.etl.rebalance_method is RebalanceMethod.CLASS_WEIGHT
+            and self.training.hyperparameters.scale_pos_weight != 1
+        ):
+            raise ConfigValueError(
+                "training.hyperparameters.scale_pos_weight",
+                self.training.hyperparameters.scale_pos_weight,
+                "1 with etl.rebalance_method=class_weight: the ETL computes the weight and the workflow uses it",
             )
         if self.profile is Profile.PRODUCTION and self.serving.min_capacity < 2:
             raise ConfigValueError(

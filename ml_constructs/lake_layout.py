@@ -21,6 +21,8 @@ ERRORS_PREFIX = "errors/"
 CURATED_ROOT = "etl/"
 #: Below CURATED_ROOT: the preprocessing artifact, its raw-field baseline, and the raw splits the pipeline scores.
 ETL_PREPROCESSING = "preprocessing/"
+#: Below CURATED_ROOT: the hyperparameters the preparation needs (``{}``, or scale_pos_weight with class_weight).
+ETL_HYPERPARAMETERS = "preprocessing/hyperparameters.json"
 ETL_RAW_SPLITS = "raw/"
 
 # --- artifacts zone: models, their evaluation, serving and monitoring ------------------------------------------

@@ -28,7 +28,6 @@ explains the workflow.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ from ml_constructs.nag import (
 from ml_constructs.serving.rollout import DEFAULT_ROLLOUT, Rollout
 from ml_constructs.training import explain, permissions
 from ml_constructs.training.alarms import workflow_alarms
-from ml_constructs.training.states import Jobs, WorkflowStates
+from ml_constructs.training.states import TUNED, Jobs, WorkflowStates
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 #: Every job, model and endpoint config a run creates is named ``<job_prefix><execution name>``, and the
@@ -172,8 +171,7 @@ class TrainingPipeline(Construct):
         bias_bounds: Mapping[str, float] = {},
     ) -> None:
         super().__init__(scope, construct_id)
-        ledger = WildcardLedger()
-        # what a run does, as far as its grants go (which states the workflow has, whether it tags)
+        ledger = WildcardLedger()  # a run's grants depend on which states the workflow has and whether it tags
         run = permissions.Run.of(tuning=tuning, tags=tags, test_transform=batch_transform_test, endpoint=endpoint)
 
         # --- what the jobs run as and in, the evaluation function, the model registry --------------------------
@@ -211,11 +209,8 @@ class TrainingPipeline(Construct):
         )
         timeout = _workflow_timeout(etl_timeout, max_runtime_minutes, tuning, explanation, endpoint)
         self.state_machine = self._state_machine(definition, key, timeout, schedule, log_retention, removal_policy)
-        workflow = permissions.Workflow(
-            self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run
-        )
-        workflow = dataclasses.replace(workflow, explain_role=self.explain_role)
-        self._grant_workflow(workflow, data, endpoint, ledger)
+        uses = (self.job_role, key, self.package_group, etl_job_name, job_prefix, self.evaluate_function, run)
+        self._grant_workflow(permissions.Workflow(*uses, self.explain_role), data, endpoint, ledger)
         self.alarms = self._alarms(alerts)
         self._acknowledge_packs()
 
@@ -320,10 +315,14 @@ class TrainingPipeline(Construct):
         pin = states.pin_etl_outputs()
         training: sfn.IChainable
         if tuning is None:
-            training = states.train(job, hyperparameters, cdk.Duration.minutes(max_runtime_minutes + 30))
+            read_hyperparameters = states.etl_hyperparameters(hyperparameters)
+            training = states.train(job, cdk.Duration.minutes(max_runtime_minutes + 30))
         else:
+            read_hyperparameters = states.etl_hyperparameters(
+                {k: v for k, v in hyperparameters.items() if k not in TUNED}
+            )
             tuning_time = cdk.Duration.minutes(max_runtime_minutes * tuning.max_jobs + 30)
-            training = states.tune(job, hyperparameters, tuning, job_prefix=job_prefix, timeout=tuning_time)
+            training = states.tune(job, tuning, job_prefix=job_prefix, timeout=tuning_time)
         create_model = states.create_model()
         evaluate_transform = states.transform(
             "EvaluateTransform",
@@ -362,9 +361,9 @@ class TrainingPipeline(Construct):
             register.next(after_gate)
         quality_gate = states.quality_gate(gate, passed=passed, rejected=states.reject(gate))
         names.next(states.etl_window(then=run_etl))
-        run_etl.next(pin).next(training).next(explain_state).next(create_model).next(evaluate_transform).next(
-            evaluate
-        ).next(quality_gate)
+        run_etl.next(pin).next(read_hyperparameters).next(training).next(explain_state).next(create_model).next(
+            evaluate_transform
+        ).next(evaluate).next(quality_gate)
         return names
 
     def _jobs(

@@ -371,7 +371,8 @@ class Data:
 
 def grant_pinning(machine: sfn.StateMachine, data: Data, *, job_prefix: str, ledger: WildcardLedger) -> None:
     """The workflow copies the ETL's preprocessing artifact and baseline next to the run's model (CopyObject:
-    s3:GetObject on the source, s3:PutObject on the target; through S3, the key for both when SSE-KMS)."""
+    s3:GetObject on the source, s3:PutObject on the target; through S3, the key for both when SSE-KMS), and reads
+    the ETL's ``preprocessing/hyperparameters.json`` (GetObject, the same source grant)."""
     source = data.curated.arn_for_objects(f"{data.curated_prefix}{ETL_PREPROCESSING}*")
     target = data.artifacts.arn_for_objects(f"{MODELS_PREFIX}{job_prefix}*")
     role = machine.role

@@ -22,6 +22,7 @@ from constructs import Construct
 
 from ml_constructs.lake_layout import (
     BASELINE_FOLDER,
+    ETL_HYPERPARAMETERS,
     ETL_PREPROCESSING,
     ETL_RAW_SPLITS,
     EVALUATION_PREFIX,
@@ -74,6 +75,9 @@ ROLLOUT_SLACK_MINUTES = 30
 BIAS_ANALYSIS_SUFFIX = "-bias/analysis.json"
 #: The hyperparameters a tuning job searches; the others stay static.
 TUNED = ("eta", "max_depth")
+#: What a training (or tuning) job receives: the configured hyperparameters with the ETL's merged over them
+#: (``EtlHyperparameters``: ``scale_pos_weight`` when the ETL rebalanced by class weight, else nothing).
+MERGED_HYPERPARAMETERS = "States.JsonMerge($.hyperparameters.configured, $.hyperparameters.etl, false)"
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,27 @@ class WorkflowStates:
         )
         return self._harden(state, "glue")
 
+    def etl_hyperparameters(self, configured: Mapping[str, str]) -> sfn.CustomState:
+        """Read the hyperparameters this run's ETL requires (``preprocessing/hyperparameters.json``, a JSON object of
+        strings: ``{}``, or ``scale_pos_weight`` with ``rebalance_method=class_weight``) into
+        ``$.hyperparameters.etl``, next to the ``configured`` ones; the training or tuning job merges the two
+        (``MERGED_HYPERPARAMETERS``, the ETL's win). S3 GetObject through the AWS SDK integration returns the body
+        as text, ``States.StringToJson`` parses it."""
+        jobs = self._jobs
+        state = sfn.CustomState(
+            self._scope,
+            "EtlHyperparameters",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{self._partition}:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": jobs.curated_bucket, "Key": f"{jobs.curated_prefix}{ETL_HYPERPARAMETERS}"},
+                "ResultSelector": {"configured": dict(configured), "etl.$": "States.StringToJson($.Body)"},
+                "ResultPath": "$.hyperparameters",
+                "TimeoutSeconds": 60,
+            },
+        )
+        return self._harden(state, "s3")
+
     # --- training -------------------------------------------------------------------------------------------
 
     def training_job(
@@ -258,29 +283,22 @@ class WorkflowStates:
             "EnableInterContainerTrafficEncryption": instance_count > 1,
         }
 
-    def train(self, job: dict[str, Any], hyperparameters: Mapping[str, str], timeout: cdk.Duration) -> sfn.CustomState:
-        """One training job, waited for; ``$.training`` gets its model artifact."""
+    def train(self, job: dict[str, Any], timeout: cdk.Duration) -> sfn.CustomState:
+        """One training job with the merged hyperparameters (``etl_hyperparameters``), waited for; ``$.training``
+        gets its model artifact."""
         return self._sagemaker(
             "Train",
             "createTrainingJob.sync",
-            {**job, "TrainingJobName.$": "$.names.run", "HyperParameters": dict(hyperparameters), **self._tags},
+            {**job, "TrainingJobName.$": "$.names.run", "HyperParameters.$": MERGED_HYPERPARAMETERS, **self._tags},
             timeout=timeout,
             result_selector={"model_data_url.$": "$.ModelArtifacts.S3ModelArtifacts", "job.$": "$.TrainingJobName"},
             result_path="$.training",
         )
 
-    def tune(
-        self,
-        job: dict[str, Any],
-        hyperparameters: Mapping[str, str],
-        tuning: Tuning,
-        *,
-        job_prefix: str,
-        timeout: cdk.Duration,
-    ) -> sfn.Chain:
+    def tune(self, job: dict[str, Any], tuning: Tuning, *, job_prefix: str, timeout: cdk.Duration) -> sfn.Chain:
         """A Bayesian tuning job over ``TUNED`` (bounded ranges, little parallelism), then its best training job
-        into ``$.training``. Its training jobs inherit its tags."""
-        static = {k: v for k, v in hyperparameters.items() if k not in TUNED}
+        into ``$.training``. Its training jobs inherit its tags; their static hyperparameters are the merged ones
+        (``etl_hyperparameters`` is given the configured ones without ``TUNED``)."""
         tune = self._sagemaker(
             "Tune",
             "createHyperParameterTuningJob.sync",
@@ -318,7 +336,7 @@ class WorkflowStates:
                     },
                     "TrainingJobEarlyStoppingType": "Auto",
                 },
-                "TrainingJobDefinition": {**job, "StaticHyperParameters": static},
+                "TrainingJobDefinition": {**job, "StaticHyperParameters.$": MERGED_HYPERPARAMETERS},
                 **self._tags,
             },
             timeout=timeout,

@@ -32,7 +32,7 @@ from ml_constructs.training.construct import (
     Tuning,
 )
 from ml_constructs.training.explain import DEFAULT_EXPLANATION, Explanation
-from ml_constructs.training.states import TRANSIENT, TUNED
+from ml_constructs.training.states import MERGED_HYPERPARAMETERS, TRANSIENT, TUNED
 from tests.unit.test_training import path as happy_path
 
 IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
@@ -100,6 +100,7 @@ def test_defaults_train_once_score_the_test_split_and_hand_over(stack):
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Train",
         "PinExplainScript",
         "Explain",
@@ -180,7 +181,12 @@ def test_default_training_job(stack):
     }
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 60 * 60}
     assert machine["Train"]["TimeoutSeconds"] == (60 + 30) * 60  # the job's limit plus a margin for start-up
-    assert job["HyperParameters"] == dict(XGBOOST_BINARY)
+    # the configured hyperparameters with the ETL's (class_weight's scale_pos_weight) merged over them
+    assert job["HyperParameters.$"] == MERGED_HYPERPARAMETERS
+    read = machine["EtlHyperparameters"]
+    assert read["ResultSelector"] == {"configured": dict(XGBOOST_BINARY), "etl.$": "States.StringToJson($.Body)"}
+    assert read["Resource"].endswith(":states:::aws-sdk:s3:getObject")
+    assert read["Parameters"] == {"Bucket": "TOKEN", "Key": f"{CURATED_ROOT}preprocessing/hyperparameters.json"}
     assert job["EnableNetworkIsolation"] is True
     assert job["EnableInterContainerTrafficEncryption"] is False  # one instance: no traffic between containers
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in job["InputDataConfig"]}
@@ -542,7 +548,14 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     tuning = Tuning(max_jobs=4, max_parallel_jobs=1, eta_min=0.05, eta_max=0.2, max_depth_min=2, max_depth_max=5)
     machine = states(pipeline(stack, tuning=tuning, tags={"Project": "demo"}, max_runtime_minutes=20))
     assert "Train" not in machine
-    assert happy_path(machine)[7:12] == ["Tune", "BestTrainingJob", "PinExplainScript", "Explain", "CreateModel"]
+    assert happy_path(machine)[7:13] == [
+        "EtlHyperparameters",
+        "Tune",
+        "BestTrainingJob",
+        "PinExplainScript",
+        "Explain",
+        "CreateModel",
+    ]
     params = machine["Tune"]["Parameters"]
     config = params["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"
@@ -551,7 +564,8 @@ def test_tuning_searches_eta_and_max_depth_in_the_given_ranges(stack):
     (depth,) = config["ParameterRanges"]["IntegerParameterRanges"]
     assert (eta["Name"], eta["MinValue"], eta["MaxValue"], eta["ScalingType"]) == ("eta", "0.05", "0.2", "Logarithmic")
     assert (depth["Name"], depth["MinValue"], depth["MaxValue"]) == ("max_depth", "2", "5")
-    static = params["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert params["TrainingJobDefinition"]["StaticHyperParameters.$"] == MERGED_HYPERPARAMETERS
+    static = machine["EtlHyperparameters"]["ResultSelector"]["configured"]
     assert static == {k: v for k, v in XGBOOST_BINARY.items() if k not in TUNED}
     assert params["HyperParameterTuningJobName.$"].startswith(f"States.Format('{DEFAULT_JOB_PREFIX}{{}}'")
     assert params["Tags"] == [{"Key": "Project", "Value": "demo"}]  # the tuning job's training jobs inherit them
@@ -578,7 +592,7 @@ def test_gate_threshold_and_hyperparameters_follow_the_props(stack):
     assert {"Variable": "$.evaluation.metrics.auc", "NumericGreaterThanEquals": 0.9} in choice["And"]
     assert machine["EvaluateMetrics"]["Parameters"]["threshold"] == 0.3
     assert machine["NotifyGateFailure"]["Parameters"]["Message"]["thresholds"] == asdict(gate)
-    assert machine["Train"]["Parameters"]["HyperParameters"] == {"num_round": "7"}
+    assert machine["EtlHyperparameters"]["ResultSelector"]["configured"] == {"num_round": "7"}
 
 
 def test_without_the_test_transform_the_endpoint_roll_follows_the_registry(stack):

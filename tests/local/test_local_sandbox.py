@@ -305,7 +305,7 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
     assert execution is not None
     assert execution.status == "SUCCEEDED", execution
     visited = [name for name, _, _ in execution.history]
-    assert visited[:17] == [
+    assert visited[:20] == [
         "Names",
         "EtlWindow",
         "EtlWindowFromStart",
@@ -313,6 +313,7 @@ def test_workflow_ran_every_stage_and_the_gate_passed(run, deployed):
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Train",
         "PinExplainScript",
         "Explain",

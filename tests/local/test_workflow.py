@@ -59,6 +59,8 @@ class StubTasks:
         self.calls.append((action, parameters))
         if self.fail and self.fail in resource:
             raise TaskFailed("SageMaker.AmazonSageMakerException", "stub failure")
+        if action == "getObject":  # the ETL's hyperparameters.json, as the ETL writes it with class_weight
+            return {"Body": '{"scale_pos_weight": "12.5"}', "ContentType": "application/json"}
         if action == "startJobRun.sync":
             return {"JobRunState": "SUCCEEDED", "Id": "jr_1", "Arguments": {"huge": "x" * 10}}
         if action == "createTrainingJob.sync":
@@ -96,9 +98,12 @@ def test_a_passing_model_goes_through_every_state_with_the_names_each_needs(sand
     tasks = StubTasks(PASSING)
     execution = execute(sandbox, tasks)
     assert execution.status == "SUCCEEDED", execution
-    calls = dict(tasks.calls[:5])  # the ETL, the three pins of its files, training
+    calls = dict(tasks.calls[:6])  # the ETL, the three pins of its files, its hyperparameters, training
     assert calls["createTrainingJob.sync"]["TrainingJobName"] == "mlspec-exec-1"
     assert calls["createTrainingJob.sync"]["HyperParameters"]["num_round"] == "100"
+    # the weight the ETL wrote (class_weight) reaches the training request, over the configured 1.0
+    assert calls["createTrainingJob.sync"]["HyperParameters"]["scale_pos_weight"] == "12.5"
+    assert calls["getObject"]["Key"] == "etl/preprocessing/hyperparameters.json"
     transforms = [p for action, p in tasks.calls if action == "createTransformJob.sync"]
     names = [t["TransformJobName"] for t in transforms]
     assert names == ["mlspec-exec-1-val", "mlspec-exec-1-champ", "mlspec-exec-1-test"]

@@ -135,7 +135,6 @@ def test_config_is_frozen():
         ({"etl.max_retries": 11}, "etl.max_retries=11", "less than or equal to 10"),
         ({"etl.timeout_minutes": 0}, "etl.timeout_minutes=0", "greater than or equal to 1"),
         ({"etl.outlier_k": "0"}, "etl.outlier_k='0'", "greater than 0"),
-        ({"etl.outlier_mode": "drop"}, "etl.outlier_mode='drop'", "pattern"),
         (
             {"etl.impute_method": "hot_deck"},
             "etl.impute_method='hot_deck'",
@@ -145,6 +144,20 @@ def test_config_is_frozen():
         ({"etl.knn_reference_rows": 5001}, "etl.knn_reference_rows=5001", "less than or equal to 5000"),
         ({"etl.mice_max_rounds": 0}, "etl.mice_max_rounds=0", "greater than or equal to 1"),
         ({"etl.mice_tolerance": 0}, "etl.mice_tolerance=0", "greater than 0"),
+        ({"etl.outlier_mode": "winsorize"}, "etl.outlier_mode='winsorize'", "'clip', 'flag' or 'drop'"),
+        (
+            {"etl.rebalance_method": "adasyn"},
+            "etl.rebalance_method='adasyn'",
+            "'none', 'oversample', 'undersample', 'smote' or 'class_weight'",
+        ),
+        ({"etl.bin_method": "kmeans"}, "etl.bin_method='kmeans'", "'quantile' or 'equal_width'"),
+        ({"etl.smote_k": 0}, "etl.smote_k=0", "greater than or equal to 1"),
+        ({"etl.smote_max_positives": 1}, "etl.smote_max_positives=1", "greater than or equal to 2"),
+        (
+            {"etl.rebalance_method": "class_weight", "training.hyperparameters.scale_pos_weight": 4},
+            "training.hyperparameters.scale_pos_weight=4.0",
+            "1 with etl.rebalance_method=class_weight",
+        ),
         ({"etl.n_bins": 1}, "etl.n_bins=1", "greater than or equal to 2"),
         ({"etl.rebalance_ratio": 1.5}, "etl.rebalance_ratio=1.5", "less than or equal to 1"),
         (

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml_constructs.training.states import TRANSIENT
+from ml_constructs.training.states import MERGED_HYPERPARAMETERS, TRANSIENT
 from sagemaker_images import DEFAULT_XGBOOST_VERSION, XGBOOST_ACCOUNTS
 from tests.conftest import resources
 
@@ -49,6 +49,7 @@ def test_happy_path_runs_etl_train_evaluate_gate_register_roll_the_endpoint_hand
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Train",
         "PinExplainScript",
         "Explain",
@@ -162,7 +163,8 @@ def test_training_job_is_isolated_encrypted_and_configured(sandbox, states):
     assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "validation"]
     assert all(c["ContentType"] == "text/csv" for c in job["InputDataConfig"])
     assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("/etl/train/")
-    assert job["HyperParameters"] == {
+    assert job["HyperParameters.$"] == MERGED_HYPERPARAMETERS  # the ETL's (class_weight) merged over these:
+    assert states["EtlHyperparameters"]["ResultSelector"]["configured"] == {
         "objective": "binary:logistic",
         "eval_metric": "auc",
         **{k: str(v) for k, v in settings.hyperparameters.model_dump().items()},
@@ -214,7 +216,7 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     result = variant
     states = definition(result.template(result.stacks.training))["States"]
     assert "Train" not in states
-    assert path(states)[:12] == [
+    assert path(states)[:13] == [
         "Names",
         "EtlWindow",
         "EtlWindowFromStart",
@@ -222,6 +224,7 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
         "PinPreprocessing",
         "PinStatistics",
         "PinConstraints",
+        "EtlHyperparameters",
         "Tune",
         "BestTrainingJob",
         "PinExplainScript",
@@ -238,7 +241,8 @@ def test_tuning_replaces_training_with_bounded_bayesian_search(variant):
     }
     (eta,) = config["ParameterRanges"]["ContinuousParameterRanges"]
     assert (eta["MinValue"], eta["MaxValue"]) == (str(tuning.eta_min), str(tuning.eta_max))
-    static = states["Tune"]["Parameters"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert states["Tune"]["Parameters"]["TrainingJobDefinition"]["StaticHyperParameters.$"] == MERGED_HYPERPARAMETERS
+    static = states["EtlHyperparameters"]["ResultSelector"]["configured"]
     assert "eta" not in static
     assert "max_depth" not in static
 

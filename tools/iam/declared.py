@@ -202,6 +202,12 @@ DECLARED: tuple[Row, ...] = (
         orchestration.sfn_s3_copies,
     ),
     Row(
+        "sfn-s3-get",
+        "S3 GetObject through the AWS SDK integration: the ETL's hyperparameters for the training job (SSE-KMS)",
+        "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html",
+        orchestration.sfn_s3_reads,
+    ),
+    Row(
         "sagemaker-tag-on-create",
         "a SageMaker Create call with Tags (jobs, models, endpoint configs, model packages) also needs AddTags",
         "https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html"

@@ -159,6 +159,15 @@ def sfn_s3_copies(d: Deployment, e: Emitter) -> Iterator[Call]:
             yield from e.s3_write(role, f"s3://{p['Bucket']}/{p['Key']}", why)
 
 
+def sfn_s3_reads(d: Deployment, e: Emitter) -> Iterator[Call]:
+    """S3 GetObject through the AWS SDK integration, with the workflow's role (decrypt with the bucket's key)."""
+    for label, role, tasks in workflows(d):
+        for task in tasks:
+            if task.integration[:2] == ("s3", "getObject"):
+                p = task.parameters
+                yield from e.s3_read(role, f"s3://{p['Bucket']}/{p['Key']}", f"state {task.state} of {label}")
+
+
 def sagemaker_tag_on_create(d: Deployment, e: Emitter) -> Iterator[Call]:
     """A SageMaker Create call with Tags: the caller must also be allowed sagemaker:AddTags on the new resource."""
     for label, role, tasks in workflows(d):

@@ -36,6 +36,9 @@ REPORT_KEY = "report/etl_report.json"
 #: raw-field drift baseline of the train split (statistics.json, constraints.json in Model Monitor's formats).
 PREPROCESSING_PREFIX = "preprocessing/"
 FITTED_KEY = "preprocessing/fitted.json"
+#: Hyperparameters the training job must use with this preparation (JSON object of strings; ``{}`` unless
+#: ``rebalance_method=class_weight`` sets ``scale_pos_weight``): the workflow merges it over its configured ones.
+HYPERPARAMETERS_KEY = "preprocessing/hyperparameters.json"
 PREPROCESSING_MODEL_KEY = "preprocessing/model.tar.gz"
 RAW_BASELINE_PREFIX = "preprocessing/baseline/"
 #: The clean raw events of validation and test, JSON Lines exactly as the producer wrote them (label included):
@@ -45,14 +48,17 @@ RAW_SPLIT_PREFIXES: Mapping[str, str] = {"validation": "raw/validation/", "test"
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 PARTITION_COLUMN = "dt"  # Hive-style partition of the raw zone (event date, YYYY-MM-DD)
 SPLIT_COLUMN = "split"
-COPY_COLUMN = "oversample_copy"  # 0 = the original row, 1.. = copies added by oversampling (train only)
+COPY_COLUMN = "oversample_copy"  # 0 = the original row, 1.. = rows added by rebalancing (train only): copies, or
+# SMOTE rows synthesised from the positive with this id
 REASON_COLUMN = "quarantine_reason"
 RAW_RECORD_COLUMN = "raw_record"
 SOURCE_FILE_COLUMN = "source_file"
 
 RAW_FORMATS = ("parquet", "json")
 IMPUTE_METHODS = ("median", "mean", "knn", "regression", "mice", "drop")
-OUTLIER_MODES = ("flag", "clip")
+OUTLIER_MODES = ("flag", "clip", "drop")
+REBALANCE_METHODS = ("none", "oversample", "undersample", "smote", "class_weight")
+BIN_METHODS = ("quantile", "equal_width")
 
 #: The longest training window in days (100 years, the configuration's MAX_DAYS); 0 reads the whole lake.
 MAX_WINDOW_DAYS = 36_500
@@ -243,12 +249,20 @@ class EtlParams:
     - ``ridge``: L2 penalty on the standardised regression (keeps the normal equations solvable although
       each one-hot group sums to 1, the "dummy variable trap"); tiny on purpose.
     - ``outlier_k``: a value is an outlier beyond ``k`` standard deviations of the train mean.
-    - ``outlier_mode``: ``clip`` (cap at the bound and flag) or ``flag`` (flag only).
+    - ``outlier_mode``: ``clip`` (cap at the bound and flag), ``flag`` (flag only) or ``drop`` (train rows beyond
+      the bounds are removed; validation, test and the endpoint clip and flag).
     - ``n_bins``: quantile bins of the bin column.
     - ``rebalance_ratio``: positives per negative in the train split after oversampling (0.25 = one
       positive per four negatives, a positive fraction of 20 %); ``0`` keeps the natural balance. The
       meaning is that of imbalanced-learn's float ``sampling_strategy``.
-    - ``rebalance_seed``: salts the hash that picks which positives get one extra copy.
+    - ``rebalance_seed``: salts the hashes of rebalancing (extra copies, kept negatives, SMOTE's draws).
+    - ``rebalance_method``: ``oversample`` (copies), ``undersample`` (drops negatives), ``smote`` (synthetic
+      positives), ``class_weight`` (no resampling: XGBoost's ``scale_pos_weight``) or ``none``; all but ``none``
+      aim at ``rebalance_ratio`` (``runtime/rebalancing.py``).
+    - ``smote_k``: SMOTE's neighbours per positive (imbalanced-learn's default, 5).
+    - ``smote_max_positives``: above this many train positives SMOTE's O(P^2) neighbour search is not run and
+      the job oversamples instead (said in the report).
+    - ``bin_method``: ``quantile`` (equal counts) or ``equal_width`` (equal widths between the train min and max).
     - ``csv_files``: number of CSV files per split (rows are hash-distributed by ``event_id``).
     - ``min_positives``: the fewest positives the train and validation splits (and the test split, when its
       fraction is above 0) may hold; fewer fails the job before anything is written for training (a model
@@ -287,6 +301,10 @@ class EtlParams:
     knn_reference_rows: int = 1000
     mice_max_rounds: int = 10
     mice_tolerance: float = 1e-3
+    rebalance_method: str = "oversample"
+    smote_k: int = 5
+    smote_max_positives: int = 20_000
+    bin_method: str = "quantile"
 
     def __post_init__(self) -> None:
         self._check_window()
@@ -295,6 +313,10 @@ class EtlParams:
             ("raw_format", self.raw_format in RAW_FORMATS, f"one of {list(RAW_FORMATS)}"),
             ("impute_method", self.impute_method in IMPUTE_METHODS, f"one of {list(IMPUTE_METHODS)}"),
             ("outlier_mode", self.outlier_mode in OUTLIER_MODES, f"one of {list(OUTLIER_MODES)}"),
+            ("rebalance_method", self.rebalance_method in REBALANCE_METHODS, f"one of {list(REBALANCE_METHODS)}"),
+            ("bin_method", self.bin_method in BIN_METHODS, f"one of {list(BIN_METHODS)}"),
+            ("smote_k", 1 <= self.smote_k <= 100, "an integer from 1 to 100"),
+            ("smote_max_positives", 2 <= self.smote_max_positives <= 200_000, "an integer from 2 to 200000"),
             (
                 "split_fractions",
                 train > 0 and validation > 0 and test >= 0 and math.isclose(train + validation + test, 1.0),

@@ -58,7 +58,7 @@ def outlier_step(fit: Any, mode: str, column_type: str) -> dict[str, Any]:
         "column": fit.column,
         "type": column_type,
         "flag_column": outlier_flag_name(fit.column),
-        "clip": mode == "clip",
+        "clip": mode in ("clip", "drop"),  # drop: train rows beyond the bounds are gone; the rest is clipped
         "lower": fit.lower,
         "upper": fit.upper,
         "fitted": {"scale": "log1p" if fit.log_scale else "linear", "k": fit.k, "mean": fit.mean, "std": fit.std},

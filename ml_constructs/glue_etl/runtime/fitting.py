@@ -330,15 +330,20 @@ class BinFit:
     n_bins_requested: int
     edges: tuple[float, ...]
     n_bins: int
+    method: str = "quantile"
 
 
-def fit_bins(train: DataFrame, spec: EtlSpec, n_bins: int) -> BinFit | None:
+def fit_bins(train: DataFrame, spec: EtlSpec, n_bins: int, method: str = "quantile") -> BinFit | None:
     """Quantile binning (syllabus §2.10): edges at the train quantiles 1/n, ..., (n-1)/n, so each bin holds
     about the same number of train rows ("even sizes in each bin"), whatever the skew of the column.
     Exact quantiles (relativeError 0): deterministic, and an approximation could move an edge by up to
-    relativeError * n ranks."""
+    relativeError * n ranks. ``method="equal_width"``: ``treatments.equal_width_edges`` instead."""
     if spec.bin_column is None:
         return None
+    if method != "quantile":
+        from ml_constructs.glue_etl.runtime.treatments import fit_equal_width_bins
+
+        return fit_equal_width_bins(train, spec.bin_column, n_bins)
     probabilities = [i / n_bins for i in range(1, n_bins)]
     (edges,) = exact_quantiles(train, [spec.bin_column], probabilities)
     if not edges:

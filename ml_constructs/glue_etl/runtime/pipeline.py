@@ -28,11 +28,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the universal PySpark convention
 
-from ml_constructs.glue_etl.runtime import exports, fitted, imputation
+from ml_constructs.glue_etl.runtime import exports, fitted, imputation, rebalancing, treatments
 from ml_constructs.glue_etl.runtime.contract import (
     BIAS_ANALYSIS_KEY,
     COPY_COLUMN,
     CSV_PREFIXES,
+    HYPERPARAMETERS_KEY,
     PARTITION_COLUMN,
     PREPARED_PREFIX,
     QUARANTINE_PREFIX,
@@ -79,7 +80,6 @@ from ml_constructs.glue_etl.runtime.steps import (
     parse_records,
     quarantined_records,
     read_raw,
-    rebalance,
     validate_records,
     write_prepared_parquet,
     write_quarantine,
@@ -163,19 +163,9 @@ def _run(
     )
     validated.unpersist()
 
-    prepared, fits = _fit_and_apply(base, spec, params)
-    stats = _split_statistics(prepared, spec, fits.bins)
-    _check_splits(stats, counts.rows_clean)
-    bias_report = _pre_training_bias(base, spec, bias_facets, curated_path)  # before rebalancing
-
-    # `drop` imputation: incomplete train rows leave the training data here (counted; every split was filled)
-    training, training_stats, dropped = imputation.training_rows(prepared, spec, params.impute_method, stats)
-    if dropped.rows:
-        positives = {s: training_stats[s]["positives"] for s in SPLITS}
-        check_positives(positives, params.min_positives, spec, params.split_fractions[2])
-
-    _step("rebalancing train")
-    final, balance, written = _rebalance(training, spec, params, training_stats, persisted)
+    bias_report = _pre_training_bias(base, spec, bias_facets, curated_path)  # before any treatment or rebalancing
+    ready = prepare_training(base, spec, params, persisted, counts.rows_clean)
+    final, fits = ready.final, ready.fits
 
     _step(f"writing outputs under {curated_path}")
     for split in SPLITS:
@@ -183,17 +173,52 @@ def _run(
         write_xgboost_csv(split_rows, _join(curated_path, CSV_PREFIXES[split]), spec, params.csv_files)
     write_prepared_parquet(final, _join(curated_path, PREPARED_PREFIX), spec)
     serving = _write_serving(spark, base, curated_path, spec, params, fits)
-    report = _report(raw_path, curated_path, spec, params, counts, stats, fits, balance, written)
-    _add_imputation_report(report, fits, params, dropped)
+    report = _report(
+        raw_path, curated_path, spec, params, counts, ready.stats, fits, ready.balance.result, ready.written
+    )
+    _add_imputation_report(report, fits, params, ready.dropped)
     report["outputs"]["serving"] = serving
+    _add_alternatives(report, params, fits, ready.balance)
     report["input"]["window"] = counts.window
     if bias_report is not None:
         report["bias"] = bias_report
         analysis = bias.analysis(pre_training_bias_metrics=bias_report.pop("clarify"))
         write_text(spark, bias_report["analysis"], json.dumps(analysis, indent=2, allow_nan=False) + "\n")
+    write_text(spark, _join(curated_path, HYPERPARAMETERS_KEY), json.dumps(ready.balance.hyperparameters()) + "\n")
     write_text(spark, _join(curated_path, REPORT_KEY), json.dumps(report, indent=2, allow_nan=False) + "\n")
-    _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {written}")
+    _step(f"done: {counts.rows_clean} clean, {counts.rows_quarantined} quarantined, written {ready.written}")
     return report
+
+
+@dataclass
+class Prepared:
+    """What the fitted steps and the rebalancing made of the split records (``prepare_training``)."""
+
+    final: DataFrame  # every split, train rebalanced
+    fits: _Fits
+    stats: dict[str, dict[str, Any]]  # per split, before `drop` imputation and rebalancing
+    dropped: imputation.Dropped  # train rows `drop` imputation left out
+    balance: rebalancing.Rebalanced
+    written: dict[str, int]  # rows per split of `final`
+
+
+def prepare_training(
+    base: DataFrame, spec: EtlSpec, params: EtlParams, persisted: _Persisted, rows_clean: int
+) -> Prepared:
+    """Outliers, imputation and binning fitted on train and applied to every split, the row counts checked
+    (``rows_clean`` = the split rows plus outlier ``drop``'s train rows), ``drop`` imputation's incomplete train rows
+    left out, then train rebalanced. The job and ``make tradeoffs`` both run exactly this."""
+    prepared, fits = _fit_and_apply(base, spec, params)
+    stats = _split_statistics(prepared, spec, fits.bins)
+    _check_splits(stats, rows_clean - fits.outliers_dropped)
+    # `drop` imputation: incomplete train rows leave the training data here (counted; every split was filled)
+    training, training_stats, dropped = imputation.training_rows(prepared, spec, params.impute_method, stats)
+    if dropped.rows:
+        positives = {s: training_stats[s]["positives"] for s in SPLITS}
+        check_positives(positives, params.min_positives, spec, params.split_fractions[2])
+    _step(f"rebalancing train ({params.rebalance_method})")
+    final, balance, written = _rebalance(training, spec, params, training_stats, persisted, fits.bins)
+    return Prepared(final, fits, stats, dropped, balance, written)
 
 
 def _validate(
@@ -243,13 +268,17 @@ def _fit_and_apply(base: DataFrame, spec: EtlSpec, params: EtlParams) -> tuple[D
     _step("outliers: fitting on train")
     outlier_fits = fit_outliers(_train(base), spec, params.outlier_k)
     with_outliers = apply_outliers(base, outlier_fits, params.outlier_mode)
+    dropped = 0
+    if params.outlier_mode == "drop":  # train rows beyond the bounds go; the fits below see the rest
+        dropped = treatments.count_train_outliers(with_outliers, outlier_fits)
+        with_outliers = treatments.drop_train_outliers(with_outliers, outlier_fits)
     _step(f"imputation ({params.impute_method}): fitting on train")
     imputation_fits = fit_imputation(_train(with_outliers), spec, params.impute_method, params.ridge, params)
     imputed = apply_imputation(with_outliers, imputation_fits)
-    _step("binning: fitting on train")
-    bin_fit = fit_bins(_train(imputed), spec, params.n_bins)
+    _step(f"binning ({params.bin_method}): fitting on train")
+    bin_fit = fit_bins(_train(imputed), spec, params.n_bins, params.bin_method)
     # Not cached: everything after `base` is per-row arithmetic, cheaper to recompute than to keep.
-    return apply_bins(imputed, bin_fit), _Fits(outlier_fits, imputation_fits, bin_fit)
+    return apply_bins(imputed, bin_fit), _Fits(outlier_fits, imputation_fits, bin_fit, dropped)
 
 
 def _rows_and_positives(df: DataFrame, spec: EtlSpec) -> dict[str, tuple[int, int]]:
@@ -307,20 +336,17 @@ def _rebalance(
     params: EtlParams,
     stats: Mapping[str, Mapping[str, int]],
     persisted: _Persisted,
-) -> tuple[DataFrame, RebalanceResult, dict[str, int]]:
-    """Oversample train, keep validation and test as they are; return the rows to write and their counts."""
+    bins: BinFit | None = None,
+) -> tuple[DataFrame, rebalancing.Rebalanced, dict[str, int]]:
+    """Rebalance train (``rebalancing``), keep validation and test as they are; return the rows and their counts."""
     train_positives = stats["train"]["positives"]
-    train_rb, balance = rebalance(
-        _train(prepared),
-        spec,
-        params.rebalance_ratio,
-        params.rebalance_seed,
-        (train_positives, stats["train"]["rows"] - train_positives),
+    train_rb, balance = rebalancing.rebalance_train(
+        _train(prepared), spec, params, (train_positives, stats["train"]["rows"] - train_positives), bins
     )
     others = prepared.filter(F.col(SPLIT_COLUMN) != "train").withColumn(COPY_COLUMN, F.lit(0))
     final = persisted.keep(train_rb.unionByName(others))
     written = {row[SPLIT_COLUMN]: int(row["count"]) for row in final.groupBy(SPLIT_COLUMN).count().collect()}
-    expected_train = balance.positives_after + balance.negatives_after
+    expected_train = balance.result.positives_after + balance.result.negatives_after
     if written.get("train", 0) != expected_train:
         raise EtlInvariantError(f"train has {written.get('train')} rows after rebalancing, expected {expected_train}")
     return final, balance, written
@@ -362,6 +388,7 @@ class _Fits:
     outliers: Mapping[str, OutlierFit]
     imputation: Mapping[str, ImputationFit]
     bins: BinFit | None
+    outliers_dropped: int = 0  # train rows removed by outlier_mode=drop
 
 
 def window_report(days: tuple[date, date] | None, per_day: Mapping[str, int], raw: DataFrame) -> dict[str, Any]:
@@ -443,6 +470,35 @@ def _report(
     }
 
 
+def _add_alternatives(report: dict[str, Any], params: EtlParams, fits: _Fits, balance: rebalancing.Rebalanced) -> None:
+    """The report entries of the chosen alternatives: rows dropped (outliers, undersampling) and synthesised (SMOTE),
+    the class weight, the binning method. None of these rows is an input row: ``rows_in = clean + quarantined``."""
+    balance_report = report["class_balance"]
+    if balance.method != "oversample":
+        balance_report.pop("oversampling")
+    balance_report.update(
+        method=balance.method,
+        negatives_dropped=balance.negatives_dropped,
+        synthesised=balance.synthesised,
+        scale_pos_weight=balance.scale_pos_weight,
+        details=balance.details,
+        training_hyperparameters=balance.hyperparameters(),
+    )
+    if report["binning"] is not None:
+        report["binning"]["method"] = params.bin_method
+    for entry in report["outliers"].values():
+        entry["train_rows_dropped"] = fits.outliers_dropped  # rows beyond the bounds of any outlier column
+    for step in report["steps"]:
+        if step["step"] == "outliers":
+            step.update(rows_out=step["rows_in"] - fits.outliers_dropped, rows_dropped=fits.outliers_dropped)
+        if step["step"] in ("impute", "bin"):
+            step.update(
+                rows_in=step["rows_in"] - fits.outliers_dropped, rows_out=step["rows_out"] - fits.outliers_dropped
+            )
+        if step["step"] == "rebalance":
+            step.update(rows_dropped=balance.negatives_dropped, rows_synthesised=balance.synthesised)
+
+
 def _per_split(stats: Mapping[str, Mapping[str, int]], key: str) -> dict[str, int]:
     return {s: int(stats[s].get(key, 0)) for s in SPLITS}
 
@@ -514,7 +570,7 @@ def _outlier_report(fit: OutlierFit, params: EtlParams, stats: Mapping[str, Mapp
         "upper": fit.upper,
         "fitted_rows": fit.n,
         "flagged": flagged,
-        "clipped": dict(flagged) if params.outlier_mode == "clip" else dict.fromkeys(SPLITS, 0),
+        "clipped": dict(flagged) if params.outlier_mode in ("clip", "drop") else dict.fromkeys(SPLITS, 0),
         "flag_column": outlier_flag_name(fit.column),
     }
 
