@@ -282,3 +282,19 @@ def parquet_run(spark, raw_data: RawData, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def reshuffled_run(spark, raw_data: RawData, tmp_path_factory: pytest.TempPathFactory) -> Run:
     return run_etl(spark, raw_data.json_raw_reshuffled, tmp_path_factory.mktemp("curated-reshuffled"), "json")
+
+
+@pytest.fixture(scope="session")
+def json_base(spark, raw_data: RawData):
+    """Clean json-mode records in the canonical order, encoded, with their split (what the fitted steps read),
+    cached once for every module that fits on them."""
+    from ml_constructs.glue_etl.runtime import contract, steps
+    from stacks.mapping import etl_spec
+
+    spec, params = etl_spec(), contract.EtlParams(raw_format="json", **TEST_PARAMS)
+    raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
+    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec, NOT_AFTER), spec)
+    df = steps.canonical_order(clean, spec, params.canonical_partitions)
+    df = steps.assign_split(steps.encode_features(df, spec), spec, params.split_fractions, params.split_seed).persist()
+    yield df
+    df.unpersist()

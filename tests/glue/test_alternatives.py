@@ -23,7 +23,7 @@ from ml_constructs.glue_etl.runtime import contract as c
 from ml_constructs.glue_etl.runtime import exports, fitted, pipeline, rebalancing, steps, treatments
 from ml_constructs.glue_etl.runtime.preprocessing import Preprocessor
 from stacks.mapping import etl_spec
-from tests.glue.conftest import NOT_AFTER, TEST_PARAMS, RawData
+from tests.glue.conftest import TEST_PARAMS, RawData
 from tests.glue.test_preprocessing_parity import mismatches
 
 PARAMS = c.EtlParams(raw_format="json", **TEST_PARAMS)
@@ -35,14 +35,9 @@ def spec() -> c.EtlSpec:
 
 
 @pytest.fixture(scope="module")
-def base(spark, raw_data: RawData, spec: c.EtlSpec):
-    """Clean json-mode records in the canonical order, encoded, with their split (what ``_fit_and_apply`` reads)."""
-    raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
-    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec, NOT_AFTER), spec)
-    df = steps.canonical_order(clean, spec, PARAMS.canonical_partitions)
-    df = steps.assign_split(steps.encode_features(df, spec), spec, PARAMS.split_fractions, PARAMS.split_seed).persist()
-    yield df
-    df.unpersist()
+def base(json_base):
+    """The shared clean, encoded and split json-mode records (``conftest.json_base``)."""
+    return json_base
 
 
 ALTERNATIVE = dataclasses.replace(PARAMS, bin_method="equal_width", outlier_mode="drop")

@@ -47,18 +47,9 @@ def spec() -> c.EtlSpec:
 
 
 @pytest.fixture(scope="module")
-def base(spark, raw_data: RawData, spec: c.EtlSpec):
-    """Clean json-mode records, canonical order, encoded, with their split: the input of the fitted steps."""
-    raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
-    clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec, NOT_AFTER), spec)
-    df = steps.assign_split(
-        steps.encode_features(steps.canonical_order(clean, spec, PARAMS.canonical_partitions), spec),
-        spec,
-        PARAMS.split_fractions,
-        PARAMS.split_seed,
-    ).persist()
-    yield df
-    df.unpersist()
+def base(json_base):
+    """The shared clean, encoded and split json-mode records (``conftest.json_base``)."""
+    return json_base
 
 
 def train_of(df):
