@@ -90,7 +90,7 @@ upgrade: ## move the locks to the newest releases requirements*.txt allow, reins
 test: setup-dev ## run the whole test suite, offline
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no test: that is a failure here"; exit $$rc; }
 
-test-slow: setup-dev ## the slower checks the default run leaves out (parity on 10,000 events, the lower-bound config)
+test-slow: setup-dev ## the slower checks the default run leaves out (10,000-event parity, lower-bound config, leakage per method, trade-offs replay)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # Real signals sent to real `make local` runs, one full run per stage (producer, Spark ETL, training, endpoint,

@@ -294,7 +294,7 @@ def json_base(spark, raw_data: RawData):
     spec, params = etl_spec(), contract.EtlParams(raw_format="json", **TEST_PARAMS)
     raw = steps.read_raw(spark, str(raw_data.json_raw), "json")
     clean = steps.clean_records(steps.validate_records(steps.parse_records(raw, spec, "json"), spec, NOT_AFTER), spec)
-    df = steps.canonical_order(clean, spec, params.canonical_partitions)
-    df = steps.assign_split(steps.encode_features(df, spec), spec, params.split_fractions, params.split_seed).persist()
-    yield df
-    df.unpersist()
+    df = steps.encode_features(steps.canonical_order(clean, spec, params.canonical_partitions), spec)
+    # Cached for the rest of the session: it goes with the session's Spark (which other tests may already have
+    # stopped at teardown, so an unpersist there could fail).
+    return steps.assign_split(df, spec, params.split_fractions, params.split_seed).persist()

@@ -222,6 +222,7 @@ def test_alternatives_serve_exactly_as_prepared(alternative, raw_data: RawData, 
 # --- Leakage: only train is fitted on ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # two more fits and a SMOTE run on re-cut input (about 8 s): `make test-slow`
 def test_only_train_is_fitted_and_the_layout_does_not_matter(base, alternative, smoted, spec: c.EtlSpec) -> None:
     """Validation and test rows distorted (amounts x1000, account ages + 5000 days: far beyond the train range) AND
     the rows reshuffled into other partitions before the canonical order (what another file layout gives): the
