@@ -153,13 +153,17 @@ def _training_outcome(execution: Execution) -> str:
 
 
 def _training_failure(execution: Execution) -> str:
-    """Why the training workflow failed: its error, the metrics it measured, the errors its Catches handled."""
+    """Why the training workflow failed: its error, the metrics it measured, the gate's failures (the lines the
+    notification carries: metrics below their minimums, broken bias bounds), the errors its Catches handled."""
     caught = "; ".join(f"{state}: {error}: {cause}" for state, error, cause in execution.caught)
-    evaluation = (execution.last_state or {}).get("evaluation", {}).get("metrics")
-    measured = ", ".join(f"{k}={evaluation[k]:.3f}" for k in ("auc", "precision", "recall", "f1")) if evaluation else ""
+    evaluation = (execution.last_state or {}).get("evaluation", {})
+    metrics = evaluation.get("metrics")
+    measured = ", ".join(f"{k}={metrics[k]:.3f}" for k in ("auc", "precision", "recall", "f1")) if metrics else ""
+    failures = "; ".join(evaluation.get("failures") or [])
     return (
         f"the training workflow failed: {execution.error}: {execution.cause}"
         + (f" (measured: {measured})" if measured else "")
+        + (f" (failures: {failures})" if failures else "")
         + (f" (caught: {caught})" if caught else "")
     )
 

@@ -358,3 +358,12 @@ def test_a_failure_before_any_metric_is_reported_in_one_line():
         "the training workflow failed: QualityGateFailed: below the thresholds"
         " (measured: auc=0.900, precision=0.250, recall=0.500, f1=0.333)"
     )
+    # a bias bound broken while every metric passes: the local run shows the notification's failure lines itself
+    biased = Execution("run", status="FAILED", error="QualityGateFailed", cause="a bias bound broken")
+    failure = "customer_tier=bronze: |DPPL| 0.31 is above the bound max_abs_dppl=0.2"
+    biased.last_state = {"evaluation": {"metrics": {"auc": 0.93, "precision": 0.5, "recall": 0.5, "f1": 0.5}}}
+    biased.last_state["evaluation"]["failures"] = [failure]
+    assert _training_failure(biased) == (
+        "the training workflow failed: QualityGateFailed: a bias bound broken"
+        f" (measured: auc=0.930, precision=0.500, recall=0.500, f1=0.500) (failures: {failure})"
+    )
