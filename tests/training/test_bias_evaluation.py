@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ml_constructs.training.runtime.handler import InvalidEventError, handler
 from ml_constructs.training.runtime.metrics import InvalidGateError, MalformedOutputError
-from tests.training.test_evaluate_handler import BUCKET, PREFIX, REGION, event, put
+from tests.training.conftest import BUCKET
+from tests.training.test_evaluate_handler import PREFIX, event, put
 
 pytestmark = pytest.mark.usefixtures("offline_aws")
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 # (label, score, channel); predicted positive iff score >= 0.5

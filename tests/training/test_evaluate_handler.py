@@ -17,9 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ml_constructs.training.runtime import handler as evaluate_handler
 from ml_constructs.training.runtime import metrics
@@ -31,23 +29,14 @@ from ml_constructs.training.runtime.metrics import (
     SingleClassError,
     binary_metrics,
 )
+from tests.training.conftest import BUCKET
 
-REGION = "us-east-1"
-BUCKET = "artifacts-test"
 PREFIX = "evaluation/run-1/"
 GATE = {"auc": 0.8, "precision": 0.3, "recall": 0.5, "f1": 0.35}
 ASSET = Path(evaluate_handler.__file__).resolve().parent
 
 
 pytestmark = pytest.mark.usefixtures("offline_aws")
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def put(s3, key: str, body: str | bytes) -> None:
