@@ -3,13 +3,18 @@ under the same import path, so the code imports ``ml_constructs.shared_runtime.<
 Glue and in Lambda alike (``ml_constructs`` is then a namespace package: the asset has no ``ml_constructs/__init__``).
 
 The Glue job's zip adds these entries (``job.runtime_zip``); a Lambda function's folder asset is staged with
-``lambda_code_dir``: a copy of its runtime folder plus the shared package.
+``lambda_code_dir``: a copy of its runtime folder plus the shared package (``python_function`` does both).
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
+
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 SHARED_DIR = Path(__file__).resolve().parent / "shared_runtime"
 #: The shared package's import path, kept inside every asset.
@@ -34,3 +39,19 @@ def lambda_code_dir(runtime_dir: Path, directory: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
     return target
+
+
+def python_function(scope: Construct, construct_id: str, runtime_dir: Path, **props: Any) -> lambda_.Function:
+    """A Python 3.14 function on ARM with X-Ray tracing whose code is ``runtime_dir`` plus the shared package; the
+    caller gives handler, role, timeout and the rest. The staged folder lives only while the function is created:
+    its asset copies it into the cloud assembly at once."""
+    with tempfile.TemporaryDirectory() as directory:
+        return lambda_.Function(
+            scope,
+            construct_id,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            tracing=lambda_.Tracing.ACTIVE,
+            code=lambda_.Code.from_asset(str(lambda_code_dir(runtime_dir, Path(directory)))),
+            **props,
+        )

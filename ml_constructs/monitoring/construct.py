@@ -19,7 +19,6 @@ through S3, and a role limited to those prefixes and that namespace.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
@@ -37,7 +36,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs.assets import lambda_code_dir
+from ml_constructs.assets import python_function
 from ml_constructs.common import encrypted_log_group, key_through, notify
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue, errors_alarm, heartbeat_alarm
 from ml_constructs.lake_layout import BASELINE_FOLDER, BASELINE_PREFIX, CAPTURE_PREFIX, MODELS_PREFIX, REPORTS_PREFIX
@@ -141,24 +140,20 @@ class DriftMonitor(Construct):
         self._acknowledge(ledger, reserved=reserved_concurrency is not None)
 
     def _job_function(self, role: iam.Role, log_group: logs.ILogGroup, reserved: int | None) -> lambda_.Function:
-        """The job: ``runtime/`` and the shared bias metrics (``lambda_code_dir``), 15 minutes, its dead letters."""
-        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
-            return lambda_.Function(
-                self,
-                "Job",
-                description="Drift and live bias of the captured endpoint traffic against the training baseline",
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                architecture=lambda_.Architecture.ARM_64,
-                handler="drift_job.handler",
-                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
-                timeout=cdk.Duration.minutes(15),
-                memory_size=1024,
-                role=role,
-                log_group=log_group,
-                tracing=lambda_.Tracing.ACTIVE,
-                dead_letter_queue=self.dead_letters,
-                reserved_concurrent_executions=reserved,
-            )
+        """The job: ``runtime/`` and the shared bias metrics (``python_function``), 15 minutes, its dead letters."""
+        return python_function(
+            self,
+            "Job",
+            RUNTIME_DIR,
+            description="Drift and live bias of the captured endpoint traffic against the training baseline",
+            handler="drift_job.handler",
+            timeout=cdk.Duration.minutes(15),
+            memory_size=1024,
+            role=role,
+            log_group=log_group,
+            dead_letter_queue=self.dead_letters,
+            reserved_concurrent_executions=reserved,
+        )
 
     def _acknowledge(self, ledger: WildcardLedger, *, reserved: bool) -> None:
         """The wildcards of the job's role, and the conformance packs' findings, one resource at a time."""

@@ -28,7 +28,6 @@ explains the workflow.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +48,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ml_constructs.assets import lambda_code_dir
+from ml_constructs.assets import python_function
 from ml_constructs.common import encrypted_log_group, sagemaker_security_group
 from ml_constructs.failures import dead_letter_alarm, dead_letter_queue
 from ml_constructs.lake_layout import CURATED_ROOT
@@ -411,25 +410,21 @@ class TrainingPipeline(Construct):
         self, key: kms.IKey, retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
     ) -> lambda_.Function:
         """The quality-gate and bias metrics from the joined batch-transform output (the code in ``runtime/`` and the
-        shared bias metrics, staged together by ``lambda_code_dir``)."""
+        shared bias metrics, staged together by ``python_function``)."""
         log_group = encrypted_log_group(
             self, "EvaluateLogs", key=key, retention=retention, removal_policy=removal_policy
         )
-        with tempfile.TemporaryDirectory() as directory:  # the function's asset copies the staged folder at once
-            return lambda_.Function(
-                self,
-                "Evaluate",
-                role=permissions.evaluation_role(self, log_group),
-                description="Quality-gate and bias metrics from the joined batch-transform output",
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                architecture=lambda_.Architecture.ARM_64,
-                handler="handler.handler",
-                code=lambda_.Code.from_asset(str(lambda_code_dir(RUNTIME_DIR, Path(directory)))),
-                timeout=cdk.Duration.minutes(5),
-                memory_size=512,
-                log_group=log_group,
-                tracing=lambda_.Tracing.ACTIVE,
-            )
+        return python_function(
+            self,
+            "Evaluate",
+            RUNTIME_DIR,
+            role=permissions.evaluation_role(self, log_group),
+            description="Quality-gate and bias metrics from the joined batch-transform output",
+            handler="handler.handler",
+            timeout=cdk.Duration.minutes(5),
+            memory_size=512,
+            log_group=log_group,
+        )
 
     def _model_package_group(self) -> sagemaker.CfnModelPackageGroup:
         """The registry of the models that passed the gate. Retained: SageMaker refuses to delete a group that
